@@ -1,0 +1,99 @@
+# attx — build, test, demo, bench, sanitize, install.
+#
+#   make            release build: build/attx and build/libattx.a
+#   make test       every cmocka test (prints each summary and a total)
+#   make sanitize   the tests again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench      benchmarks on this machine
+#   make install PREFIX=/usr/local
+#
+# Missing build dependencies are installed with apt-get when run as root; otherwise the exact
+# command is printed.
+
+CC      ?= gcc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+OPT     ?= -O3
+SAN     ?=
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+CFLAGS  := -std=c11 $(OPT) -g $(WARN) -fopenmp -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 \
+           -I. -Iweights -Iengine -Iexplain $(SAN) $(EXTRA_CFLAGS)
+LDLIBS  := -lpng -ljpeg -lm
+LDFLAGS := -fopenmp $(SAN) $(EXTRA_LDFLAGS)
+
+LIB_SRC   := $(sort $(wildcard engine/*.c weights/*.c explain/*.c))
+TOOL_SRC  := $(sort $(wildcard tools/*.c))
+TEST_SRC  := $(sort $(wildcard test/test_*.c))
+BENCH_SRC := $(sort $(wildcard test/bench_*.c))
+PUB_HDR   := $(sort $(wildcard engine/attx_*.h weights/attx_*.h explain/attx_*.h))
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN  := $(TEST_SRC:test/%.c=$(BUILD)/test/%)
+BENCH_BIN := $(BENCH_SRC:test/%.c=$(BUILD)/test/%)
+DEPS_OK   := $(BUILD)/.deps-ok
+
+.PHONY: all test sanitize bench install clean deps demo
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/attx $(BUILD)/libattx.a
+
+# ---------------------------------------------------------------------------------------------
+# Build dependencies: gcc with OpenMP, cmocka, libpng, libjpeg.
+APT_PKGS := gcc make libc6-dev libcmocka-dev libpng-dev libjpeg-dev pkg-config
+deps: $(DEPS_OK)
+$(DEPS_OK):
+	@mkdir -p $(@D)
+	@missing=""; \
+	for h in cmocka.h png.h jpeglib.h; do \
+	  printf '#include <stdarg.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <setjmp.h>\n#include <stdio.h>\n#include <%s>\n' $$h \
+	    | $(CC) -fsyntax-only -x c - 2>/dev/null || missing="$$missing $$h"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "attx: installing build dependencies (missing:$$missing)"; \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(APT_PKGS) || exit 1; \
+	  else \
+	    echo "attx: missing build dependencies:$$missing"; \
+	    echo "attx: install them with: sudo apt-get install -y $(APT_PKGS)"; exit 1; \
+	  fi; \
+	fi
+	@touch $@
+
+# ---------------------------------------------------------------------------------------------
+$(BUILD)/obj/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libattx.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/attx: $(TOOL_OBJ) $(BUILD)/libattx.a
+	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libattx.a $(LDLIBS)
+
+$(BUILD)/test/%: test/%.c $(BUILD)/libattx.a | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libattx.a -lcmocka $(LDLIBS) $(LDFLAGS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------------------------------------
+test: $(BUILD)/attx $(TEST_BIN)
+	@ATTX=$(BUILD)/attx BUILD=$(BUILD) sh test/run_tests.sh $(TEST_BIN)
+
+sanitize:
+	$(MAKE) BUILD=build-san OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+
+bench: $(BUILD)/attx $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do $$b || exit 1; done
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/attx
+	install -m 755 $(BUILD)/attx $(DESTDIR)$(PREFIX)/bin/attx
+	install -m 644 $(BUILD)/libattx.a $(DESTDIR)$(PREFIX)/lib/libattx.a
+	install -m 644 $(PUB_HDR) $(DESTDIR)$(PREFIX)/include/attx/
+	sed -e 's|@PREFIX@|$(PREFIX)|' tools/attx.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/attx.pc
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,273 @@
+/* attx_weights.h — the weights module's public API.
+ *
+ * Everything that reads or writes files that hold models lives here: errors and byte buffers
+ * shared by every module, a strict JSON parser and a JSON writer, dtypes and their conversions,
+ * safetensors and PyTorch `pytorch_model.bin` readers, a safetensors writer, HF config parsing,
+ * tensor-name mapping and shape checks (attx_model_files).
+ *
+ * Conventions: functions that can fail return 0 on success and -1 on failure, and then fill
+ * `attx_error` with a one-line message that names the file and the problem. Nothing here
+ * prints or exits. Sizes are size_t/uint64_t and every size computation is overflow-checked.
+ */
+#ifndef ATTX_WEIGHTS_H
+#define ATTX_WEIGHTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Errors                                                                                      */
+
+typedef struct attx_error {
+    char msg[1024];
+} attx_error;
+
+/* printf-style; a NULL err is allowed and ignored. Always returns -1 so that callers can write
+ * `return attx_fail(err, "...")`. */
+int attx_fail(attx_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prefixes the message already in err with "prefix: " (e.g. the file name). Returns -1. */
+int attx_fail_prefix(attx_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------------------------------------ */
+/* Growable byte buffer (used by the JSON writer, the HTML writers, file readers).             */
+
+typedef struct attx_buf {
+    char *data;   /* always NUL-terminated when non-NULL */
+    size_t len;
+    size_t cap;
+    int failed;   /* set when an allocation failed; later appends are no-ops */
+} attx_buf;
+
+void attx_buf_append(attx_buf *b, const void *bytes, size_t n);
+void attx_buf_puts(attx_buf *b, const char *s);
+void attx_buf_printf(attx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void attx_buf_free(attx_buf *b);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Files                                                                                       */
+
+/* Reads a whole file (at most max_size bytes, else an error) into a NUL-terminated malloc'd
+ * buffer. */
+int attx_read_file(const char *path, size_t max_size, char **out, size_t *out_len, attx_error *err);
+
+/* Read-only private mapping of a whole file. An empty file maps to (NULL, 0). */
+int attx_map_file(const char *path, void **out, size_t *out_len, attx_error *err);
+void attx_unmap_file(void *p, size_t len);
+
+/* Writes bytes to path atomically (temporary file in the same directory, then rename). */
+int attx_write_file(const char *path, const void *bytes, size_t n, attx_error *err);
+
+/* Checked arithmetic: return 0 and store the result, or -1 on overflow. */
+int attx_mul_u64(uint64_t a, uint64_t b, uint64_t *out);
+int attx_add_u64(uint64_t a, uint64_t b, uint64_t *out);
+
+/* UTF-8: returns the number of bytes of a valid encoding at s (1..4), or 0 if invalid
+ * (overlong, surrogate, > U+10FFFF, truncated). */
+int attx_utf8_decode(const char *s, size_t len, uint32_t *cp);
+/* 1 if all n bytes are valid UTF-8; else 0 and *bad_offset = first bad byte. */
+int attx_utf8_valid(const char *s, size_t n, size_t *bad_offset);
+
+/* ------------------------------------------------------------------------------------------ */
+/* JSON (RFC 8259), strict: UTF-8 validated, no trailing commas, no comments, no NaN, no       */
+/* duplicate object keys, one top-level value surrounded by optional whitespace.               */
+
+typedef enum attx_json_type {
+    ATTX_JSON_NULL,
+    ATTX_JSON_BOOL,
+    ATTX_JSON_NUMBER,
+    ATTX_JSON_STRING,
+    ATTX_JSON_ARRAY,
+    ATTX_JSON_OBJECT
+} attx_json_type;
+
+typedef struct attx_json_limits {
+    size_t max_depth;   /* nesting of arrays/objects; default 256 */
+    size_t max_bytes;   /* input size; default 1 GiB */
+} attx_json_limits;
+
+typedef struct attx_json_value attx_json_value;   /* opaque, owned by its document */
+typedef struct attx_json_doc attx_json_doc;       /* opaque; owns every value */
+
+/* Parses text[0..len). On error fills err with
+ *   "invalid JSON at line L, column C: <what>"   (L, C 1-based; C counts bytes)
+ * and returns -1; callers prefix the file name. limits may be NULL (defaults). */
+int attx_json_parse(const char *text, size_t len, const attx_json_limits *limits,
+                    attx_json_doc **out, attx_error *err);
+void attx_json_free(attx_json_doc *doc);
+const attx_json_value *attx_json_root(const attx_json_doc *doc);
+
+attx_json_type attx_json_kind(const attx_json_value *v);
+/* Byte offset of the value's first character in the parsed text. */
+size_t attx_json_offset(const attx_json_value *v);
+/* Number of items (array), members (object) or bytes (string); 0 otherwise. */
+size_t attx_json_len(const attx_json_value *v);
+/* Array item i, or NULL. */
+const attx_json_value *attx_json_item(const attx_json_value *v, size_t i);
+/* Object member i in document order: its key (NUL-terminated, length in *key_len if non-NULL)
+ * and value. NULL if v is not an object or i is out of range. */
+const char *attx_json_key(const attx_json_value *v, size_t i, size_t *key_len);
+const attx_json_value *attx_json_member(const attx_json_value *v, size_t i);
+/* Object member by key (exact byte comparison), or NULL. */
+const attx_json_value *attx_json_get(const attx_json_value *v, const char *key);
+/* The decoded string (NUL-terminated; may contain embedded NULs from \u0000), or NULL. */
+const char *attx_json_str(const attx_json_value *v, size_t *len);
+/* Number as written in the text (e.g. "1e-12"), or NULL. */
+const char *attx_json_number_text(const attx_json_value *v, size_t *len);
+/* Conversions return 0 on success, -1 if v has another type or the value does not fit:
+ * u64/i64 accept only integer literals (no fraction, no exponent) within range;
+ * double accepts any number (finite result required). */
+int attx_json_u64(const attx_json_value *v, uint64_t *out);
+int attx_json_i64(const attx_json_value *v, int64_t *out);
+int attx_json_double(const attx_json_value *v, double *out);
+int attx_json_bool(const attx_json_value *v, int *out);
+
+/* Streaming writer. Every `--json` output goes through it. Output is valid UTF-8 JSON: invalid
+ * UTF-8 in strings becomes U+FFFD, control characters are escaped, non-finite numbers become
+ * null. Errors (mismatched begin/end, a value where a key is due) set w->failed. */
+#define ATTX_JSON_WRITER_MAX_DEPTH 64
+typedef struct attx_json_writer {
+    attx_buf *out;
+    int pretty;                                   /* 0: compact; 1: 2-space indentation */
+    int depth;
+    unsigned char state[ATTX_JSON_WRITER_MAX_DEPTH]; /* per level: container kind + has-items */
+    int after_key;
+    int failed;
+} attx_json_writer;
+
+void attx_jw_init(attx_json_writer *w, attx_buf *out, int pretty);
+void attx_jw_object_begin(attx_json_writer *w);
+void attx_jw_object_end(attx_json_writer *w);
+void attx_jw_array_begin(attx_json_writer *w);
+void attx_jw_array_end(attx_json_writer *w);
+void attx_jw_key(attx_json_writer *w, const char *key);
+void attx_jw_string(attx_json_writer *w, const char *s);
+void attx_jw_string_n(attx_json_writer *w, const char *s, size_t n);
+void attx_jw_int(attx_json_writer *w, int64_t v);
+void attx_jw_uint(attx_json_writer *w, uint64_t v);
+void attx_jw_double(attx_json_writer *w, double v);   /* shortest text that round-trips a double */
+void attx_jw_float(attx_json_writer *w, float v);     /* shortest text that round-trips a float */
+void attx_jw_bool(attx_json_writer *w, int v);
+void attx_jw_null(attx_json_writer *w);
+/* Appends already-serialised JSON as one value (caller guarantees validity). */
+void attx_jw_raw(attx_json_writer *w, const char *json);
+/* Appends one JSON string with escapes to b (no writer state). */
+void attx_json_escape(attx_buf *b, const char *s, size_t n);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Dtypes                                                                                      */
+
+typedef enum attx_dtype {
+    ATTX_DTYPE_INVALID = 0,
+    ATTX_BOOL, ATTX_F4, ATTX_F6_E2M3, ATTX_F6_E3M2, ATTX_U8, ATTX_I8,
+    ATTX_F8_E5M2, ATTX_F8_E4M3, ATTX_F8_E8M0, ATTX_F8_E4M3FNUZ, ATTX_F8_E5M2FNUZ,
+    ATTX_I16, ATTX_U16, ATTX_F16, ATTX_BF16, ATTX_I32, ATTX_U32, ATTX_F32,
+    ATTX_C64, ATTX_F64, ATTX_I64, ATTX_U64,
+    ATTX_DTYPE_COUNT
+} attx_dtype;
+
+/* "F32", "BF16", ... (safetensors spelling) or ATTX_DTYPE_INVALID. */
+attx_dtype attx_dtype_from_name(const char *name, size_t len);
+const char *attx_dtype_name(attx_dtype t);
+/* Bits per element (4, 6, 8, 16, 32, 64); 0 for INVALID. */
+unsigned attx_dtype_bits(attx_dtype t);
+/* 1 for the dtypes attx computes from: F32, F16, BF16. */
+int attx_dtype_is_float_weight(attx_dtype t);
+
+/* IEEE binary16 / bfloat16 <-> binary32. To-half conversions round to nearest, ties to even,
+ * overflow to infinity, keep NaN a (quiet) NaN with its sign. */
+float attx_f16_to_f32(uint16_t h);
+uint16_t attx_f32_to_f16(float f);
+float attx_bf16_to_f32(uint16_t h);
+uint16_t attx_f32_to_bf16(float f);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tensor files: safetensors and PyTorch zip checkpoints, read into one representation.        */
+
+#define ATTX_MAX_DIMS 8
+
+typedef struct attx_stored_tensor {
+    char *name;
+    attx_dtype dtype;
+    int ndim;
+    uint64_t shape[ATTX_MAX_DIMS];
+    uint64_t numel;
+    const unsigned char *data;   /* contiguous row-major little-endian bytes; may be unaligned */
+    uint64_t nbytes;
+} attx_stored_tensor;
+
+typedef enum attx_tensor_format {
+    ATTX_FORMAT_SAFETENSORS = 1,
+    ATTX_FORMAT_TORCH_ZIP = 2
+} attx_tensor_format;
+
+typedef struct attx_tensor_file {
+    char *path;                       /* as given; used in messages */
+    attx_tensor_format format;
+    attx_stored_tensor *tensors;      /* safetensors: in header order; torch: in state-dict order */
+    size_t n_tensors;
+    char **meta_keys;                 /* safetensors __metadata__, in header order */
+    char **meta_values;
+    size_t n_meta;
+    /* private */
+    size_t *by_name;                  /* indices sorted by name, for attx_tensor_file_find */
+    void *map;
+    size_t map_size;
+    void *owned;                      /* bytes the reader had to copy (e.g. strided torch tensors) */
+} attx_tensor_file;
+
+/* Opens (mmaps) a safetensors file and validates it completely:
+ * header length vs file size and 100 MB, UTF-8 + JSON, schema, known dtype, shape x dtype
+ * size with overflow checks, offsets in bounds, contiguous after sorting (no gaps, overlaps,
+ * aliasing), no bytes after the last tensor, string-only __metadata__, no duplicate names. */
+int attx_safetensors_open(attx_tensor_file *f, const char *path, attx_error *err);
+/* The same checks on bytes already in memory (not copied: they must outlive f). `name` is
+ * used in messages. */
+int attx_safetensors_parse(attx_tensor_file *f, const void *bytes, size_t size,
+                           const char *name, attx_error *err);
+
+/* Opens a PyTorch checkpoint written by torch.save (zip container of stored entries,
+ * data.pkl pickle of a state dict of tensors). Only that subset is parsed, with limits. */
+int attx_torchbin_open(attx_tensor_file *f, const char *path, attx_error *err);
+int attx_torchbin_parse(attx_tensor_file *f, const void *bytes, size_t size,
+                        const char *name, attx_error *err);
+
+void attx_tensor_file_close(attx_tensor_file *f);
+const attx_stored_tensor *attx_tensor_file_find(const attx_tensor_file *f, const char *name);
+const char *attx_tensor_file_meta(const attx_tensor_file *f, const char *key);
+
+/* Converts an F32/F16/BF16 tensor to float (numel values). Other dtypes: -1 with a message
+ * naming the tensor and its dtype. */
+int attx_stored_tensor_to_f32(const attx_stored_tensor *t, float *out, attx_error *err);
+
+/* One tensor to write. Exactly one of f32 / raw is set: f32 values are converted to dtype
+ * (F32, F16 or BF16); raw bytes are written as they are (nbytes must match dtype x shape). */
+typedef struct attx_st_entry {
+    const char *name;
+    attx_dtype dtype;
+    int ndim;
+    uint64_t shape[ATTX_MAX_DIMS];
+    const float *f32;
+    const void *raw;
+} attx_st_entry;
+
+/* Writes a safetensors file the way the reference writer does: tensors sorted by descending
+ * dtype alignment then name, header padded with spaces to a multiple of 8. Metadata may be
+ * empty (n_meta 0). Written atomically. */
+int attx_safetensors_write(const char *path, const attx_st_entry *entries, size_t n,
+                           const char *const *meta_keys, const char *const *meta_values,
+                           size_t n_meta, attx_error *err);
+/* The same into memory (tests). */
+int attx_safetensors_serialize(attx_buf *out, const attx_st_entry *entries, size_t n,
+                               const char *const *meta_keys, const char *const *meta_values,
+                               size_t n_meta, attx_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ATTX_WEIGHTS_H */

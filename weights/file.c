@@ -1,0 +1,187 @@
+/* file.c — reading, mapping and atomically writing files; checked sizes; UTF-8 validation. */
+#include "attx_weights.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int attx_mul_u64(uint64_t a, uint64_t b, uint64_t *out)
+{
+    if (a != 0 && b > UINT64_MAX / a) return -1;
+    *out = a * b;
+    return 0;
+}
+
+int attx_add_u64(uint64_t a, uint64_t b, uint64_t *out)
+{
+    if (b > UINT64_MAX - a) return -1;
+    *out = a + b;
+    return 0;
+}
+
+/* Opens path for reading and checks that it is a regular file. */
+static int open_regular(const char *path, int *fd_out, struct stat *st, attx_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return attx_fail(err, "%s: %s", path, strerror(errno));
+    if (fstat(fd, st) != 0) {
+        int e = errno;
+        close(fd);
+        return attx_fail(err, "%s: %s", path, strerror(e));
+    }
+    if (S_ISDIR(st->st_mode)) {
+        close(fd);
+        return attx_fail(err, "%s: is a directory, expected a file", path);
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(fd);
+        return attx_fail(err, "%s: not a regular file", path);
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+int attx_read_file(const char *path, size_t max_size, char **out, size_t *out_len, attx_error *err)
+{
+    int fd = -1;
+    struct stat st;
+    if (open_regular(path, &fd, &st, err) != 0) return -1;
+    if ((uint64_t)st.st_size > max_size) {
+        close(fd);
+        return attx_fail(err, "%s: file is %llu bytes, more than the %zu allowed", path,
+                         (unsigned long long)st.st_size, max_size);
+    }
+    size_t size = (size_t)st.st_size;
+    char *data = malloc(size + 1);
+    if (!data) {
+        close(fd);
+        return attx_fail(err, "%s: out of memory reading %zu bytes", path, size);
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = read(fd, data + got, size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            int e = r < 0 ? errno : 0;
+            free(data);
+            close(fd);
+            return attx_fail(err, "%s: read failed: %s", path, e ? strerror(e) : "file shrank");
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    data[size] = '\0';
+    *out = data;
+    if (out_len) *out_len = size;
+    return 0;
+}
+
+int attx_map_file(const char *path, void **out, size_t *out_len, attx_error *err)
+{
+    int fd = -1;
+    struct stat st;
+    if (open_regular(path, &fd, &st, err) != 0) return -1;
+    if ((uint64_t)st.st_size > SIZE_MAX) {
+        close(fd);
+        return attx_fail(err, "%s: file too large to map", path);
+    }
+    size_t size = (size_t)st.st_size;
+    void *p = NULL;
+    if (size > 0) {
+        p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            int e = errno;
+            close(fd);
+            return attx_fail(err, "%s: mmap failed: %s", path, strerror(e));
+        }
+    }
+    close(fd);
+    *out = p;
+    *out_len = size;
+    return 0;
+}
+
+void attx_unmap_file(void *p, size_t len)
+{
+    if (p && len) munmap(p, len);
+}
+
+int attx_write_file(const char *path, const void *bytes, size_t n, attx_error *err)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 32);
+    if (!tmp) return attx_fail(err, "%s: out of memory", path);
+    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return attx_fail(err, "%s: cannot create: %s", path, strerror(e));
+    }
+    const char *p = bytes;
+    size_t left = n;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            free(tmp);
+            return attx_fail(err, "%s: write failed: %s", path, strerror(e));
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        free(tmp);
+        return attx_fail(err, "%s: cannot write: %s", path, strerror(e));
+    }
+    free(tmp);
+    return 0;
+}
+
+int attx_utf8_decode(const char *str, size_t len, uint32_t *cp)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    if (len == 0) return 0;
+    unsigned c = s[0];
+    if (c < 0x80) { *cp = c; return 1; }
+    int n;
+    uint32_t v, min;
+    if (c >= 0xC2 && c <= 0xDF) { n = 2; v = c & 0x1F; min = 0x80; }
+    else if (c >= 0xE0 && c <= 0xEF) { n = 3; v = c & 0x0F; min = 0x800; }
+    else if (c >= 0xF0 && c <= 0xF4) { n = 4; v = c & 0x07; min = 0x10000; }
+    else return 0;
+    if (len < (size_t)n) return 0;
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+    *cp = v;
+    return n;
+}
+
+int attx_utf8_valid(const char *s, size_t n, size_t *bad_offset)
+{
+    size_t i = 0;
+    while (i < n) {
+        if ((unsigned char)s[i] < 0x80) { i++; continue; }
+        uint32_t cp;
+        int k = attx_utf8_decode(s + i, n - i, &cp);
+        if (k == 0) {
+            if (bad_offset) *bad_offset = i;
+            return 0;
+        }
+        i += (size_t)k;
+    }
+    return 1;
+}
