@@ -62,6 +62,21 @@ void attx_unmap_file(void *p, size_t len);
 /* Writes bytes to path atomically (temporary file in the same directory, then rename). */
 int attx_write_file(const char *path, const void *bytes, size_t n, attx_error *err);
 
+/* The same for output produced piece by piece: open, write any number of times, then commit
+ * (rename into place) or abort (remove the temporary file). A failed write is remembered and
+ * reported by commit, which then leaves nothing behind. */
+typedef struct attx_atomic_file {
+    char *path;
+    char *tmp_path;
+    void *fp;            /* FILE* */
+    int failed_errno;
+} attx_atomic_file;
+
+int attx_atomic_open(attx_atomic_file *af, const char *path, attx_error *err);
+void attx_atomic_write(attx_atomic_file *af, const void *bytes, size_t n);
+int attx_atomic_commit(attx_atomic_file *af, attx_error *err);
+void attx_atomic_abort(attx_atomic_file *af);
+
 /* Checked arithmetic: return 0 and store the result, or -1 on overflow. */
 int attx_mul_u64(uint64_t a, uint64_t b, uint64_t *out);
 int attx_add_u64(uint64_t a, uint64_t b, uint64_t *out);
@@ -240,18 +255,25 @@ void attx_tensor_file_close(attx_tensor_file *f);
 const attx_stored_tensor *attx_tensor_file_find(const attx_tensor_file *f, const char *name);
 const char *attx_tensor_file_meta(const attx_tensor_file *f, const char *key);
 
+/* Writes a shape as "[768, 3072]" into buf (truncated to cap). Returns buf. */
+char *attx_format_shape(char *buf, size_t cap, const uint64_t *shape, int ndim);
+
 /* Converts an F32/F16/BF16 tensor to float (numel values). Other dtypes: -1 with a message
  * naming the tensor and its dtype. */
 int attx_stored_tensor_to_f32(const attx_stored_tensor *t, float *out, attx_error *err);
 
-/* One tensor to write. Exactly one of f32 / raw is set: f32 values are converted to dtype
- * (F32, F16 or BF16); raw bytes are written as they are (nbytes must match dtype x shape). */
+/* One tensor to write. Exactly one source is set:
+ *   f32     float values, converted to dtype (F32, F16 or BF16);
+ *   stored  a tensor read from a file, F32/F16/BF16, converted to dtype (F32, F16 or BF16)
+ *           chunk by chunk (its shape must have the same number of elements);
+ *   raw     bytes written as they are (their size must match dtype x shape). */
 typedef struct attx_st_entry {
     const char *name;
     attx_dtype dtype;
     int ndim;
     uint64_t shape[ATTX_MAX_DIMS];
     const float *f32;
+    const attx_stored_tensor *stored;
     const void *raw;
 } attx_st_entry;
 
@@ -265,6 +287,107 @@ int attx_safetensors_write(const char *path, const attx_st_entry *entries, size_
 int attx_safetensors_serialize(attx_buf *out, const attx_st_entry *entries, size_t n,
                                const char *const *meta_keys, const char *const *meta_values,
                                size_t n_meta, attx_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Model configuration (HF config.json for BERT and ViT; attx's own attn1)                     */
+
+typedef enum attx_arch {
+    ATTX_ARCH_BERT = 1,      /* BertForSequenceClassification, or a bare BertModel */
+    ATTX_ARCH_VIT = 2,       /* ViTForImageClassification, or a bare ViTModel */
+    ATTX_ARCH_ATTN1 = 3      /* one-layer [CLS]-query attention classifier (Lopardo et al. 2024) */
+} attx_arch;
+
+typedef struct attx_config {
+    attx_arch arch;
+    char model_type[32];          /* "bert", "vit", "attx-attn1" */
+    int hidden_size;              /* d_model (attn1: d_e, the embedding size) */
+    int num_layers;
+    int num_heads;
+    int head_dim;                 /* query/key size per head (hidden_size / num_heads, attn1: d_att) */
+    int value_dim;                /* value size per head (attn1: d_out; else head_dim) */
+    int intermediate_size;        /* feed-forward width (BERT, ViT) */
+    float layer_norm_eps;
+    char hidden_act[24];          /* "gelu" = exact erf GELU */
+    float hidden_dropout;         /* hidden_dropout_prob (training only) */
+    float attention_dropout;      /* attention_probs_dropout_prob (training only) */
+    /* text models */
+    int vocab_size;
+    int max_position_embeddings;  /* BERT: learned positions; attn1: T, the fixed input length */
+    int type_vocab_size;
+    int pad_token_id;
+    /* image models */
+    int image_height, image_width;
+    int patch_size;
+    int num_channels;
+    int qkv_bias;
+    /* classes: id2label in index order (num_labels names, malloc'd) */
+    int num_labels;
+    char **labels;
+} attx_config;
+
+/* Parses config JSON text. `source` names it in messages ("DIR/config.json"). Unknown keys are
+ * ignored, missing ones take Hugging Face's defaults, and every size is checked for sense. */
+int attx_config_parse(attx_config *cfg, const char *json, size_t len, const char *source,
+                      attx_error *err);
+void attx_config_free(attx_config *cfg);
+const char *attx_arch_name(attx_arch arch);
+
+/* Expected tensors of a configuration: canonical (HF) names with their shapes. */
+typedef enum attx_tensor_role {
+    ATTX_ROLE_BODY = 0,      /* always required */
+    ATTX_ROLE_POOLER = 1,    /* BERT pooler: required with a classifier, optional otherwise */
+    ATTX_ROLE_HEAD = 2       /* classifier: present (a classification model) or absent (bare) */
+} attx_tensor_role;
+
+typedef struct attx_tensor_spec {
+    char name[96];
+    int ndim;
+    uint64_t shape[4];
+    attx_tensor_role role;
+} attx_tensor_spec;
+
+/* malloc'd list in the order a forward pass uses them. */
+int attx_config_tensor_specs(const attx_config *cfg, attx_tensor_spec **specs, size_t *n,
+                             attx_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Models on disk                                                                               */
+/*                                                                                             */
+/* MODEL is either a Hugging Face directory (config.json, model.safetensors or                  */
+/* pytorch_model.bin, vocab.txt, tokenizer_config.json, preprocessor_config.json as they exist) */
+/* or one .safetensors file whose __metadata__ holds attx.config, attx.vocab,                   */
+/* attx.tokenizer and attx.preprocessor. Opening validates every tensor against the config.     */
+
+typedef struct attx_model_files {
+    char *path;                   /* as given */
+    attx_config config;
+    int has_head;                 /* classifier present */
+    int has_pooler;               /* BERT pooler present */
+    char *config_json;            /* texts (NUL-terminated, malloc'd) or NULL when absent */
+    char *vocab_text;
+    size_t vocab_len;
+    char *tokenizer_json;         /* tokenizer_config.json */
+    char *preprocessor_json;      /* preprocessor_config.json */
+    int do_lower_case;            /* from tokenizer_config.json; default 1 */
+    /* where each piece came from, for `attx info` (e.g. "DIR/vocab.txt",
+     * "FILE __metadata__ attx.vocab"); NULL when absent */
+    char *config_source, *vocab_source, *tokenizer_source, *preprocessor_source, *weights_source;
+    attx_tensor_file weights;
+    /* canonical name -> stored tensor, in attx_config_tensor_specs order (NULL if absent) */
+    attx_tensor_spec *specs;
+    const attx_stored_tensor **by_spec;
+    size_t n_specs;
+    /* stored tensors that the model does not use (pretraining heads, position_ids buffers) */
+    const char **ignored;
+    size_t n_ignored;
+} attx_model_files;
+
+int attx_model_files_open(attx_model_files *m, const char *path, attx_error *err);
+void attx_model_files_close(attx_model_files *m);
+/* The stored tensor behind a canonical HF name, or NULL. */
+const attx_stored_tensor *attx_model_tensor(const attx_model_files *m, const char *name);
+/* Total parameters of the tensors the model uses. */
+uint64_t attx_model_param_count(const attx_model_files *m);
 
 #ifdef __cplusplus
 }

@@ -111,41 +111,64 @@ void attx_unmap_file(void *p, size_t len)
     if (p && len) munmap(p, len);
 }
 
-int attx_write_file(const char *path, const void *bytes, size_t n, attx_error *err)
+int attx_atomic_open(attx_atomic_file *af, const char *path, attx_error *err)
 {
+    memset(af, 0, sizeof *af);
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 32);
-    if (!tmp) return attx_fail(err, "%s: out of memory", path);
-    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
+    af->path = strdup(path);
+    af->tmp_path = malloc(plen + 32);
+    if (!af->path || !af->tmp_path) {
+        attx_atomic_abort(af);
+        return attx_fail(err, "%s: out of memory", path);
+    }
+    snprintf(af->tmp_path, plen + 32, "%s.tmp.%ld", path, (long)getpid());
+    af->fp = fopen(af->tmp_path, "wb");
+    if (!af->fp) {
         int e = errno;
-        free(tmp);
+        attx_atomic_abort(af);
         return attx_fail(err, "%s: cannot create: %s", path, strerror(e));
     }
-    const char *p = bytes;
-    size_t left = n;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            free(tmp);
-            return attx_fail(err, "%s: write failed: %s", path, strerror(e));
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        free(tmp);
-        return attx_fail(err, "%s: cannot write: %s", path, strerror(e));
-    }
-    free(tmp);
     return 0;
+}
+
+void attx_atomic_write(attx_atomic_file *af, const void *bytes, size_t n)
+{
+    if (af->failed_errno || n == 0) return;
+    if (fwrite(bytes, 1, n, af->fp) != n) af->failed_errno = errno ? errno : EIO;
+}
+
+int attx_atomic_commit(attx_atomic_file *af, attx_error *err)
+{
+    int e = af->failed_errno;
+    if (fclose(af->fp) != 0 && !e) e = errno ? errno : EIO;
+    af->fp = NULL;
+    if (!e && rename(af->tmp_path, af->path) != 0) e = errno;
+    if (e) {
+        attx_fail(err, "%s: cannot write: %s", af->path, strerror(e));
+        attx_atomic_abort(af);
+        return -1;
+    }
+    free(af->path);
+    free(af->tmp_path);
+    memset(af, 0, sizeof *af);
+    return 0;
+}
+
+void attx_atomic_abort(attx_atomic_file *af)
+{
+    if (af->fp) fclose(af->fp);
+    if (af->tmp_path) unlink(af->tmp_path);
+    free(af->path);
+    free(af->tmp_path);
+    memset(af, 0, sizeof *af);
+}
+
+int attx_write_file(const char *path, const void *bytes, size_t n, attx_error *err)
+{
+    attx_atomic_file af;
+    if (attx_atomic_open(&af, path, err) != 0) return -1;
+    attx_atomic_write(&af, bytes, n);
+    return attx_atomic_commit(&af, err);
 }
 
 int attx_utf8_decode(const char *str, size_t len, uint32_t *cp)

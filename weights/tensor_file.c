@@ -3,6 +3,7 @@
 #include "attx_weights.h"
 #include "tensor_file.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,21 @@ const char *attx_tensor_file_meta(const attx_tensor_file *f, const char *key)
     for (size_t i = 0; i < f->n_meta; i++)
         if (strcmp(f->meta_keys[i], key) == 0) return f->meta_values[i];
     return NULL;
+}
+
+char *attx_format_shape(char *buf, size_t cap, const uint64_t *shape, int ndim)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = -1; i <= ndim && len + 1 < cap; i++) {
+        const char *sep = i < 0 ? "[" : i == ndim ? "]" : i == 0 ? "" : ", ";
+        int n = i < 0 || i == ndim ? snprintf(buf + len, cap - len, "%s", sep)
+                                   : snprintf(buf + len, cap - len, "%s%llu", sep,
+                                              (unsigned long long)shape[i]);
+        if (n < 0) break;
+        len += (size_t)n;
+    }
+    return buf;
 }
 
 int attx_stored_tensor_to_f32(const attx_stored_tensor *t, float *out, attx_error *err)

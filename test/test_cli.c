@@ -1,0 +1,204 @@
+/* test_cli.c — the `attx` program as a user runs it: exit statuses, one-line errors that name
+ * the file, `attx convert` of a torch.save checkpoint against PyTorch's own tensors, and
+ * `attx info` text and JSON. */
+#include "testutil.h"
+
+static char *run_attx(const char *args, int *status, char **err)
+{
+    char cmd[8192], *out;
+    snprintf(cmd, sizeof cmd, "%s %s", tu_attx(), args);
+    *status = tu_run(cmd, &out, err);
+    return out;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* Expects exit status 1 and exactly one stderr line "attx: error: ..." containing phrase. */
+static void expect_bad_input(const char *args, const char *phrase)
+{
+    int status;
+    char *err, *out = run_attx(args, &status, &err);
+    if (status != 1) fail_msg("attx %s: exit %d, stderr: %s", args, status, err);
+    assert_contains(err, "attx: error: ");
+    assert_contains(err, phrase);
+    assert_int_equal(count_lines(err), 1);
+    assert_string_equal(out, "");
+    free(out);
+    free(err);
+}
+
+static void expect_usage_error(const char *args, const char *phrase)
+{
+    int status;
+    char *err, *out = run_attx(args, &status, &err);
+    if (status != 2) fail_msg("attx %s: exit %d, stderr: %s", args, status, err);
+    assert_contains(err, phrase);
+    free(out);
+    free(err);
+}
+
+static void test_usage(void **state)
+{
+    (void)state;
+    int status;
+    char *err, *out = run_attx("--help", &status, &err);
+    assert_int_equal(status, 0);
+    assert_contains(out, "info");
+    assert_contains(out, "convert");
+    free(out);
+    free(err);
+    out = run_attx("convert --help", &status, &err);
+    assert_int_equal(status, 0);
+    assert_contains(out, "usage: attx convert MODEL OUT.safetensors");
+    free(out);
+    free(err);
+    expect_usage_error("", "usage: attx COMMAND");
+    expect_usage_error("frobnicate", "unknown command 'frobnicate'");
+    expect_usage_error("info", "MODEL is missing");
+    expect_usage_error("info a b", "unexpected argument 'b'");
+    expect_usage_error("info --wat x", "unknown option '--wat'");
+    expect_usage_error("convert test/fixtures/tiny_bert_bin /tmp/x.safetensors --dtype f8", "--dtype must be");
+    expect_usage_error("convert test/fixtures/tiny_bert_bin /tmp/x.safetensors --dtype", "--dtype needs a value");
+}
+
+static void test_bad_inputs(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    char args[8192];
+    expect_bad_input("info /nonexistent/model", "/nonexistent/model: No such file or directory");
+    snprintf(args, sizeof args, "info %s", dir);
+    expect_bad_input(args, "no model.safetensors or pytorch_model.bin");
+
+    char *junk = tu_path(dir, "junk.safetensors");
+    tu_write_str(junk, "\x10\0\0\0\0\0\0\0{\"a\":}          ");
+    snprintf(args, sizeof args, "info %s", junk);
+    expect_bad_input(args, "junk.safetensors: header: invalid JSON");
+    tu_write(junk, "\x40\0\0\0\0\0\0\0{}", 10);
+    expect_bad_input(args, "junk.safetensors: header length 64 is larger than the file");
+    tu_write(junk, "", 0);
+    expect_bad_input(args, "junk.safetensors: file is 0 bytes");
+    tu_write(junk, "PK\3\4 not really a zip", 22);
+    expect_bad_input(args, "junk.safetensors");
+    free(junk);
+
+    snprintf(args, sizeof args, "convert test/fixtures/tiny_bert_bin %s/no/such/dir/out.safetensors", dir);
+    expect_bad_input(args, "cannot create");
+    tu_rmdir(dir);
+}
+
+/* `attx convert` of the torch.save checkpoint gives exactly PyTorch's tensors under canonical
+ * names (test/fixtures/tiny_bert_bin.expected.safetensors, written by the reference script). */
+static void test_convert_torch_checkpoint(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), *out_path = tu_path(dir, "tiny.safetensors"), args[8192];
+    int status;
+    char *err;
+    snprintf(args, sizeof args, "convert test/fixtures/tiny_bert_bin %s", out_path);
+    char *out = run_attx(args, &status, &err);
+    if (status != 0) fail_msg("convert failed: %s", err);
+    assert_contains(out, "41 tensors");
+    assert_contains(out, "left out 2 tensors");
+    free(out);
+    free(err);
+
+    attx_tensor_file got, want;
+    attx_error e;
+    assert_int_equal(attx_safetensors_open(&got, out_path, &e), 0);
+    assert_int_equal(attx_safetensors_open(&want, "test/fixtures/tiny_bert_bin.expected.safetensors", &e), 0);
+    assert_int_equal(got.n_tensors, want.n_tensors);
+    for (size_t i = 0; i < want.n_tensors; i++) {
+        const attx_stored_tensor *w = &want.tensors[i], *g = attx_tensor_file_find(&got, w->name);
+        if (!g) fail_msg("converted file lacks %s", w->name);
+        assert_int_equal(g->dtype, w->dtype);
+        assert_int_equal(g->ndim, w->ndim);
+        assert_memory_equal(g->shape, w->shape, sizeof g->shape);
+        assert_memory_equal(g->data, w->data, w->nbytes);
+    }
+    size_t len;
+    char *config = tu_read("test/fixtures/tiny_bert_bin/config.json", &len);
+    char *vocab = tu_read("test/fixtures/tiny_bert_bin/vocab.txt", &len);
+    assert_string_equal(attx_tensor_file_meta(&got, "attx.config"), config);
+    assert_string_equal(attx_tensor_file_meta(&got, "attx.vocab"), vocab);
+    free(config);
+    free(vocab);
+
+    /* --dtype f16: every value is PyTorch's value rounded to nearest even */
+    char *half_path = tu_path(dir, "tiny16.safetensors");
+    snprintf(args, sizeof args, "convert %s %s --dtype f16", out_path, half_path);
+    out = run_attx(args, &status, &err);
+    if (status != 0) fail_msg("convert --dtype f16 failed: %s", err);
+    free(out);
+    free(err);
+    attx_tensor_file half;
+    assert_int_equal(attx_safetensors_open(&half, half_path, &e), 0);
+    for (size_t i = 0; i < want.n_tensors; i++) {
+        const attx_stored_tensor *w = &want.tensors[i], *h = attx_tensor_file_find(&half, w->name);
+        assert_int_equal(h->dtype, ATTX_F16);
+        for (uint64_t k = 0; k < w->numel; k++) {
+            float x;
+            memcpy(&x, w->data + 4 * k, 4);
+            uint16_t bits = (uint16_t)(h->data[2 * k] | h->data[2 * k + 1] << 8);
+            assert_int_equal(bits, attx_f32_to_f16(x));
+        }
+    }
+    assert_string_equal(attx_tensor_file_meta(&half, "attx.config"), attx_tensor_file_meta(&got, "attx.config"));
+    attx_tensor_file_close(&half);
+    attx_tensor_file_close(&got);
+    attx_tensor_file_close(&want);
+    free(half_path);
+    free(out_path);
+    tu_rmdir(dir);
+}
+
+static void test_info(void **state)
+{
+    (void)state;
+    int status;
+    char *err, *out = run_attx("info test/fixtures/tiny_bert_bin", &status, &err);
+    if (status != 0) fail_msg("info failed: %s", err);
+    assert_contains(out, "BertForSequenceClassification");
+    assert_contains(out, "2 layers, hidden 8, 2 heads of 4, feed-forward 16");
+    assert_contains(out, "labels        3: 0=World 1=Sports 2=Business");
+    assert_contains(out, "PyTorch zip");
+    assert_contains(out, "not used      2 tensors");
+    free(out);
+    free(err);
+
+    out = run_attx("info test/fixtures/tiny_bert_bin --json", &status, &err);
+    assert_int_equal(status, 0);
+    attx_json_doc *doc;
+    attx_error e;
+    if (attx_json_parse(out, strlen(out), NULL, &doc, &e) != 0) fail_msg("%s in %s", e.msg, out);
+    const attx_json_value *root = attx_json_root(doc);
+    assert_string_equal(attx_json_str(attx_json_get(root, "class"), NULL), "BertForSequenceClassification");
+    uint64_t params;
+    assert_int_equal(attx_json_u64(attx_json_get(root, "parameters"), &params), 0);
+    /* embeddings + 2 layers + pooler + classifier of the reference script's sizes */
+    assert_int_equal(params, 24 * 8 + 12 * 8 + 2 * 8 + 16 + 2 * (4 * 72 + 16 + 16 * 8 + 16 + 8 * 16 + 8 + 16) +
+                                 72 + 3 * 8 + 3);
+    const attx_json_value *labels = attx_json_get(root, "labels");
+    assert_int_equal(attx_json_len(labels), 3);
+    assert_string_equal(attx_json_str(attx_json_item(labels, 2), NULL), "Business");
+    assert_int_equal(attx_json_len(attx_json_get(root, "ignored_tensors")), 2);
+    attx_json_free(doc);
+    free(out);
+    free(err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_convert_torch_checkpoint),
+        cmocka_unit_test(test_info),
+    };
+    return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+}

@@ -1,0 +1,445 @@
+/* test_model_files.c — HF config parsing, tensor-name mapping (legacy gamma/beta, missing
+ * bert./vit. prefix), shape/dtype checks and the two on-disk model forms. */
+#include "testutil.h"
+
+static const char *TINY_BERT =
+    "{\"model_type\": \"bert\", \"vocab_size\": 20, \"hidden_size\": 8, \"num_hidden_layers\": 2,"
+    " \"num_attention_heads\": 2, \"intermediate_size\": 12, \"max_position_embeddings\": 10,"
+    " \"type_vocab_size\": 2, \"layer_norm_eps\": 1e-12, \"id2label\": {\"1\": \"pos\", \"0\": \"neg\"}}";
+
+static const char *TINY_VIT =
+    "{\"model_type\": \"vit\", \"hidden_size\": 8, \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
+    " \"intermediate_size\": 16, \"image_size\": 32, \"patch_size\": 8, \"num_channels\": 3,"
+    " \"qkv_bias\": false, \"num_labels\": 3}";
+
+/* ------------------------------------------------------------------------------------------ */
+/* config.json                                                                                 */
+
+static int parse(const char *json, attx_config *c, attx_error *err)
+{
+    return attx_config_parse(c, json, strlen(json), "config.json", err);
+}
+
+static void expect_config_error(const char *json, const char *phrase)
+{
+    attx_config c;
+    attx_error err;
+    if (parse(json, &c, &err) == 0) fail_msg("accepted %s", json);
+    assert_contains(err.msg, "config.json: ");
+    assert_contains(err.msg, phrase);
+}
+
+static void test_config_bert(void **state)
+{
+    (void)state;
+    attx_config c;
+    attx_error err;
+    assert_int_equal(parse(TINY_BERT, &c, &err), 0);
+    assert_int_equal(c.arch, ATTX_ARCH_BERT);
+    assert_int_equal(c.hidden_size, 8);
+    assert_int_equal(c.head_dim, 4);
+    assert_int_equal(c.num_layers, 2);
+    assert_int_equal(c.intermediate_size, 12);
+    assert_true(c.layer_norm_eps == 1e-12f);
+    assert_int_equal(c.num_labels, 2);
+    assert_string_equal(c.labels[0], "neg");              /* id2label keys order the labels */
+    assert_string_equal(c.labels[1], "pos");
+    attx_config_free(&c);
+
+    /* Hugging Face defaults for everything missing: bert-base-uncased */
+    assert_int_equal(parse("{\"model_type\": \"bert\"}", &c, &err), 0);
+    assert_int_equal(c.vocab_size, 30522);
+    assert_int_equal(c.hidden_size, 768);
+    assert_int_equal(c.num_layers, 12);
+    assert_int_equal(c.num_heads, 12);
+    assert_int_equal(c.intermediate_size, 3072);
+    assert_int_equal(c.max_position_embeddings, 512);
+    assert_int_equal(c.num_labels, 2);
+    assert_string_equal(c.labels[1], "LABEL_1");
+    attx_tensor_spec *specs;
+    size_t n;
+    assert_int_equal(attx_config_tensor_specs(&c, &specs, &n, &err), 0);
+    assert_int_equal(n, 5 + 12 * 16 + 2 + 2);             /* 201 tensors in bert-base-cls */
+    uint64_t params = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = 1;
+        for (int d = 0; d < specs[i].ndim; d++) k *= specs[i].shape[d];
+        params += k;
+    }
+    assert_int_equal(params, 109483778ull);               /* bert-base-uncased, 2 labels */
+    free(specs);
+    attx_config_free(&c);
+}
+
+static void test_config_vit_and_attn1(void **state)
+{
+    (void)state;
+    attx_config c;
+    attx_error err;
+    assert_int_equal(parse("{\"model_type\": \"vit\", \"num_labels\": 1000}", &c, &err), 0);
+    assert_int_equal(c.image_height, 224);
+    assert_int_equal(c.patch_size, 16);
+    assert_int_equal(c.qkv_bias, 1);
+    attx_tensor_spec *specs;
+    size_t n;
+    assert_int_equal(attx_config_tensor_specs(&c, &specs, &n, &err), 0);
+    assert_int_equal(n, 4 + 12 * 16 + 2 + 2);             /* 200 tensors in vit-base-patch16-224 */
+    uint64_t params = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = 1;
+        for (int d = 0; d < specs[i].ndim; d++) k *= specs[i].shape[d];
+        params += k;
+    }
+    assert_int_equal(params, 86567656ull);
+    free(specs);
+    attx_config_free(&c);
+
+    assert_int_equal(parse("{\"model_type\": \"vit\", \"image_size\": [48, 32], \"patch_size\": 16}", &c, &err), 0);
+    assert_int_equal(c.image_height, 48);
+    assert_int_equal(c.image_width, 32);
+    attx_config_free(&c);
+
+    assert_int_equal(parse("{\"model_type\": \"attx-attn1\", \"vocab_size\": 1000}", &c, &err), 0);
+    assert_int_equal(c.arch, ATTX_ARCH_ATTN1);
+    assert_int_equal(c.hidden_size, 128);                 /* P2's d_e, K, d_att, d_out, T */
+    assert_int_equal(c.num_heads, 6);
+    assert_int_equal(c.head_dim, 64);
+    assert_int_equal(c.value_dim, 64);
+    assert_int_equal(c.max_position_embeddings, 256);
+    assert_int_equal(attx_config_tensor_specs(&c, &specs, &n, &err), 0);
+    assert_int_equal(n, 5);
+    assert_string_equal(specs[4].name, "attn1.classifier.weight");
+    assert_int_equal(specs[4].shape[1], 6 * 64);
+    free(specs);
+    attx_config_free(&c);
+}
+
+static void test_config_errors(void **state)
+{
+    (void)state;
+    expect_config_error("{\"model_type\": \"bert\",}", "invalid JSON at line 1");
+    expect_config_error("[]", "not a JSON object");
+    expect_config_error("{}", "no \"model_type\"");
+    expect_config_error("{\"model_type\": \"gpt2\"}", "\"gpt2\" is not supported");
+    expect_config_error("{\"model_type\": \"bert\", \"hidden_size\": 10, \"num_attention_heads\": 3}",
+                        "not a multiple");
+    expect_config_error("{\"model_type\": \"bert\", \"hidden_size\": -8}", "\"hidden_size\" is -8");
+    expect_config_error("{\"model_type\": \"bert\", \"hidden_size\": 8.5}", "not an integer");
+    expect_config_error("{\"model_type\": \"bert\", \"num_hidden_layers\": 99999999999}", "num_hidden_layers");
+    expect_config_error("{\"model_type\": \"bert\", \"hidden_act\": \"relu\"}", "\"relu\"");
+    expect_config_error("{\"model_type\": \"bert\", \"position_embedding_type\": \"relative_key\"}",
+                        "relative_key");
+    expect_config_error("{\"model_type\": \"bert\", \"layer_norm_eps\": \"small\"}", "not a number");
+    expect_config_error("{\"model_type\": \"bert\", \"id2label\": {\"0\": \"a\", \"2\": \"b\"}}",
+                        "not a class index");
+    expect_config_error("{\"model_type\": \"bert\", \"id2label\": {\"0\": \"a\", \"00\": \"b\"}}",
+                        "not a class index");
+    expect_config_error("{\"model_type\": \"bert\", \"num_labels\": 3, \"id2label\": {\"0\": \"a\"}}",
+                        "\"num_labels\" is 3");
+    expect_config_error("{\"model_type\": \"bert\", \"id2label\": {\"0\": 5}}", "not a string");
+    expect_config_error("{\"model_type\": \"bert\", \"pad_token_id\": 30522}", "outside the vocabulary");
+    expect_config_error("{\"model_type\": \"vit\", \"image_size\": 8, \"patch_size\": 16}", "larger than");
+    expect_config_error("{\"model_type\": \"vit\", \"qkv_bias\": 1}", "not true or false");
+    expect_config_error("{\"model_type\": \"attx-attn1\"}", "\"vocab_size\" is missing");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Model directories built by the test                                                          */
+
+enum {
+    LEGACY_LAYERNORM = 1,  /* LayerNorm.gamma / .beta on disk */
+    NO_PREFIX = 2,         /* bare model names without bert./vit. */
+    NO_HEAD = 4,           /* no classifier */
+    NO_POOLER = 8,
+    WITH_BUFFERS = 16,     /* position_ids I64 buffer and an unused pretraining tensor */
+    AS_F16 = 32,
+};
+
+/* Writes DIR/model.safetensors holding every tensor of config_json (random values), renamed
+ * and filtered by flags; `mutate` may change one entry (by index) before writing. */
+static void write_model_dir(const char *dir, const char *config_json, int flags,
+                            void (*mutate)(attx_st_entry *entries, size_t *n))
+{
+    attx_config c;
+    attx_error err;
+    assert_int_equal(parse(config_json, &c, &err), 0);
+    attx_tensor_spec *specs;
+    size_t n_specs;
+    assert_int_equal(attx_config_tensor_specs(&c, &specs, &n_specs, &err), 0);
+    attx_st_entry *e = calloc(n_specs + 3, sizeof *e);
+    char (*names)[128] = calloc(n_specs + 3, sizeof *names);
+    static float values[1 << 16];
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) values[i] = (float)((i * 7919) % 200) / 100.0f - 1.0f;
+    static int64_t ids[16];
+    size_t n = 0;
+    for (size_t i = 0; i < n_specs; i++) {
+        const attx_tensor_spec *s = &specs[i];
+        if ((flags & NO_HEAD) && s->role == ATTX_ROLE_HEAD) continue;
+        if ((flags & NO_POOLER) && s->role == ATTX_ROLE_POOLER) continue;
+        char *name = names[n];
+        const char *src = s->name;
+        if ((flags & NO_PREFIX) && (strncmp(src, "bert.", 5) == 0 || strncmp(src, "vit.", 4) == 0))
+            src = strchr(src, '.') + 1;
+        snprintf(name, 128, "%s", src);
+        size_t len = strlen(name);
+        if ((flags & LEGACY_LAYERNORM) && strstr(name, "LayerNorm.weight") == name + len - 16)
+            strcpy(name + len - 6, "gamma");
+        if ((flags & LEGACY_LAYERNORM) && strstr(name, "LayerNorm.bias") == name + len - 14)
+            strcpy(name + len - 4, "beta");
+        e[n] = (attx_st_entry){.name = name, .dtype = (flags & AS_F16) ? ATTX_F16 : ATTX_F32,
+                               .ndim = s->ndim, .f32 = values};
+        memcpy(e[n].shape, s->shape, sizeof s->shape);
+        n++;
+    }
+    if (flags & WITH_BUFFERS) {
+        e[n++] = (attx_st_entry){.name = "bert.embeddings.position_ids", .dtype = ATTX_I64, .ndim = 2,
+                                 .shape = {1, 16}, .raw = ids};
+        e[n++] = (attx_st_entry){.name = "cls.predictions.bias", .dtype = ATTX_F32, .ndim = 1,
+                                 .shape = {20}, .f32 = values};
+    }
+    if (mutate) mutate(e, &n);
+    char *cfg = tu_path(dir, "config.json"), *weights = tu_path(dir, "model.safetensors");
+    tu_write_str(cfg, config_json);
+    assert_int_equal(attx_safetensors_write(weights, e, n, NULL, NULL, 0, &err), 0);
+    free(cfg);
+    free(weights);
+    free(names);
+    free(e);
+    free(specs);
+    attx_config_free(&c);
+}
+
+static void open_ok(const char *path, attx_model_files *m)
+{
+    attx_error err;
+    if (attx_model_files_open(m, path, &err) != 0) fail_msg("%s", err.msg);
+}
+
+static void expect_open_error(const char *path, const char *phrase)
+{
+    attx_model_files m;
+    attx_error err;
+    if (attx_model_files_open(&m, path, &err) == 0) fail_msg("opened %s", path);
+    assert_contains(err.msg, phrase);
+}
+
+static void test_bert_dir_forms(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    attx_model_files m;
+    const char *w = "bert.encoder.layer.1.output.LayerNorm.weight";
+
+    write_model_dir(dir, TINY_BERT, 0, NULL);
+    open_ok(dir, &m);
+    assert_true(m.has_head && m.has_pooler);
+    assert_int_equal(m.n_ignored, 0);
+    assert_non_null(attx_model_tensor(&m, w));
+    assert_int_equal(attx_model_param_count(&m), 20 * 8 + 10 * 8 + 2 * 8 + 16 +
+                     2 * (4 * (64 + 8) + 2 * 16 + 12 * 8 + 12 + 8 * 12 + 8) + 64 + 8 + 2 * 8 + 2);
+    assert_int_equal(m.do_lower_case, 1);
+    assert_null(m.vocab_text);
+    assert_contains(m.config_source, "config.json");
+    attx_model_files_close(&m);
+
+    write_model_dir(dir, TINY_BERT, LEGACY_LAYERNORM | WITH_BUFFERS, NULL);
+    open_ok(dir, &m);
+    const attx_stored_tensor *t = attx_model_tensor(&m, w);
+    assert_non_null(t);
+    assert_string_equal(t->name, "bert.encoder.layer.1.output.LayerNorm.gamma");
+    assert_int_equal(m.n_ignored, 2);                      /* position_ids, cls.predictions.bias */
+    attx_model_files_close(&m);
+
+    /* a bare BertModel: no bert. prefix, no classifier, no pooler, legacy names */
+    write_model_dir(dir, TINY_BERT, NO_PREFIX | NO_HEAD | NO_POOLER | LEGACY_LAYERNORM | AS_F16, NULL);
+    open_ok(dir, &m);
+    assert_false(m.has_head);
+    assert_false(m.has_pooler);
+    t = attx_model_tensor(&m, "bert.embeddings.word_embeddings.weight");
+    assert_non_null(t);
+    assert_string_equal(t->name, "embeddings.word_embeddings.weight");
+    assert_int_equal(t->dtype, ATTX_F16);
+    attx_model_files_close(&m);
+
+    /* a classifier needs the pooler */
+    write_model_dir(dir, TINY_BERT, NO_POOLER, NULL);
+    expect_open_error(dir, "needs bert.pooler.dense");
+    tu_rmdir(dir);
+}
+
+static void drop_one(attx_st_entry *e, size_t *n) { e[7] = e[--*n]; }
+static void reshape_one(attx_st_entry *e, size_t *n) { (void)n; e[6].shape[0] = 4; }
+static void as_int(attx_st_entry *e, size_t *n)
+{
+    (void)n;
+    static int32_t raw[64];
+    e[6].dtype = ATTX_I32;
+    e[6].f32 = NULL;
+    e[6].raw = raw;
+}
+static void extra_layer(attx_st_entry *e, size_t *n)
+{
+    e[*n] = e[6];
+    e[*n].name = "bert.encoder.layer.2.attention.self.query.bias";
+    ++*n;
+}
+static void alias_twice(attx_st_entry *e, size_t *n)
+{
+    e[*n] = e[3];                                          /* embeddings LayerNorm.weight */
+    e[*n].name = "bert.embeddings.LayerNorm.gamma";
+    ++*n;
+}
+static void half_head(attx_st_entry *e, size_t *n) { --*n; }   /* drop classifier.bias */
+
+static void test_bert_dir_errors(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    write_model_dir(dir, TINY_BERT, 0, drop_one);
+    expect_open_error(dir, "is missing");
+    write_model_dir(dir, TINY_BERT, 0, reshape_one);
+    expect_open_error(dir, "has shape [4] but the config");
+    write_model_dir(dir, TINY_BERT, 0, as_int);
+    expect_open_error(dir, "dtype I32");
+    write_model_dir(dir, TINY_BERT, 0, extra_layer);
+    expect_open_error(dir, "encoder layer the config does not have");
+    write_model_dir(dir, TINY_BERT, 0, alias_twice);
+    expect_open_error(dir, "are both 'bert.embeddings.LayerNorm.weight'");
+    write_model_dir(dir, TINY_BERT, 0, half_head);
+    expect_open_error(dir, "'classifier.bias' is missing");
+    /* every message names the weights file */
+    write_model_dir(dir, TINY_BERT, 0, reshape_one);
+    expect_open_error(dir, "model.safetensors: tensor");
+
+    /* wrong model kind: a ViT config over BERT weights */
+    write_model_dir(dir, TINY_BERT, 0, NULL);
+    char *cfg = tu_path(dir, "config.json");
+    tu_write_str(cfg, TINY_VIT);
+    expect_open_error(dir, "is missing");
+    tu_write_str(cfg, "{\"model_type\": \"bert\", \"hidden_size\": 8, \"num_attention_heads\": 2,");
+    expect_open_error(dir, "config.json: invalid JSON");
+    free(cfg);
+    tu_rmdir(dir);
+}
+
+static void test_vit_dir(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    attx_model_files m;
+    write_model_dir(dir, TINY_VIT, 0, NULL);
+    open_ok(dir, &m);
+    assert_true(m.has_head);
+    const attx_stored_tensor *t = attx_model_tensor(&m, "vit.embeddings.position_embeddings");
+    assert_non_null(t);
+    assert_int_equal(t->shape[1], 17);                     /* 4x4 patches + [CLS] */
+    assert_null(attx_model_tensor(&m, "vit.encoder.layer.0.attention.attention.query.bias"));
+    attx_model_files_close(&m);
+    write_model_dir(dir, TINY_VIT, NO_PREFIX | NO_HEAD, NULL);
+    open_ok(dir, &m);
+    assert_false(m.has_head);
+    assert_non_null(attx_model_tensor(&m, "vit.layernorm.weight"));
+    attx_model_files_close(&m);
+    tu_rmdir(dir);
+}
+
+static void test_directory_pieces(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    expect_open_error(dir, "no model.safetensors or pytorch_model.bin");
+    char *idx = tu_path(dir, "model.safetensors.index.json");
+    tu_write_str(idx, "{}");
+    expect_open_error(dir, "sharded");
+    unlink(idx);
+    free(idx);
+    write_model_dir(dir, TINY_BERT, 0, NULL);
+    char *cfg = tu_path(dir, "config.json");
+    unlink(cfg);
+    expect_open_error(dir, "no config.json");
+    char *missing = tu_path(dir, "nope");
+    expect_open_error(missing, "nope: No such file or directory");
+    free(missing);
+
+    /* vocab.txt and tokenizer_config.json are picked up */
+    write_model_dir(dir, TINY_BERT, 0, NULL);
+    char *vocab = tu_path(dir, "vocab.txt"), *tok = tu_path(dir, "tokenizer_config.json");
+    tu_write_str(vocab, "[PAD]\n[UNK]\n");
+    tu_write_str(tok, "{\"do_lower_case\": false, \"model_max_length\": 512}");
+    attx_model_files m;
+    open_ok(dir, &m);
+    assert_int_equal(m.do_lower_case, 0);
+    assert_string_equal(m.vocab_text, "[PAD]\n[UNK]\n");
+    assert_contains(m.vocab_source, "vocab.txt");
+    attx_model_files_close(&m);
+    tu_write_str(tok, "{\"do_lower_case\": \"yes\"}");
+    expect_open_error(dir, "tokenizer_config.json: \"do_lower_case\" is not true or false");
+
+    /* the weights file alone: its directory supplies config.json */
+    unlink(tok);
+    char *weights = tu_path(dir, "model.safetensors");
+    open_ok(weights, &m);
+    assert_contains(m.config_source, "config.json");
+    attx_model_files_close(&m);
+    unlink(cfg);
+    expect_open_error(weights, "no attx.config in its __metadata__ and no config.json beside it");
+    free(weights);
+    free(cfg);
+    free(vocab);
+    free(tok);
+    tu_rmdir(dir);
+}
+
+/* One self-contained file: config, vocabulary and tokenizer settings in __metadata__. */
+static void test_single_file(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), *sub = tu_path(dir, "hf");
+    assert_int_equal(mkdir(sub, 0755), 0);
+    write_model_dir(sub, TINY_BERT, 0, NULL);
+    attx_model_files hf;
+    open_ok(sub, &hf);
+    attx_st_entry *e = calloc(hf.n_specs, sizeof *e);
+    size_t n = 0;
+    for (size_t i = 0; i < hf.n_specs; i++) {
+        if (!hf.by_spec[i]) continue;
+        e[n] = (attx_st_entry){.name = hf.specs[i].name, .dtype = ATTX_BF16, .ndim = hf.by_spec[i]->ndim,
+                               .stored = hf.by_spec[i]};
+        memcpy(e[n].shape, hf.by_spec[i]->shape, sizeof e[n].shape);
+        n++;
+    }
+    const char *keys[] = {"attx.config", "attx.vocab", "attx.tokenizer"};
+    const char *vals[] = {TINY_BERT, "[PAD]\n[UNK]\nhello\n", "{\"do_lower_case\": false}"};
+    char *file = tu_path(dir, "model.safetensors");
+    attx_error err;
+    assert_int_equal(attx_safetensors_write(file, e, n, keys, vals, 3, &err), 0);
+    attx_model_files m;
+    open_ok(file, &m);
+    assert_true(m.has_head);
+    assert_int_equal(m.do_lower_case, 0);
+    assert_string_equal(m.vocab_text, vals[1]);
+    assert_contains(m.config_source, "(__metadata__ attx.config)");
+    assert_int_equal(attx_model_param_count(&m), attx_model_param_count(&hf));
+    assert_int_equal(attx_model_tensor(&m, "classifier.weight")->dtype, ATTX_BF16);
+    attx_model_files_close(&m);
+    attx_model_files_close(&hf);
+    free(e);
+    free(file);
+    free(sub);
+    tu_rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_bert),
+        cmocka_unit_test(test_config_vit_and_attn1),
+        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_bert_dir_forms),
+        cmocka_unit_test(test_bert_dir_errors),
+        cmocka_unit_test(test_vit_dir),
+        cmocka_unit_test(test_directory_pieces),
+        cmocka_unit_test(test_single_file),
+    };
+    return cmocka_run_group_tests_name("model_files", tests, NULL, NULL);
+}

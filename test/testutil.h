@@ -1,0 +1,99 @@
+/* testutil.h — small helpers shared by the cmocka tests (header-only; tests are one file each). */
+#ifndef ATTX_TESTUTIL_H
+#define ATTX_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "attx_weights.h"
+
+/* A fresh directory under $TMPDIR (or /tmp) for one test; removed by tu_rmdir. */
+static inline char *tu_mkdtemp(void)
+{
+    const char *base = getenv("TMPDIR");
+    char *path = malloc(4096);
+    snprintf(path, 4096, "%s/attx-test-XXXXXX", base && *base ? base : "/tmp");
+    assert_non_null(mkdtemp(path));
+    return path;
+}
+
+static inline void tu_rmdir(char *path)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    assert_int_equal(system(cmd), 0);
+    free(path);
+}
+
+static inline char *tu_path(const char *dir, const char *name)
+{
+    char *p = malloc(4096);
+    snprintf(p, 4096, "%s/%s", dir, name);
+    return p;
+}
+
+static inline void tu_write(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+static inline void tu_write_str(const char *path, const char *s)
+{
+    tu_write(path, s, strlen(s));
+}
+
+static inline char *tu_read(const char *path, size_t *len)
+{
+    char *data = NULL;
+    attx_error err;
+    if (attx_read_file(path, (size_t)1 << 30, &data, len, &err) != 0) fail_msg("%s", err.msg);
+    return data;
+}
+
+/* Runs a shell command, capturing stdout and stderr into malloc'd strings; returns the exit
+ * status (or -1 if it did not exit normally, e.g. a crash). */
+static inline int tu_run(const char *cmd, char **out, char **errout)
+{
+    char *dir = tu_mkdtemp();
+    char *o = tu_path(dir, "out"), *e = tu_path(dir, "err");
+    size_t n = strlen(cmd) + 2 * 4096 + 32;
+    char *full = malloc(n);
+    snprintf(full, n, "%s >'%s' 2>'%s' </dev/null", cmd, o, e);
+    int status = system(full);
+    size_t len;
+    char *so = tu_read(o, &len), *se = tu_read(e, &len);
+    if (out) *out = so; else free(so);
+    if (errout) *errout = se; else free(se);
+    free(full);
+    free(o);
+    free(e);
+    tu_rmdir(dir);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Path of the attx binary under test ($ATTX, else build/attx). */
+static inline const char *tu_attx(void)
+{
+    const char *p = getenv("ATTX");
+    return p && *p ? p : "build/attx";
+}
+
+#define assert_contains(haystack, needle)                                                       \
+    do {                                                                                        \
+        const char *h_ = (haystack), *n_ = (needle);                                            \
+        if (!h_ || !strstr(h_, n_)) fail_msg("expected \"%s\" in \"%s\"", n_, h_ ? h_ : "(null)"); \
+    } while (0)
+
+#endif

@@ -1,0 +1,45 @@
+/* attx.c — the `attx` program: one binary, one subcommand per file. */
+#include "cli.h"
+
+#include <string.h>
+
+#define ATTX_VERSION "0.1.0"
+
+static const cli_command *const commands[] = {&cmd_info, &cmd_convert};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_usage(FILE *out)
+{
+    fprintf(out, "attx %s — transformer inference, autograd and attention-aware explanations\n\n"
+                 "usage: attx COMMAND [ARGS]   (attx COMMAND --help for each)\n\ncommands:\n",
+            ATTX_VERSION);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(out, "\nMODEL is a Hugging Face model directory or a .safetensors file made by attx.\n"
+                 "Exit status: 0 success, 1 bad input, 2 usage error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (cli_flag(name, "--help") || cli_flag(name, "-h") || cli_flag(name, "help")) {
+        print_usage(stdout);
+        return EXIT_OK;
+    }
+    if (cli_flag(name, "--version")) {
+        printf("attx %s\n", ATTX_VERSION);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(name, commands[i]->name) != 0) continue;
+        for (int a = 2; a < argc; a++)
+            if (cli_flag(argv[a], "--help") || cli_flag(argv[a], "-h")) cli_help(commands[i]);
+        return commands[i]->run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "attx: usage error: unknown command '%s'\nTry 'attx --help'.\n", name);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,118 @@
+/* cli.c — argument scanning, exit statuses and small output helpers shared by the subcommands. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_flag(const char *arg, const char *name)
+{
+    return strcmp(arg, name) == 0;
+}
+
+int cli_is_option(const char *arg)
+{
+    return arg[0] == '-' && arg[1] != '\0';
+}
+
+int cli_value(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    size_t n = strlen(name);
+    const char *arg = argv[*i];
+    if (strncmp(arg, name, n) != 0) return 0;
+    if (arg[n] == '=') {
+        *value = arg + n + 1;
+        return 1;
+    }
+    if (arg[n] != '\0') return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "attx: usage error: %s needs a value\n", name);
+        exit(EXIT_USAGE);
+    }
+    *value = argv[++*i];
+    return 1;
+}
+
+long cli_parse_long(const cli_command *cmd, const char *name, const char *value, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || end == value || *end != '\0' || v < lo || v > hi)
+        cli_usage_error(cmd, "%s must be a whole number from %ld to %ld, not '%s'", name, lo, hi, value);
+    return v;
+}
+
+void cli_help(const cli_command *cmd)
+{
+    fputs(cmd->usage, stdout);
+    exit(EXIT_OK);
+}
+
+void cli_usage_error(const cli_command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("attx: usage error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'attx %s --help'.\n", cmd->name);
+    exit(EXIT_USAGE);
+}
+
+void cli_unknown_option(const cli_command *cmd, const char *arg)
+{
+    cli_usage_error(cmd, "unknown option '%s'", arg);
+}
+
+void cli_fail(const attx_error *err)
+{
+    fprintf(stderr, "attx: error: %s\n", err->msg);
+    exit(EXIT_BAD_INPUT);
+}
+
+void cli_failf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("attx: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(EXIT_BAD_INPUT);
+}
+
+void cli_print_json(const attx_buf *json)
+{
+    if (json->failed) cli_failf("out of memory writing JSON");
+    fwrite(json->data, 1, json->len, stdout);
+    fputc('\n', stdout);
+}
+
+const char *cli_thousands(unsigned long long v, char *buf, size_t cap)
+{
+    char digits[32];
+    int n = snprintf(digits, sizeof digits, "%llu", v);
+    size_t out = 0;
+    for (int i = 0; i < n && out + 2 < cap; i++) {
+        if (i > 0 && (n - i) % 3 == 0) buf[out++] = ',';
+        buf[out++] = digits[i];
+    }
+    buf[out] = '\0';
+    return buf;
+}
+
+const char *cli_bytes(unsigned long long v, char *buf, size_t cap)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double x = (double)v;
+    int u = 0;
+    while (x >= 1024.0 && u < 4) {
+        x /= 1024.0;
+        u++;
+    }
+    if (u == 0) snprintf(buf, cap, "%llu B", v);
+    else snprintf(buf, cap, "%.1f %s", x, units[u]);
+    return buf;
+}

@@ -1,0 +1,54 @@
+/* cli.h — what every `attx` subcommand shares: argument scanning, the exit-status contract
+ * (0 success, 1 bad input with one "attx: error: ..." line, 2 usage error) and output helpers. */
+#ifndef ATTX_CLI_H
+#define ATTX_CLI_H
+
+#include "attx_weights.h"
+
+#include <stdio.h>
+
+enum { EXIT_OK = 0, EXIT_BAD_INPUT = 1, EXIT_USAGE = 2 };
+
+/* One subcommand: its name, one-line summary, usage text and entry point. */
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    const char *usage;
+    int (*run)(int argc, char **argv);   /* argv[0] is the subcommand name */
+} cli_command;
+
+/* Argument scanning, one argv element at a time:
+ *   for (int i = 1; i < argc; i++) {
+ *       if (cli_flag(argv[i], "--json")) json = 1;
+ *       else if (cli_value(argc, argv, &i, "--dtype", &dtype)) {}
+ *       else if (cli_is_option(argv[i])) cli_unknown_option(cmd, argv[i]);
+ *       else positional...
+ *   }
+ * cli_value accepts "--name value" and "--name=value"; a missing value is a usage error. */
+int cli_flag(const char *arg, const char *name);
+int cli_value(int argc, char **argv, int *i, const char *name, const char **value);
+int cli_is_option(const char *arg);
+/* Parses a whole number in [lo, hi] for option `name`, or exits with a usage error. */
+long cli_parse_long(const cli_command *cmd, const char *name, const char *value, long lo, long hi);
+
+/* Print usage (to stdout for --help, exit 0) or a usage error (stderr, exit 2). */
+_Noreturn void cli_help(const cli_command *cmd);
+_Noreturn void cli_usage_error(const cli_command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+_Noreturn void cli_unknown_option(const cli_command *cmd, const char *arg);
+/* "attx: error: <message>" on stderr, exit 1. */
+_Noreturn void cli_fail(const attx_error *err);
+_Noreturn void cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Writes a finished JSON document plus a newline to stdout. */
+void cli_print_json(const attx_buf *json);
+
+/* 1234567 -> "1,234,567" */
+const char *cli_thousands(unsigned long long v, char *buf, size_t cap);
+/* Human-readable bytes: "417.7 MiB" */
+const char *cli_bytes(unsigned long long v, char *buf, size_t cap);
+
+/* The subcommands, one file each (tools/cmd_NAME.c). */
+extern const cli_command cmd_info;
+extern const cli_command cmd_convert;
+
+#endif
