@@ -76,7 +76,7 @@ static void test_bad_inputs(void **state)
     expect_bad_input(args, "no model.safetensors or pytorch_model.bin");
 
     char *junk = tu_path(dir, "junk.safetensors");
-    tu_write_str(junk, "\x10\0\0\0\0\0\0\0{\"a\":}          ");
+    tu_write(junk, "\x10\0\0\0\0\0\0\0{\"a\":}          ", 24);
     snprintf(args, sizeof args, "info %s", junk);
     expect_bad_input(args, "junk.safetensors: header: invalid JSON");
     tu_write(junk, "\x40\0\0\0\0\0\0\0{}", 10);

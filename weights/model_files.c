@@ -144,6 +144,7 @@ static int locate_pieces(attx_model_files *m, const char *path, attx_error *err)
             dir = NULL;     /* self-contained: read nothing from the directory */
         }
     }
+    rc = -1;
     if (!(m->weights_source = strdup(m->weights.path))) {
         attx_fail(err, "out of memory");
         goto done;

@@ -361,8 +361,9 @@ static int serialize(byte_sink *sink, const attx_st_entry *entries, size_t n,
         plan[i].begin = offset;
         offset += plan[i].nbytes;
         if (i > 0 && strcmp(plan[i].e->name, plan[i - 1].e->name) == 0) {
+            attx_fail(err, "tensor '%s' is given twice", plan[i].e->name);
             free(plan);
-            return attx_fail(err, "tensor '%s' is given twice", plan[i].e->name);
+            return -1;
         }
     }
 

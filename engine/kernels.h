@@ -1,0 +1,31 @@
+/* kernels.h — internal: the numeric kernels the ops are built on. */
+#ifndef ATTX_KERNELS_H
+#define ATTX_KERNELS_H
+
+/* ---- GEMM (gemm.c) ----------------------------------------------------------------------- */
+
+/* C[M, N] = beta·C + op(A)[M, K] · op(B)[K, N]. All matrices are row-major with leading
+ * dimensions (lda ≥ A's row length as stored, and so on); op(X) = X, or X^T when trans_x is
+ * non-zero. beta is 0 or 1 (any other value scales C first); with beta = 0, C is not read, so
+ * it may hold NaN.
+ *
+ * Determinism: every element of C is computed by a sequence of floating-point operations that
+ * depends only on (M, N, K) and the instruction set in use, never on the number of threads.
+ * Runs on all OpenMP threads, or on the calling thread alone inside a parallel region. */
+void attx_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
+               const float *B, int ldb, float beta, float *C, int ldc);
+
+/* Instruction set of the micro-kernels. The best one the CPU supports is used by default;
+ * attx_gemm_set_isa forces one (tests, benchmarks): a request above what the CPU supports
+ * falls back to the best supported one, ATTX_ISA_AUTO returns to the default. Set it before
+ * calling attx_gemm, not concurrently with it. */
+enum { ATTX_ISA_AUTO = -1, ATTX_ISA_PORTABLE = 0, ATTX_ISA_AVX2 = 1, ATTX_ISA_AVX512 = 2 };
+void attx_gemm_set_isa(int isa);
+int attx_gemm_isa(void);                  /* the ISA attx_gemm uses now */
+const char *attx_gemm_isa_name(int isa);  /* "portable", "avx2", "avx512" */
+
+/* Length of the k-blocks that attx_gemm sums separately for a given ISA and K (the last one
+ * may be shorter). Exposed so that tests can replay the exact arithmetic. */
+int attx_gemm_kblock(int isa, int K);
+
+#endif

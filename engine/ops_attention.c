@@ -1,0 +1,153 @@
+/* ops_attention.c — multi-head scaled dot-product attention as three ops, so that the
+ * attention probabilities are a tensor of their own on the tape (the explain module reads
+ * them and their gradient):
+ *   scores_h = scale · Q_h K_h^T      probs = softmax(scores) over valid keys      context_h = probs_h V_h
+ * Work is split over (batch, head) pairs; each pair's GEMMs run on one thread. */
+#include "kernels.h"
+#include "mathf.h"
+#include "ops.h"
+
+#include <string.h>
+
+/* ---- scores[B, H, T, S] = scale · q_h k_h^T ---- */
+static void scores_backward(attx_ctx *ctx, attx_node *node);
+
+attx_tensor *attx_op_attention_scores(attx_ctx *ctx, attx_tensor *q, attx_tensor *k, int H,
+                                      float scale)
+{
+    if (!q || !k) return NULL;
+    int64_t B = q->shape[0], T = q->shape[1], S = k->shape[1], HD = q->shape[2], d = HD / H;
+    attx_tensor *scores = attx_tensor_4d(ctx, B, H, T, S);
+    if (!scores) return NULL;
+#pragma omp parallel for collapse(2) if (B * H > 1)
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++) {
+            float *s = scores->data + (b * H + h) * T * S;
+            attx_gemm(0, 1, (int)T, (int)S, (int)d, q->data + b * T * HD + h * d, (int)HD,
+                      k->data + b * S * HD + h * d, (int)HD, 0.0f, s, (int)S);
+            for (int64_t i = 0; i < T * S; i++) s[i] *= scale;
+        }
+    attx_node *n = attx_record(ctx, scores_backward, scores, q, k, NULL, NULL);
+    if (n) {
+        n->iarg[0] = H;
+        n->farg[0] = scale;
+    }
+    return scores;
+}
+
+/* dQ_h += scale · dS_h K_h,   dK_h += scale · dS_h^T Q_h */
+static void scores_backward(attx_ctx *ctx, attx_node *node)
+{
+    attx_tensor *scores = node->out, *q = node->in[0], *k = node->in[1];
+    int64_t H = node->iarg[0], B = q->shape[0], T = q->shape[1], S = k->shape[1], HD = q->shape[2];
+    int64_t d = HD / H;
+    float scale = node->farg[0];
+    float *dq = (q->flags & ATTX_REQUIRES_GRAD) ? attx_grad(ctx, q) : NULL;
+    float *dk = (k->flags & ATTX_REQUIRES_GRAD) ? attx_grad(ctx, k) : NULL;
+    float *scaled = attx_arena_alloc(&ctx->arena, (size_t)scores->numel * sizeof(float));
+    if (!scaled || ((q->flags & ATTX_REQUIRES_GRAD) && !dq) || ((k->flags & ATTX_REQUIRES_GRAD) && !dk)) {
+        ctx->failed = 1;
+        return;
+    }
+#pragma omp parallel for collapse(2) if (B * H > 1)
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++) {
+            const float *ds = scores->grad + (b * H + h) * T * S;
+            float *dss = scaled + (b * H + h) * T * S;
+            for (int64_t i = 0; i < T * S; i++) dss[i] = scale * ds[i];
+            if (dq)
+                attx_gemm(0, 0, (int)T, (int)d, (int)S, dss, (int)S, k->data + b * S * HD + h * d, (int)HD,
+                          1.0f, dq + b * T * HD + h * d, (int)HD);
+            if (dk)
+                attx_gemm(1, 0, (int)S, (int)d, (int)T, dss, (int)S, q->data + b * T * HD + h * d, (int)HD,
+                          1.0f, dk + b * S * HD + h * d, (int)HD);
+        }
+}
+
+/* ---- probs = softmax over valid keys ---- */
+static void softmax_backward(attx_ctx *ctx, attx_node *node);
+
+attx_tensor *attx_op_softmax(attx_ctx *ctx, attx_tensor *scores, const uint8_t *key_valid)
+{
+    if (!scores) return NULL;
+    int64_t B = scores->shape[0], H = scores->shape[1], T = scores->shape[2], S = scores->shape[3];
+    attx_tensor *probs = attx_tensor_new(ctx, 4, scores->shape);
+    if (!probs) return NULL;
+#pragma omp parallel for collapse(2) if (B * H * T * S > 32768)
+    for (int64_t bh = 0; bh < B * H; bh++)
+        for (int64_t t = 0; t < T; t++) {
+            const uint8_t *valid = key_valid ? key_valid + (bh / H) * S : NULL;
+            const float *s = scores->data + (bh * T + t) * S;
+            float *p = probs->data + (bh * T + t) * S;
+            float max = -3.402823466e38f;
+            for (int64_t j = 0; j < S; j++)
+                if ((!valid || valid[j]) && s[j] > max) max = s[j];
+            float sum = 0.0f;
+            for (int64_t j = 0; j < S; j++) {
+                p[j] = (!valid || valid[j]) ? attx_expf(s[j] - max) : 0.0f;
+                sum += p[j];
+            }
+            float inv = 1.0f / sum;
+            for (int64_t j = 0; j < S; j++) p[j] *= inv;
+        }
+    attx_record(ctx, softmax_backward, probs, scores, NULL, NULL, NULL);
+    return probs;
+}
+
+/* dS = P ⊙ (dP − Σ_j dP_j P_j), row by row (masked keys have P = 0, so dS = 0 there) */
+static void softmax_backward(attx_ctx *ctx, attx_node *node)
+{
+    attx_tensor *probs = node->out, *scores = node->in[0];
+    float *ds = attx_grad(ctx, scores);
+    if (!ds) return;
+    int64_t S = probs->shape[3], rows = probs->numel / S;
+#pragma omp parallel for if (probs->numel > 32768)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *p = probs->data + r * S, *dp = probs->grad + r * S;
+        float dot = 0.0f;
+        for (int64_t j = 0; j < S; j++) dot += dp[j] * p[j];
+        for (int64_t j = 0; j < S; j++) ds[r * S + j] += p[j] * (dp[j] - dot);
+    }
+}
+
+/* ---- context[B, T, H·dv] = probs_h V_h ---- */
+static void context_backward(attx_ctx *ctx, attx_node *node);
+
+attx_tensor *attx_op_attention_context(attx_ctx *ctx, attx_tensor *probs, attx_tensor *v)
+{
+    if (!probs || !v) return NULL;
+    int64_t B = probs->shape[0], H = probs->shape[1], T = probs->shape[2], S = probs->shape[3];
+    int64_t HV = v->shape[2], dv = HV / H;
+    attx_tensor *out = attx_tensor_3d(ctx, B, T, HV);
+    if (!out) return NULL;
+#pragma omp parallel for collapse(2) if (B * H > 1)
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++)
+            attx_gemm(0, 0, (int)T, (int)dv, (int)S, probs->data + (b * H + h) * T * S, (int)S,
+                      v->data + b * S * HV + h * dv, (int)HV, 0.0f, out->data + b * T * HV + h * dv,
+                      (int)HV);
+    attx_record(ctx, context_backward, out, probs, v, NULL, NULL);
+    return out;
+}
+
+/* dP_h += dC_h V_h^T,   dV_h += P_h^T dC_h */
+static void context_backward(attx_ctx *ctx, attx_node *node)
+{
+    attx_tensor *out = node->out, *probs = node->in[0], *v = node->in[1];
+    int64_t B = probs->shape[0], H = probs->shape[1], T = probs->shape[2], S = probs->shape[3];
+    int64_t HV = v->shape[2], dv = HV / H;
+    float *dp = (probs->flags & ATTX_REQUIRES_GRAD) ? attx_grad(ctx, probs) : NULL;
+    float *dvv = (v->flags & ATTX_REQUIRES_GRAD) ? attx_grad(ctx, v) : NULL;
+    if (((probs->flags & ATTX_REQUIRES_GRAD) && !dp) || ((v->flags & ATTX_REQUIRES_GRAD) && !dvv)) return;
+#pragma omp parallel for collapse(2) if (B * H > 1)
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++) {
+            const float *dc = out->grad + b * T * HV + h * dv;
+            if (dp)
+                attx_gemm(0, 1, (int)T, (int)S, (int)dv, dc, (int)HV, v->data + b * S * HV + h * dv, (int)HV,
+                          1.0f, dp + (b * H + h) * T * S, (int)S);
+            if (dvv)
+                attx_gemm(1, 0, (int)S, (int)dv, (int)T, probs->data + (b * H + h) * T * S, (int)S, dc,
+                          (int)HV, 1.0f, dvv + b * S * HV + h * dv, (int)HV);
+        }
+}

@@ -1,0 +1,107 @@
+/* ops_elementwise.c — residual add, scaling, GELU and tanh, forward and backward. */
+#include "mathf.h"
+#include "ops.h"
+
+#define PARALLEL_MIN 32768   /* below this many elements a parallel loop costs more than it saves */
+
+static attx_tensor *like(attx_ctx *ctx, const attx_tensor *x)
+{
+    return attx_tensor_new(ctx, x->ndim, x->shape);
+}
+
+/* ---- out = a + b ---- */
+static void add_backward(attx_ctx *ctx, attx_node *node)
+{
+    const float *dy = node->out->grad;
+    for (int k = 0; k < 2; k++) {
+        attx_tensor *in = node->in[k];
+        if (!(in->flags & ATTX_REQUIRES_GRAD)) continue;
+        float *dx = attx_grad(ctx, in);
+        if (!dx) return;
+#pragma omp parallel for if (in->numel > PARALLEL_MIN)
+        for (int64_t i = 0; i < in->numel; i++) dx[i] += dy[i];
+    }
+}
+
+attx_tensor *attx_op_add(attx_ctx *ctx, attx_tensor *a, attx_tensor *b)
+{
+    if (!a || !b) return NULL;
+    attx_tensor *y = like(ctx, a);
+    if (!y) return NULL;
+#pragma omp parallel for if (a->numel > PARALLEL_MIN)
+    for (int64_t i = 0; i < a->numel; i++) y->data[i] = a->data[i] + b->data[i];
+    attx_record(ctx, add_backward, y, a, b, NULL, NULL);
+    return y;
+}
+
+/* ---- out = s · x ---- */
+static void scale_backward(attx_ctx *ctx, attx_node *node)
+{
+    attx_tensor *x = node->in[0];
+    float *dx = attx_grad(ctx, x), s = node->farg[0];
+    if (!dx) return;
+    const float *dy = node->out->grad;
+    for (int64_t i = 0; i < x->numel; i++) dx[i] += s * dy[i];
+}
+
+attx_tensor *attx_op_scale(attx_ctx *ctx, attx_tensor *x, float s)
+{
+    if (!x) return NULL;
+    attx_tensor *y = like(ctx, x);
+    if (!y) return NULL;
+    for (int64_t i = 0; i < x->numel; i++) y->data[i] = s * x->data[i];
+    attx_node *n = attx_record(ctx, scale_backward, y, x, NULL, NULL, NULL);
+    if (n) n->farg[0] = s;
+    return y;
+}
+
+/* ---- GELU(x) = x Φ(x), Φ(x) = (1 + erf(x/√2)) / 2 ---- */
+static void gelu_backward(attx_ctx *ctx, attx_node *node)
+{
+    attx_tensor *x = node->in[0];
+    float *dx = attx_grad(ctx, x);
+    if (!dx) return;
+    const float *dy = node->out->grad, *xv = x->data;
+    /* d/dx [x Φ(x)] = Φ(x) + x φ(x), φ(x) = exp(−x²/2) / √(2π) */
+#pragma omp parallel for if (x->numel > PARALLEL_MIN)
+    for (int64_t i = 0; i < x->numel; i++) {
+        float v = xv[i];
+        float cdf = 0.5f * (1.0f + attx_erff(v * 0.70710678118654752f));
+        float pdf = 0.39894228040143268f * attx_expf(-0.5f * v * v);
+        dx[i] += dy[i] * (cdf + v * pdf);
+    }
+}
+
+attx_tensor *attx_op_gelu(attx_ctx *ctx, attx_tensor *x)
+{
+    if (!x) return NULL;
+    attx_tensor *y = like(ctx, x);
+    if (!y) return NULL;
+    const float *xv = x->data;
+    float *yv = y->data;
+#pragma omp parallel for if (x->numel > PARALLEL_MIN)
+    for (int64_t i = 0; i < x->numel; i++)
+        yv[i] = 0.5f * xv[i] * (1.0f + attx_erff(xv[i] * 0.70710678118654752f));
+    attx_record(ctx, gelu_backward, y, x, NULL, NULL, NULL);
+    return y;
+}
+
+/* ---- tanh; d tanh(x)/dx = 1 − tanh(x)² ---- */
+static void tanh_backward(attx_ctx *ctx, attx_node *node)
+{
+    attx_tensor *x = node->in[0];
+    float *dx = attx_grad(ctx, x);
+    if (!dx) return;
+    const float *dy = node->out->grad, *y = node->out->data;
+    for (int64_t i = 0; i < x->numel; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+}
+
+attx_tensor *attx_op_tanh(attx_ctx *ctx, attx_tensor *x)
+{
+    if (!x) return NULL;
+    attx_tensor *y = like(ctx, x);
+    if (!y) return NULL;
+    for (int64_t i = 0; i < x->numel; i++) y->data[i] = attx_tanhf(x->data[i]);
+    attx_record(ctx, tanh_backward, y, x, NULL, NULL, NULL);
+    return y;
+}
