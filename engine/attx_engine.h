@@ -69,6 +69,107 @@ const char *attx_wordpiece_token(const attx_wordpiece *wp, int32_t id);
 int32_t attx_wordpiece_id(const attx_wordpiece *wp, const char *token);
 attx_special_ids attx_wordpiece_special_ids(const attx_wordpiece *wp);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Threads                                                                                     */
+/*                                                                                             */
+/* attx runs on OpenMP threads (default: all cores). Every reduction has a fixed order, so     */
+/* results are the same bits for any thread count.                                             */
+
+void attx_set_threads(int n);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tensors, contexts and the tape                                                              */
+/*                                                                                             */
+/* A context owns everything one forward (and backward) pass allocates, in one arena that is   */
+/* reused run after run. With the tape on, every op whose input needs a gradient is recorded,  */
+/* and attx_backward fills the gradient of every tensor on the path back from the seed.        */
+
+#define ATTX_MAX_NDIM 4
+
+enum {
+    ATTX_REQUIRES_GRAD = 1,   /* a gradient flows into this tensor */
+    ATTX_PARAM = 2,           /* a model parameter */
+};
+
+typedef struct attx_tensor {
+    float *data;              /* row-major, last dimension fastest */
+    float *grad;              /* same shape; NULL until a backward pass reaches the tensor */
+    int ndim;
+    int64_t shape[ATTX_MAX_NDIM];
+    int64_t numel;
+    int flags;
+} attx_tensor;
+
+typedef struct attx_ctx attx_ctx;   /* opaque */
+
+attx_ctx *attx_ctx_new(void);        /* NULL when out of memory */
+void attx_ctx_free(attx_ctx *ctx);
+/* Forgets every tensor of the previous run; keeps the memory for the next one. */
+void attx_ctx_reset(attx_ctx *ctx);
+/* Tape on (1) or off (0, the default: layers free their temporaries as they finish). */
+void attx_ctx_set_tape(attx_ctx *ctx, int on);
+/* Most bytes the context's arena has held at once. */
+size_t attx_ctx_peak_bytes(const attx_ctx *ctx);
+
+/* Reverse pass from out: out's gradient is seeded with seed (out->numel values; NULL: ones),
+ * then every recorded op runs its backward, last to first. Returns 0, or -1 when out of memory. */
+int attx_backward(attx_ctx *ctx, attx_tensor *out, const float *seed);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Models                                                                                      */
+
+typedef struct attx_model attx_model;   /* opaque */
+
+/* Loads a model: a Hugging Face directory or a .safetensors file made by `attx convert`.
+ * F32 weights are used in place from the mapped file; F16/BF16 are converted to F32 once. */
+int attx_model_open(attx_model **out, const char *path, attx_error *err);
+void attx_model_close(attx_model *m);
+const attx_config *attx_model_config(const attx_model *m);
+/* 1 when the model has a classifier (logits), 0 for a bare encoder. */
+int attx_model_has_classifier(const attx_model *m);
+/* The WordPiece tokenizer of a text model, or NULL. */
+const attx_wordpiece *attx_model_tokenizer(const attx_model *m);
+
+/* One text made ready for a text model: [CLS] content [SEP], truncated to the model's
+ * positions (the first max_position_embeddings − 2 content tokens are kept). */
+typedef struct attx_encoding {
+    attx_tokens tokens;           /* content tokens with their byte ranges in the text */
+    int32_t *ids;                 /* [CLS] content [SEP] */
+    int32_t length;
+    size_t n_dropped;             /* content tokens cut off by truncation */
+} attx_encoding;
+
+#define ATTX_MAX_TEXT_BYTES ((size_t)64 << 20)
+
+/* Errors: a model without a tokenizer, invalid UTF-8, an empty text (nothing but whitespace or
+ * control characters), more than ATTX_MAX_TEXT_BYTES bytes. */
+int attx_encode_text(const attx_model *m, const char *text, size_t len, attx_encoding *out,
+                     attx_error *err);
+void attx_encoding_free(attx_encoding *e);
+
+/* A batch of token sequences, right-padded to the longest: ids[b·T + t]; lengths[b] real
+ * tokens ([CLS] ... [SEP]); positions t ≥ lengths[b] are padding. */
+typedef struct attx_token_batch {
+    int B, T;
+    const int32_t *ids;
+    const int32_t *lengths;
+} attx_token_batch;
+
+/* What a forward pass leaves in its context. With the tape off only logits are set; with it
+ * on every tensor here is kept and has its gradient after attx_backward. */
+typedef struct attx_outputs {
+    attx_tensor *logits;          /* [B, C]; NULL for a bare encoder */
+    attx_tensor *inputs_embeds;   /* [B, T, D]: word embeddings before positions are added */
+    attx_tensor **attn;           /* [L] of [B, H, T, T]: post-softmax attention probabilities */
+    attx_tensor **hidden;         /* [L+1] of [B, T, D]: embeddings output, then each block's */
+    uint8_t *key_valid;           /* [B·T] 1 for real tokens, 0 for padding */
+} attx_outputs;
+
+/* Forward pass of a text model. Returns 0, or -1 with err set (ids out of the vocabulary, more
+ * tokens than positions, out of memory). */
+int attx_forward(const attx_model *m, attx_ctx *ctx, const attx_token_batch *batch,
+                 attx_outputs *out, attx_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -273,9 +273,9 @@ static const gemm_impl impl_portable = {"portable", PORT_MR, PORT_NR, 256, 96, 1
 static const gemm_impl impl_avx2 = {"avx2", AVX2_MR, AVX2_NR, 256, 144, 1024, kernel_avx2,
                                      pack_avx2};
 #ifndef AVX512_KC
-#define AVX512_KC 256
+#define AVX512_KC 512
 #define AVX512_MC 128
-#define AVX512_NC 1024
+#define AVX512_NC 2048
 #endif
 static const gemm_impl impl_avx512 = {"avx512", AVX512_MR, AVX512_NR, AVX512_KC, AVX512_MC, AVX512_NC,
                                       kernel_avx512, pack_avx2};
@@ -338,23 +338,78 @@ int attx_gemm_kblock(int isa, int K)
 }
 
 /* ============================================================================================
- * Per-thread packing buffers: grown when needed, never shrunk, reused by every later call on
- * the same thread (OpenMP keeps its threads alive), so the steady state does not allocate.
+ * Packing buffers: a pool of 64-byte aligned buffers. A thread takes one for the duration of
+ * its share of a call and gives it back; buffers grow when needed and are never shrunk, so
+ * once the pool holds one big enough buffer per concurrently running thread, calls do not
+ * allocate. (A pool rather than thread-local buffers: OpenMP may end threads, e.g. when the
+ * thread count changes, and their thread-local buffers would leak.)
  * ========================================================================================== */
 
-static _Thread_local float *tls_buf;
-static _Thread_local size_t tls_cap;   /* floats */
+typedef struct pack_buffer {
+    struct pack_buffer *next;   /* in the free list */
+    float *data;
+    size_t cap;                 /* floats */
+} pack_buffer;
 
-static float *thread_buffer(size_t nfloats)
+static pack_buffer *pool_free;   /* guarded by the critical section attx_gemm_pool */
+
+/* A buffer of at least nfloats, or NULL when out of memory. */
+static pack_buffer *buffer_take(size_t nfloats)
 {
-    if (nfloats <= tls_cap) return tls_buf;
-    size_t bytes = (nfloats * sizeof(float) + 63) & ~(size_t)63;
-    float *p = aligned_alloc(64, bytes);
-    if (!p) return NULL;
-    free(tls_buf);
-    tls_buf = p;
-    tls_cap = bytes / sizeof(float);
-    return p;
+    pack_buffer *pb = NULL;
+#pragma omp critical(attx_gemm_pool)
+    {
+        /* the first that is big enough, else the first */
+        pack_buffer **link = &pool_free;
+        while (*link && (*link)->cap < nfloats) link = &(*link)->next;
+        if (!*link) link = &pool_free;
+        if (*link) {
+            pb = *link;
+            *link = pb->next;
+        }
+    }
+    if (!pb) {
+        pb = calloc(1, sizeof *pb);
+        if (!pb) return NULL;
+    }
+    if (pb->cap < nfloats) {
+        size_t bytes = (nfloats * sizeof(float) + 63) & ~(size_t)63;
+        float *p = aligned_alloc(64, bytes);
+        if (!p) {
+            free(pb->data);
+            free(pb);
+            return NULL;
+        }
+        free(pb->data);
+        pb->data = p;
+        pb->cap = bytes / sizeof(float);
+    }
+    return pb;
+}
+
+static void buffer_give_back(pack_buffer *pb)
+{
+#pragma omp critical(attx_gemm_pool)
+    {
+        pb->next = pool_free;
+        pool_free = pb;
+    }
+}
+
+void attx_gemm_free_buffers(void)
+{
+    pack_buffer *list;
+#pragma omp critical(attx_gemm_pool)
+    {
+        list = pool_free;
+        pool_free = NULL;
+    }
+    while (list) {
+        pack_buffer *next = list->next;
+        free(list->data);
+        free(list);
+        list = next;
+    }
 }
 
 /* ============================================================================================
@@ -416,13 +471,8 @@ static void macro_kernel(const gemm_impl *impl, int mc, int nc, int kc, const fl
                          const float *Bp, float *C, ptrdiff_t ldc, int accumulate, float *tile)
 {
     const int MR = impl->mr, NR = impl->nr;
-#ifndef SWAPPED
-    for (int jr = 0; jr < nc; jr += NR)
-        for (int ir = 0; ir < mc; ir += MR)
-#else
     for (int ir = 0; ir < mc; ir += MR)
         for (int jr = 0; jr < nc; jr += NR)
-#endif
             micro_tile(impl, imin(MR, mc - ir), imin(NR, nc - jr), kc, Ap + (size_t)ir * kc,
                        Bp + (size_t)jr * kc, C + ir * ldc + jr, ldc, accumulate, tile);
 }
@@ -436,12 +486,12 @@ static void gemm_serial(const gemm_impl *impl, const gemm_args *g)
     int nc_max = round_up(ceil_div(N, ceil_div(N, impl->nc)), NR);
     size_t a_size = (size_t)mc_max * KC, b_size = (size_t)nc_max * KC;
     a_size = (a_size + 15) & ~(size_t)15;   /* keep Bp 64-byte aligned */
-    float *buf = thread_buffer(a_size + b_size + (size_t)MR * NR);
-    if (!buf) {
+    pack_buffer *pb = buffer_take(a_size + b_size + (size_t)MR * NR);
+    if (!pb) {
         gemm_replay(impl, g);
         return;
     }
-    float *Ap = buf, *Bp = buf + a_size, *tile = Bp + b_size;
+    float *Ap = pb->data, *Bp = Ap + a_size, *tile = Bp + b_size;
 
     for (int jc = 0; jc < N; jc += nc_max) {
         int nc = imin(nc_max, N - jc);
@@ -458,6 +508,7 @@ static void gemm_serial(const gemm_impl *impl, const gemm_args *g)
             }
         }
     }
+    buffer_give_back(pb);
 }
 
 /* ============================================================================================
@@ -512,6 +563,13 @@ static void gemm_thread(const gemm_impl *impl, const gemm_args *g, int tm, int t
     gemm_serial(impl, &sub);
 }
 
+static _Thread_local int tls_last_threads;
+
+int attx_gemm_last_threads(void)
+{
+    return tls_last_threads;
+}
+
 void attx_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc)
 {
@@ -539,14 +597,17 @@ void attx_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, in
         double macs = (double)M * N * K;
         nt = imax(1, imin(omp_get_max_threads(), (int)(macs / MIN_MACS_PER_THREAD)));
     }
+    tls_last_threads = 1;
     if (nt == 1) {
         gemm_serial(impl, &g);
         return;
     }
+    int *last_threads = &tls_last_threads;
 #pragma omp parallel num_threads(nt)
     {
         /* the team may be smaller than asked for: cut C for the threads we actually have */
         int team = omp_get_num_threads(), tm = 1, tn = 1;
+        if (omp_get_thread_num() == 0) *last_threads = team;
         choose_grid(impl, M, N, K, team, &tm, &tn);
         gemm_thread(impl, &g, tm, tn, omp_get_thread_num());
     }

@@ -24,6 +24,14 @@ void attx_gemm_set_isa(int isa);
 int attx_gemm_isa(void);                  /* the ISA attx_gemm uses now */
 const char *attx_gemm_isa_name(int isa);  /* "portable", "avx2", "avx512" */
 
+/* Frees the packing buffers attx_gemm keeps for reuse (they are allocated again when needed).
+ * Not concurrently with attx_gemm. */
+void attx_gemm_free_buffers(void);
+
+/* Number of threads the calling thread's last attx_gemm call ran on (1 inside a parallel
+ * region). For tests. */
+int attx_gemm_last_threads(void);
+
 /* Length of the k-blocks that attx_gemm sums separately for a given ISA and K (the last one
  * may be shorter). Exposed so that tests can replay the exact arithmetic. */
 int attx_gemm_kblock(int isa, int K);

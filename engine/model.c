@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static attx_tensor *load_param(attx_model *m, const attx_stored_tensor *st, attx_error *err)
@@ -64,9 +65,11 @@ static void bind_bert(attx_model *m)
     }
 }
 
-int attx_model_load(attx_model *m, const char *path, attx_error *err)
+int attx_model_open(attx_model **out, const char *path, attx_error *err)
 {
-    memset(m, 0, sizeof *m);
+    attx_model *m = calloc(1, sizeof *m);
+    *out = NULL;
+    if (!m) return attx_fail(err, "%s: out of memory", path);
     if (attx_model_files_open(&m->files, path, err) != 0) return -1;
     m->config = &m->files.config;
     size_t n = m->files.n_specs;
@@ -81,20 +84,54 @@ int attx_model_load(attx_model *m, const char *path, attx_error *err)
         m->bert.layers = attx_arena_alloc(&m->storage, (size_t)m->config->num_layers * sizeof *m->bert.layers);
         if (!m->bert.layers) goto oom;
         bind_bert(m);
+        if (m->files.vocab_text &&
+            attx_wordpiece_load(&m->tokenizer, m->files.vocab_text, m->files.vocab_len, m->files.do_lower_case,
+                                err) != 0) {
+            attx_fail_prefix(err, "%s", m->files.vocab_source);
+            goto fail;
+        }
     }
+    *out = m;
     return 0;
 oom:
     attx_fail(err, "%s: out of memory loading the model", path);
 fail:
-    attx_model_free(m);
+    attx_model_close(m);
     return -1;
 }
 
-void attx_model_free(attx_model *m)
+void attx_model_close(attx_model *m)
 {
+    if (!m) return;
+    attx_wordpiece_free(m->tokenizer);
     attx_arena_free(&m->storage);
     attx_model_files_close(&m->files);
-    memset(m, 0, sizeof *m);
+    free(m);
+}
+
+const attx_config *attx_model_config(const attx_model *m)
+{
+    return m->config;
+}
+
+int attx_model_has_classifier(const attx_model *m)
+{
+    return m->files.has_head;
+}
+
+const attx_wordpiece *attx_model_tokenizer(const attx_model *m)
+{
+    return m->tokenizer;
+}
+
+int attx_forward(const attx_model *m, attx_ctx *ctx, const attx_token_batch *batch, attx_outputs *out,
+                 attx_error *err)
+{
+    switch (m->config->arch) {
+    case ATTX_ARCH_BERT: return attx_bert_forward(m, ctx, batch, out, err);
+    default: return attx_fail(err, "%s: %s models are not supported by this build yet", m->files.path,
+                              attx_arch_name(m->config->arch));
+    }
 }
 
 attx_tensor *attx_model_param(const attx_model *m, const char *name)

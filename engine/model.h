@@ -2,6 +2,7 @@
 #ifndef ATTX_MODEL_H
 #define ATTX_MODEL_H
 
+#include "attx_engine.h"
 #include "attx_weights.h"
 #include "tape.h"
 
@@ -24,38 +25,17 @@ typedef struct attx_bert_weights {
     attx_tensor *classifier_w, *classifier_b;   /* [C, D], [C]; NULL in a bare model */
 } attx_bert_weights;
 
-typedef struct attx_model {
+struct attx_model {
     attx_model_files files;
     const attx_config *config;    /* = &files.config */
     attx_arena storage;           /* parameter headers and weights converted to F32 */
     attx_tensor **params;         /* [files.n_specs], NULL where the file has no such tensor */
     attx_bert_weights bert;
-} attx_model;
+    attx_wordpiece *tokenizer;    /* text models with a vocabulary; NULL otherwise */
+};
 
-/* Loads MODEL (directory or file), converting F16/BF16 weights to F32; F32 weights stay in
- * the mapped file unless misaligned. */
-int attx_model_load(attx_model *m, const char *path, attx_error *err);
-void attx_model_free(attx_model *m);
 /* Parameter by canonical HF name, or NULL. */
 attx_tensor *attx_model_param(const attx_model *m, const char *name);
-
-/* A batch of token sequences, right-padded to the longest: ids[b·T + t], lengths[b] real
- * tokens ([CLS] ... [SEP]); positions t ≥ lengths[b] are padding. */
-typedef struct attx_token_batch {
-    int B, T;
-    const int32_t *ids;
-    const int32_t *lengths;
-} attx_token_batch;
-
-/* What a forward pass leaves behind for explanations. With the tape off only logits (and
- * pooled) are set; with it on, every tensor here has its gradient after attx_backward. */
-typedef struct attx_outputs {
-    attx_tensor *logits;          /* [B, C] */
-    attx_tensor *inputs_embeds;   /* [B, T, D]: word embeddings before positions are added */
-    attx_tensor **attn;           /* [L] of [B, H, T, T]: post-softmax attention probabilities */
-    attx_tensor **hidden;         /* [L+1] of [B, T, D]: embeddings output, then each block's */
-    uint8_t *key_valid;           /* [B, T] 1 for real tokens, 0 for padding */
-} attx_outputs;
 
 /* BERT forward. With ctx->recording the tape is on and gradients flow to inputs_embeds (and,
  * when parameters carry ATTX_REQUIRES_GRAD, to them); with it off each layer's temporaries are

@@ -4,16 +4,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-void attx_ctx_init(attx_ctx *ctx)
+attx_ctx *attx_ctx_new(void)
 {
-    memset(ctx, 0, sizeof *ctx);
+    return calloc(1, sizeof(attx_ctx));
 }
 
 void attx_ctx_free(attx_ctx *ctx)
 {
+    if (!ctx) return;
     attx_arena_free(&ctx->arena);
     free(ctx->nodes);
-    memset(ctx, 0, sizeof *ctx);
+    free(ctx);
+}
+
+void attx_ctx_set_tape(attx_ctx *ctx, int on)
+{
+    ctx->recording = on;
+}
+
+size_t attx_ctx_peak_bytes(const attx_ctx *ctx)
+{
+    return ctx->arena.peak;
 }
 
 void attx_ctx_reset(attx_ctx *ctx)

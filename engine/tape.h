@@ -16,21 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ATTX_MAX_NDIM 4
-
-enum {
-    ATTX_REQUIRES_GRAD = 1,   /* a gradient flows into this tensor */
-    ATTX_PARAM = 2,           /* a model parameter (its grad buffer is owned by the model) */
-};
-
-typedef struct attx_tensor {
-    float *data;
-    float *grad;              /* NULL until backward reaches it */
-    int ndim;
-    int64_t shape[ATTX_MAX_NDIM];
-    int64_t numel;
-    int flags;
-} attx_tensor;
+#include "attx_engine.h"
 
 /* Bump allocator in chunks. Allocations are 64-byte aligned and never freed one by one: reset
  * (keep the chunks for the next run, so steady-state runs do not malloc) or release to a mark. */
@@ -57,7 +43,6 @@ void attx_arena_free(attx_arena *a);
 
 /* One recorded op. Its backward reads out->grad and accumulates into the inputs that require
  * a gradient (attx_grad(ctx, in) gives their buffers). */
-typedef struct attx_ctx attx_ctx;
 typedef struct attx_node attx_node;
 typedef void (*attx_backward_fn)(attx_ctx *ctx, attx_node *node);
 struct attx_node {
@@ -77,10 +62,6 @@ struct attx_ctx {
     int failed;               /* out of memory somewhere: results are invalid */
 };
 
-void attx_ctx_init(attx_ctx *ctx);
-void attx_ctx_free(attx_ctx *ctx);
-/* Forgets all tensors and nodes (memory is kept for the next run). */
-void attx_ctx_reset(attx_ctx *ctx);
 
 /* A new tensor in the context's arena; data uninitialised (attx_tensor_zeros: zeroed). Returns
  * NULL on out of memory (ctx->failed set); ops treat NULL inputs as failure and propagate it. */
@@ -100,8 +81,5 @@ float *attx_grad(attx_ctx *ctx, attx_tensor *t);
 attx_node *attx_record(attx_ctx *ctx, attx_backward_fn backward, attx_tensor *out,
                        attx_tensor *in0, attx_tensor *in1, attx_tensor *in2, attx_tensor *in3);
 
-/* Reverse pass: out->grad = seed (numel values; NULL means all ones), then every recorded node
- * from the last to the first whose output has a gradient. Returns 0, or -1 on out of memory. */
-int attx_backward(attx_ctx *ctx, attx_tensor *out, const float *seed);
 
 #endif

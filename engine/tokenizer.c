@@ -23,6 +23,15 @@
  * code point goes to the current word or, if punctuation, becomes a word of its own.
  * With lowercasing NFC is skipped: NFD(lower(NFC(x))) == NFD(x) for lowercased x
  * (tools/reference/wordpiece_ref.py checks this for every code point).
+ *
+ * Departures, all outside what a bert vocabulary meets in practice:
+ *   - Unicode version. HF uses the unicodedata of the Python it runs on (3.11: Unicode 14.0,
+ *     3.12: 15.0); the tables here are UCD 15.0.0. `tools/gen_unicode.py --check` against
+ *     Python 3.11 finds exactly the 4,482 code points new in 15.0 differing (14.0 calls them
+ *     unassigned, Cn, so HF drops them as control characters while attx keeps them; 10 of
+ *     them also have a combining class); lowercase, decompositions and compositions agree.
+ *   - A special token missing from the vocabulary is ordinary text here; HF still keeps it
+ *     whole, with [UNK]'s id or (newer versions) a new id past the vocabulary.
  */
 #include "attx_engine.h"
 #include "unicode.h"
@@ -251,7 +260,7 @@ typedef struct encoder {
     uint32_t word[MAX_CHARS_PER_WORD + 1];
     size_t word_len;
     uint32_t word_start, word_end;
-    int last_token_is_mark_target;  /* the last token was punctuation of the current chunk */
+    int after_punct;                /* the last token is punctuation of the current chunk */
 } encoder;
 
 static void push_token(encoder *e, int32_t id, uint32_t start, uint32_t end)
@@ -354,7 +363,7 @@ static void extend_last(encoder *e, uint32_t end)
 {
     if (e->word_len > 0) {
         if (end > e->word_end) e->word_end = end;
-    } else if (e->last_token_is_mark_target && e->out->n > 0 && end > e->out->end[e->out->n - 1]) {
+    } else if (e->after_punct && e->out->n > 0 && end > e->out->end[e->out->n - 1]) {
         e->out->end[e->out->n - 1] = end;
     }
 }
@@ -370,10 +379,10 @@ static void emit(encoder *e, const piece_cp *p)
         end_word(e);
         add_to_word(e, p);
         end_word(e);
-        e->last_token_is_mark_target = 1;
+        e->after_punct = 1;
         return;
     }
-    e->last_token_is_mark_target = 0;
+    e->after_punct = 0;
     add_to_word(e, p);
 }
 
@@ -474,7 +483,7 @@ static void end_chunk(encoder *e)
 {
     seq_flush(e);
     end_word(e);
-    e->last_token_is_mark_target = 0;
+    e->after_punct = 0;
 }
 
 /* One character of the text at bytes [start, end). */

@@ -116,6 +116,7 @@ uint32_t attx_uc_compose(uint32_t a, uint32_t b)
     if (a >= HANGUL_S && a < HANGUL_S + HANGUL_S_COUNT && (a - HANGUL_S) % HANGUL_T_COUNT == 0 &&
         b > HANGUL_T && b < HANGUL_T + HANGUL_T_COUNT)
         return a + (b - HANGUL_T);
+    if (b < 0x300) return 0;   /* no primary composite has a second part below U+0300 */
     size_t lo = 0, hi = attx_uc_compose_pairs_len;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;

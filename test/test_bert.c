@@ -5,7 +5,6 @@
 #include "testutil.h"
 
 #include <math.h>
-#include <omp.h>
 
 #include "model.h"
 
@@ -13,7 +12,7 @@ static const char *CONFIGS[] = {"tiny", "heads4", "batch", "deep1head"};
 #define N_CONFIGS (sizeof CONFIGS / sizeof CONFIGS[0])
 
 typedef struct {
-    attx_model model;
+    attx_model *model;
     attx_tensor_file ref;
     int B, T;
     int32_t *ids, *lengths;
@@ -35,7 +34,7 @@ static void load_fixture(fixture *f, const char *config)
     attx_error err;
     memset(f, 0, sizeof *f);
     snprintf(path, sizeof path, "test/fixtures/bert/%s", config);
-    if (attx_model_load(&f->model, path, &err) != 0) fail_msg("%s", err.msg);
+    if (attx_model_open(&f->model, path, &err) != 0) fail_msg("%s", err.msg);
     snprintf(path, sizeof path, "test/fixtures/bert/%s/reference.safetensors", config);
     if (attx_safetensors_open(&f->ref, path, &err) != 0) fail_msg("%s", err.msg);
     const attx_stored_tensor *ids = attx_tensor_file_find(&f->ref, "input_ids");
@@ -59,7 +58,7 @@ static void load_fixture(fixture *f, const char *config)
 
 static void free_fixture(fixture *f)
 {
-    attx_model_free(&f->model);
+    attx_model_close(f->model);
     attx_tensor_file_close(&f->ref);
     free(f->ids);
     free(f->lengths);
@@ -84,18 +83,19 @@ static double compare(const char *what, const float *got, const attx_stored_tens
 }
 
 /* Forward with the tape, then backward from each example's predicted logit. */
-static void run(fixture *f, attx_ctx *ctx, attx_outputs *out)
+static attx_ctx *run(fixture *f, attx_outputs *out)
 {
     attx_error err;
     attx_token_batch batch = {f->B, f->T, f->ids, f->lengths};
-    attx_ctx_init(ctx);
-    ctx->recording = 1;
-    if (attx_bert_forward(&f->model, ctx, &batch, out, &err) != 0) fail_msg("%s", err.msg);
-    int C = f->model.config->num_labels;
+    attx_ctx *ctx = attx_ctx_new();
+    attx_ctx_set_tape(ctx, 1);
+    if (attx_forward(f->model, ctx, &batch, out, &err) != 0) fail_msg("%s", err.msg);
+    int C = f->model->config->num_labels;
     float *seed = calloc((size_t)(f->B * C), sizeof *seed);
     for (int b = 0; b < f->B; b++) seed[b * C + f->predicted[b]] = 1.0f;
     assert_int_equal(attx_backward(ctx, out->logits, seed), 0);
     free(seed);
+    return ctx;
 }
 
 static void test_parity(void **state)
@@ -104,10 +104,9 @@ static void test_parity(void **state)
     for (size_t c = 0; c < N_CONFIGS; c++) {
         fixture f;
         load_fixture(&f, CONFIGS[c]);
-        attx_ctx ctx;
         attx_outputs out;
-        run(&f, &ctx, &out);
-        const attx_config *cfg = f.model.config;
+        attx_ctx *ctx = run(&f, &out);
+        const attx_config *cfg = f.model->config;
         char what[64];
         double e_logits = compare("logits", out.logits->data, ref_tensor(&f, "logits", 0), 1e-4, 0);
         for (int b = 0; b < f.B; b++) {            /* the predicted class agrees */
@@ -137,16 +136,15 @@ static void test_parity(void **state)
                       e_ghidden, e_gemb);
 
         /* the tape-off forward (layers released as they finish) gives the same logits */
-        attx_ctx plain;
-        attx_ctx_init(&plain);
+        attx_ctx *plain = attx_ctx_new();
         attx_outputs out2;
         attx_error err;
         attx_token_batch batch = {f.B, f.T, f.ids, f.lengths};
-        assert_int_equal(attx_bert_forward(&f.model, &plain, &batch, &out2, &err), 0);
+        assert_int_equal(attx_forward(f.model, plain, &batch, &out2, &err), 0);
         assert_null(out2.attn);
         assert_memory_equal(out2.logits->data, out.logits->data, out.logits->numel * sizeof(float));
-        attx_ctx_free(&plain);
-        attx_ctx_free(&ctx);
+        attx_ctx_free(plain);
+        attx_ctx_free(ctx);
         free_fixture(&f);
     }
 }
@@ -157,20 +155,19 @@ static void test_threads_same_bits(void **state)
     (void)state;
     fixture f;
     load_fixture(&f, "batch");
-    attx_ctx c1, c2;
     attx_outputs o1, o2;
-    omp_set_num_threads(1);
-    run(&f, &c1, &o1);
-    omp_set_num_threads(2);
-    run(&f, &c2, &o2);
+    attx_set_threads(1);
+    attx_ctx *c1 = run(&f, &o1);
+    attx_set_threads(2);
+    attx_ctx *c2 = run(&f, &o2);
     assert_memory_equal(o1.logits->data, o2.logits->data, o1.logits->numel * sizeof(float));
     assert_memory_equal(o1.inputs_embeds->grad, o2.inputs_embeds->grad, o1.inputs_embeds->numel * sizeof(float));
-    for (int l = 0; l < f.model.config->num_layers; l++) {
+    for (int l = 0; l < f.model->config->num_layers; l++) {
         assert_memory_equal(o1.attn[l]->grad, o2.attn[l]->grad, o1.attn[l]->numel * sizeof(float));
         assert_memory_equal(o1.hidden[l]->grad, o2.hidden[l]->grad, o1.hidden[l]->numel * sizeof(float));
     }
-    attx_ctx_free(&c1);
-    attx_ctx_free(&c2);
+    attx_ctx_free(c1);
+    attx_ctx_free(c2);
     free_fixture(&f);
 }
 
@@ -181,20 +178,19 @@ static void test_bad_batches(void **state)
     (void)state;
     fixture f;
     load_fixture(&f, "tiny");
-    attx_ctx ctx;
-    attx_ctx_init(&ctx);
+    attx_ctx *ctx = attx_ctx_new();
     attx_outputs out;
     attx_error err;
     int32_t ids[3] = {2, 9999, 3}, len[1] = {3};
     attx_token_batch bad = {1, 3, ids, len};
-    assert_int_equal(attx_bert_forward(&f.model, &ctx, &bad, &out, &err), -1);
+    assert_int_equal(attx_forward(f.model, ctx, &bad, &out, &err), -1);
     assert_contains(err.msg, "token id 9999 is outside the vocabulary");
     int32_t *many = calloc(100, sizeof *many), len2[1] = {100};
     attx_token_batch longer = {1, 100, many, len2};
-    assert_int_equal(attx_bert_forward(&f.model, &ctx, &longer, &out, &err), -1);
+    assert_int_equal(attx_forward(f.model, ctx, &longer, &out, &err), -1);
     assert_contains(err.msg, "100 tokens is more than the model's 16 positions");
     free(many);
-    attx_ctx_free(&ctx);
+    attx_ctx_free(ctx);
     free_fixture(&f);
 }
 

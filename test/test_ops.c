@@ -31,17 +31,15 @@ typedef attx_tensor *(*op_fn)(attx_ctx *ctx, attx_tensor **in, const void *arg);
  * central differences for every element of every input that requires a gradient. */
 static void check_gradients(op_fn op, attx_tensor **in, int n_in, const void *arg, float eps, float tol)
 {
-    attx_ctx ctx;
-    attx_ctx_init(&ctx);
-    ctx.recording = 1;
-    attx_tensor *out = op(&ctx, in, arg);
+    attx_ctx *ctx = attx_ctx_new();
+    attx_ctx_set_tape(ctx, 1);
+    attx_tensor *out = op(ctx, in, arg);
     assert_non_null(out);
     float *w = malloc((size_t)out->numel * sizeof *w);
     for (int64_t i = 0; i < out->numel; i++) w[i] = uniform();
-    assert_int_equal(attx_backward(&ctx, out, w), 0);
+    assert_int_equal(attx_backward(ctx, out, w), 0);
 
-    attx_ctx probe;
-    attx_ctx_init(&probe);
+    attx_ctx *probe = attx_ctx_new();
     for (int k = 0; k < n_in; k++) {
         if (!(in[k]->flags & ATTX_REQUIRES_GRAD)) continue;
         assert_non_null(in[k]->grad);
@@ -50,8 +48,8 @@ static void check_gradients(op_fn op, attx_tensor **in, int n_in, const void *ar
             double loss[2];
             for (int side = 0; side < 2; side++) {
                 in[k]->data[i] = saved + (side ? -eps : eps);
-                attx_ctx_reset(&probe);
-                attx_tensor *o = op(&probe, in, arg);
+                attx_ctx_reset(probe);
+                attx_tensor *o = op(probe, in, arg);
                 double s = 0;
                 for (int64_t j = 0; j < o->numel; j++) s += (double)o->data[j] * w[j];
                 loss[side] = s;
@@ -66,8 +64,8 @@ static void check_gradients(op_fn op, attx_tensor **in, int n_in, const void *ar
         }
     }
     free(w);
-    attx_ctx_free(&probe);
-    attx_ctx_free(&ctx);
+    attx_ctx_free(probe);
+    attx_ctx_free(ctx);
 }
 
 static attx_tensor *run_linear(attx_ctx *ctx, attx_tensor **in, const void *arg)
@@ -79,13 +77,12 @@ static attx_tensor *run_linear(attx_ctx *ctx, attx_tensor **in, const void *arg)
 static void test_linear_gradient(void **state)
 {
     (void)state;
-    attx_ctx ctx;
-    attx_ctx_init(&ctx);
+    attx_ctx *ctx = attx_ctx_new();
     int64_t xs[3] = {2, 3, 5}, ws[2] = {4, 5}, bs[1] = {4};
-    attx_tensor *in[3] = {random_tensor(&ctx, 3, xs, 1, 1), random_tensor(&ctx, 2, ws, 1, 1),
-                          random_tensor(&ctx, 1, bs, 1, 1)};
+    attx_tensor *in[3] = {random_tensor(ctx, 3, xs, 1, 1), random_tensor(ctx, 2, ws, 1, 1),
+                          random_tensor(ctx, 1, bs, 1, 1)};
     check_gradients(run_linear, in, 3, NULL, 1e-2f, 2e-3f);
-    attx_ctx_free(&ctx);
+    attx_ctx_free(ctx);
 }
 
 static attx_tensor *run_elementwise(attx_ctx *ctx, attx_tensor **in, const void *arg)
@@ -101,14 +98,13 @@ static attx_tensor *run_elementwise(attx_ctx *ctx, attx_tensor **in, const void 
 static void test_elementwise_gradients(void **state)
 {
     (void)state;
-    attx_ctx ctx;
-    attx_ctx_init(&ctx);
+    attx_ctx *ctx = attx_ctx_new();
     int64_t s[2] = {3, 7};
     for (int which = 0; which < 4; which++) {
-        attx_tensor *in[2] = {random_tensor(&ctx, 2, s, 3, 1), random_tensor(&ctx, 2, s, 3, 1)};
+        attx_tensor *in[2] = {random_tensor(ctx, 2, s, 3, 1), random_tensor(ctx, 2, s, 3, 1)};
         check_gradients(run_elementwise, in, which == 0 ? 2 : 1, &which, 1e-2f, 2e-3f);
     }
-    attx_ctx_free(&ctx);
+    attx_ctx_free(ctx);
 }
 
 static attx_tensor *run_layernorm(attx_ctx *ctx, attx_tensor **in, const void *arg)
@@ -120,13 +116,12 @@ static attx_tensor *run_layernorm(attx_ctx *ctx, attx_tensor **in, const void *a
 static void test_layernorm_gradient(void **state)
 {
     (void)state;
-    attx_ctx ctx;
-    attx_ctx_init(&ctx);
+    attx_ctx *ctx = attx_ctx_new();
     int64_t xs[2] = {4, 6}, gs[1] = {6};
-    attx_tensor *in[3] = {random_tensor(&ctx, 2, xs, 2, 1), random_tensor(&ctx, 1, gs, 1, 1),
-                          random_tensor(&ctx, 1, gs, 1, 1)};
+    attx_tensor *in[3] = {random_tensor(ctx, 2, xs, 2, 1), random_tensor(ctx, 1, gs, 1, 1),
+                          random_tensor(ctx, 1, gs, 1, 1)};
     check_gradients(run_layernorm, in, 3, NULL, 1e-2f, 3e-3f);
-    attx_ctx_free(&ctx);
+    attx_ctx_free(ctx);
 }
 
 typedef struct { const int32_t *ids; int64_t B, T; } embed_arg;
@@ -142,14 +137,13 @@ static attx_tensor *run_embedding(attx_ctx *ctx, attx_tensor **in, const void *a
 static void test_embedding_gradients(void **state)
 {
     (void)state;
-    attx_ctx ctx;
-    attx_ctx_init(&ctx);
+    attx_ctx *ctx = attx_ctx_new();
     int64_t ts[2] = {5, 3};
     int32_t ids[6] = {4, 1, 4, 0, 2, 4};
     embed_arg arg = {ids, 2, 3};
-    attx_tensor *in[2] = {random_tensor(&ctx, 2, ts, 1, 1), random_tensor(&ctx, 2, ts, 1, 1)};
+    attx_tensor *in[2] = {random_tensor(ctx, 2, ts, 1, 1), random_tensor(ctx, 2, ts, 1, 1)};
     check_gradients(run_embedding, in, 2, &arg, 1e-2f, 2e-3f);
-    attx_ctx_free(&ctx);
+    attx_ctx_free(ctx);
 }
 
 typedef struct { int H; const uint8_t *valid; } attention_arg;
@@ -166,27 +160,25 @@ static attx_tensor *run_attention(attx_ctx *ctx, attx_tensor **in, const void *a
 static void test_attention_gradients(void **state)
 {
     (void)state;
-    attx_ctx ctx;
-    attx_ctx_init(&ctx);
+    attx_ctx *ctx = attx_ctx_new();
     int64_t qs[3] = {2, 4, 6};                          /* B 2, T 4, H 2 x d 3 */
     uint8_t valid[8] = {1, 1, 1, 1, 1, 1, 0, 0};        /* second sequence: 2 padding keys */
     attention_arg arg = {2, valid};
-    attx_tensor *in[3] = {random_tensor(&ctx, 3, qs, 1, 1), random_tensor(&ctx, 3, qs, 1, 1),
-                          random_tensor(&ctx, 3, qs, 1, 1)};
+    attx_tensor *in[3] = {random_tensor(ctx, 3, qs, 1, 1), random_tensor(ctx, 3, qs, 1, 1),
+                          random_tensor(ctx, 3, qs, 1, 1)};
     check_gradients(run_attention, in, 3, &arg, 1e-2f, 2e-3f);
 
     /* padded keys get probability exactly 0 and rows sum to 1 */
-    attx_ctx c2;
-    attx_ctx_init(&c2);
-    attx_tensor *p = attx_op_softmax(&c2, attx_op_attention_scores(&c2, in[0], in[1], 2, 0.5f), valid);
+    attx_ctx *c2 = attx_ctx_new();
+    attx_tensor *p = attx_op_softmax(c2, attx_op_attention_scores(c2, in[0], in[1], 2, 0.5f), valid);
     for (int64_t r = 0; r < 2 * 2 * 4; r++) {
         double sum = 0;
         for (int j = 0; j < 4; j++) sum += p->data[r * 4 + j];
         assert_true(fabs(sum - 1.0) < 1e-6);
         if (r >= 8) assert_true(p->data[r * 4 + 2] == 0.0f && p->data[r * 4 + 3] == 0.0f);
     }
-    attx_ctx_free(&c2);
-    attx_ctx_free(&ctx);
+    attx_ctx_free(c2);
+    attx_ctx_free(ctx);
 }
 
 /* The tape records nothing when no input requires a gradient, and the probabilities of an
@@ -194,36 +186,35 @@ static void test_attention_gradients(void **state)
 static void test_tape_mechanics(void **state)
 {
     (void)state;
-    attx_ctx ctx;
-    attx_ctx_init(&ctx);
-    ctx.recording = 1;
+    attx_ctx *ctx = attx_ctx_new();
+    attx_ctx_set_tape(ctx, 1);
     int64_t s[2] = {2, 3};
-    attx_tensor *a = random_tensor(&ctx, 2, s, 1, 0), *b = random_tensor(&ctx, 2, s, 1, 0);
-    attx_tensor *c = attx_op_add(&ctx, a, b);
-    assert_int_equal(ctx.n_nodes, 0);
+    attx_tensor *a = random_tensor(ctx, 2, s, 1, 0), *b = random_tensor(ctx, 2, s, 1, 0);
+    attx_tensor *c = attx_op_add(ctx, a, b);
+    assert_int_equal(ctx->n_nodes, 0);
     assert_false(c->flags & ATTX_REQUIRES_GRAD);
     a->flags |= ATTX_REQUIRES_GRAD;
-    attx_tensor *d = attx_op_gelu(&ctx, attx_op_add(&ctx, a, b));
-    assert_int_equal(ctx.n_nodes, 2);
+    attx_tensor *d = attx_op_gelu(ctx, attx_op_add(ctx, a, b));
+    assert_int_equal(ctx->n_nodes, 2);
     assert_true(d->flags & ATTX_REQUIRES_GRAD);
-    assert_int_equal(attx_backward(&ctx, d, NULL), 0);
+    assert_int_equal(attx_backward(ctx, d, NULL), 0);
     assert_non_null(a->grad);
     assert_null(b->grad);                              /* b never needed one */
-    ctx.recording = 0;
-    size_t before = ctx.n_nodes;
-    attx_op_gelu(&ctx, a);
-    assert_int_equal(ctx.n_nodes, before);
+    attx_ctx_set_tape(ctx, 0);
+    size_t before = ctx->n_nodes;
+    attx_op_gelu(ctx, a);
+    assert_int_equal(ctx->n_nodes, before);
 
     /* mark / release returns the arena to where it was */
-    attx_arena_mark m = attx_arena_get_mark(&ctx.arena);
-    size_t used = ctx.arena.used_total;
+    attx_arena_mark m = attx_arena_get_mark(&ctx->arena);
+    size_t used = ctx->arena.used_total;
     int64_t big[1] = {5 << 20};                        /* 20 MB: forces a new chunk */
-    assert_non_null(attx_tensor_new(&ctx, 1, big));
-    assert_true(ctx.arena.used_total > used);
-    attx_arena_release(&ctx.arena, m);
-    assert_int_equal(ctx.arena.used_total, used);
-    assert_non_null(attx_tensor_new(&ctx, 1, big));    /* reuses the kept chunk */
-    attx_ctx_free(&ctx);
+    assert_non_null(attx_tensor_new(ctx, 1, big));
+    assert_true(ctx->arena.used_total > used);
+    attx_arena_release(&ctx->arena, m);
+    assert_int_equal(ctx->arena.used_total, used);
+    assert_non_null(attx_tensor_new(ctx, 1, big));    /* reuses the kept chunk */
+    attx_ctx_free(ctx);
 }
 
 static void test_math_accuracy(void **state)

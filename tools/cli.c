@@ -1,5 +1,6 @@
 /* cli.c — argument scanning, exit statuses and small output helpers shared by the subcommands. */
 #include "cli.h"
+#include "attx_engine.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -116,3 +117,38 @@ const char *cli_bytes(unsigned long long v, char *buf, size_t cap)
     else snprintf(buf, cap, "%.1f %s", x, units[u]);
     return buf;
 }
+
+/* The text of INPUT: the argument itself, or the contents of @FILE. */
+char *cli_read_input(const char *input, size_t *len)
+{
+    if (input[0] != '@') {
+        *len = strlen(input);
+        char *copy = malloc(*len + 1);
+        if (!copy) cli_failf("out of memory");
+        memcpy(copy, input, *len + 1);
+        return copy;
+    }
+    const char *path = input + 1;
+    char *text;
+    attx_error err;
+    if (strcmp(path, "-") == 0) {
+        attx_buf b = {0};
+        char chunk[65536];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0) {
+            attx_buf_append(&b, chunk, n);
+            if (b.len > ATTX_MAX_TEXT_BYTES) cli_failf("standard input: more than %zu MiB of text", ATTX_MAX_TEXT_BYTES >> 20);
+        }
+        if (b.failed) cli_failf("out of memory reading standard input");
+        *len = b.len;
+        return b.data ? b.data : calloc(1, 1);
+    }
+    if (attx_read_file(path, ATTX_MAX_TEXT_BYTES, &text, len, &err) != 0) cli_fail(&err);
+    return text;
+}
+
+void cli_set_threads(const cli_command *cmd, const char *value)
+{
+    if (value) attx_set_threads((int)cli_parse_long(cmd, "--threads", value, 1, 1024));
+}
+

@@ -39,6 +39,12 @@ _Noreturn void cli_unknown_option(const cli_command *cmd, const char *arg);
 _Noreturn void cli_fail(const attx_error *err);
 _Noreturn void cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The text of an INPUT argument: the argument itself, or the contents of @FILE (@- reads
+ * standard input); exits with a one-line error when the file cannot be read. */
+char *cli_read_input(const char *input, size_t *len);
+/* Applies --threads N (NULL: leave OpenMP's default, all cores). */
+void cli_set_threads(const cli_command *cmd, const char *value);
+
 /* Writes a finished JSON document plus a newline to stdout. */
 void cli_print_json(const attx_buf *json);
 
@@ -50,5 +56,6 @@ const char *cli_bytes(unsigned long long v, char *buf, size_t cap);
 /* The subcommands, one file each (tools/cmd_NAME.c). */
 extern const cli_command cmd_info;
 extern const cli_command cmd_convert;
+extern const cli_command cmd_predict;
 
 #endif

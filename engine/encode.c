@@ -1,0 +1,47 @@
+/* encode.c — text to model input: WordPiece tokens wrapped as [CLS] ... [SEP]. */
+#include "model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int attx_encode_text(const attx_model *m, const char *text, size_t len, attx_encoding *out,
+                     attx_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!m->tokenizer) return attx_fail(err, "%s has no vocabulary (vocab.txt or attx.vocab), so it cannot read text",
+                                        m->files.path);
+    if (len > ATTX_MAX_TEXT_BYTES)
+        return attx_fail(err, "the text is %zu bytes, more than the %zu MiB attx reads", len,
+                         ATTX_MAX_TEXT_BYTES >> 20);
+    if (attx_wordpiece_encode(m->tokenizer, text, len, &out->tokens, err) != 0) return -1;
+    if (out->tokens.n == 0) {
+        attx_encoding_free(out);
+        return attx_fail(err, "the text is empty (no tokens after removing whitespace and control characters)");
+    }
+    attx_special_ids sp = attx_wordpiece_special_ids(m->tokenizer);
+    if (sp.cls < 0 || sp.sep < 0) {
+        attx_encoding_free(out);
+        return attx_fail(err, "the vocabulary has no [CLS] or [SEP] token");
+    }
+    size_t room = (size_t)m->config->max_position_embeddings - 2;
+    size_t kept = out->tokens.n < room ? out->tokens.n : room;
+    out->n_dropped = out->tokens.n - kept;
+    out->tokens.n = kept;
+    out->length = (int32_t)kept + 2;
+    out->ids = malloc((size_t)out->length * sizeof *out->ids);
+    if (!out->ids) {
+        attx_encoding_free(out);
+        return attx_fail(err, "out of memory");
+    }
+    out->ids[0] = sp.cls;
+    memcpy(out->ids + 1, out->tokens.ids, kept * sizeof *out->ids);
+    out->ids[kept + 1] = sp.sep;
+    return 0;
+}
+
+void attx_encoding_free(attx_encoding *e)
+{
+    attx_tokens_free(&e->tokens);
+    free(e->ids);
+    memset(e, 0, sizeof *e);
+}

@@ -1,0 +1,121 @@
+/* cmd_predict.c — `attx predict MODEL INPUT [--json] [--threads N]`: classify one text. */
+#include "cli.h"
+#include "attx_engine.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int run_predict(int argc, char **argv);
+
+const cli_command cmd_predict = {
+    "predict", "classify a text with a model",
+    "usage: attx predict MODEL INPUT [--json] [--threads N]\n"
+    "\n"
+    "Classifies INPUT with MODEL and prints every class with its probability and logit.\n"
+    "INPUT is the text itself, or @FILE for the text in a file (- for standard input: @-).\n"
+    "Texts longer than the model's positions are truncated, with a warning on stderr.\n"
+    "\n"
+    "  --json        print one JSON object on stdout:\n"
+    "                {\"labels\":[...],\"logits\":[...],\"probs\":[...],\"predicted\":k,\"tokens\":[...]}\n"
+    "  --threads N   threads to use (default: all cores); results do not depend on it\n",
+    run_predict,
+};
+
+/* probs = softmax(logits), computed in double */
+static void softmax(const float *logits, int n, double *probs)
+{
+    double max = logits[0], sum = 0;
+    for (int i = 1; i < n; i++) max = fmax(max, logits[i]);
+    for (int i = 0; i < n; i++) sum += probs[i] = exp((double)logits[i] - max);
+    for (int i = 0; i < n; i++) probs[i] /= sum;
+}
+
+static int run_predict(int argc, char **argv)
+{
+    const char *model_path = NULL, *input = NULL, *threads = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (cli_flag(argv[i], "--json")) json = 1;
+        else if (cli_value(argc, argv, &i, "--threads", &threads)) continue;
+        else if (cli_is_option(argv[i])) cli_unknown_option(&cmd_predict, argv[i]);
+        else if (!model_path) model_path = argv[i];
+        else if (!input) input = argv[i];
+        else cli_usage_error(&cmd_predict, "unexpected argument '%s' (quote a text with spaces)", argv[i]);
+    }
+    if (!model_path || !input) cli_usage_error(&cmd_predict, "MODEL and INPUT are both needed");
+    cli_set_threads(&cmd_predict, threads);
+
+    attx_model *model;
+    attx_error err;
+    if (attx_model_open(&model, model_path, &err) != 0) cli_fail(&err);
+    const attx_config *cfg = attx_model_config(model);
+    const attx_wordpiece *tokenizer = attx_model_tokenizer(model);
+    if (!attx_model_has_classifier(model))
+        cli_failf("%s is a bare %s without a classifier; it cannot predict classes", model_path,
+                  attx_arch_name(cfg->arch));
+    size_t len;
+    char *text = cli_read_input(input, &len);
+    attx_encoding enc;
+    if (attx_encode_text(model, text, len, &enc, &err) != 0) {
+        if (input[0] == '@') attx_fail_prefix(&err, "%s", input + 1);
+        cli_fail(&err);
+    }
+    if (enc.n_dropped)
+        fprintf(stderr, "attx: warning: the text has %zu tokens; the last %zu were cut to fit the model's %d "
+                        "positions\n", enc.tokens.n + enc.n_dropped, enc.n_dropped, cfg->max_position_embeddings);
+
+    attx_ctx *ctx = attx_ctx_new();
+    if (!ctx) cli_failf("out of memory");
+    attx_outputs out;
+    attx_token_batch batch = {1, enc.length, enc.ids, &enc.length};
+    if (attx_forward(model, ctx, &batch, &out, &err) != 0) cli_fail(&err);
+    int C = cfg->num_labels, best = 0;
+    const float *logits = out.logits->data;
+    double *probs = malloc((size_t)C * sizeof *probs);
+    if (!probs) cli_failf("out of memory");
+    softmax(logits, C, probs);
+    for (int k = 1; k < C; k++) if (logits[k] > logits[best]) best = k;
+
+    if (json) {
+        attx_buf buf = {0};
+        attx_json_writer w;
+        attx_jw_init(&w, &buf, 0);
+        attx_jw_object_begin(&w);
+        attx_jw_key(&w, "labels");
+        attx_jw_array_begin(&w);
+        for (int k = 0; k < C; k++) attx_jw_string(&w, cfg->labels[k]);
+        attx_jw_array_end(&w);
+        attx_jw_key(&w, "logits");
+        attx_jw_array_begin(&w);
+        for (int k = 0; k < C; k++) attx_jw_float(&w, logits[k]);
+        attx_jw_array_end(&w);
+        attx_jw_key(&w, "probs");
+        attx_jw_array_begin(&w);
+        for (int k = 0; k < C; k++) attx_jw_double(&w, probs[k]);
+        attx_jw_array_end(&w);
+        attx_jw_key(&w, "predicted");
+        attx_jw_int(&w, best);
+        attx_jw_key(&w, "tokens");
+        attx_jw_array_begin(&w);
+        for (int t = 0; t < enc.length; t++) attx_jw_string(&w, attx_wordpiece_token(tokenizer, enc.ids[t]));
+        attx_jw_array_end(&w);
+        attx_jw_object_end(&w);
+        cli_print_json(&buf);
+        attx_buf_free(&buf);
+    } else {
+        printf("%s  (p = %.4f)\n", cfg->labels[best], probs[best]);
+        for (int k = 0; k < C; k++)
+            printf("  %c %-16s p %.4f  logit %+.4f\n", k == best ? '*' : ' ', cfg->labels[k], probs[k], logits[k]);
+        printf("tokens (%d):", enc.length);
+        for (int t = 0; t < enc.length; t++) printf(" %s", attx_wordpiece_token(tokenizer, enc.ids[t]));
+        printf("\n");
+    }
+    free(probs);
+    free(text);
+    attx_encoding_free(&enc);
+    attx_ctx_free(ctx);
+    attx_model_close(model);
+    return EXIT_OK;
+}
