@@ -9,16 +9,19 @@
  *       pack op(B)[pc:pc+KC, jc:jc+NC] -> Bp      KC×NC, as NC/NR panels of [KC][NR]
  *       for ic in [0, M) step MC:                 rows of C
  *         pack op(A)[ic:ic+MC, pc:pc+KC] -> Ap    MC×KC, as MC/MR panels of [KC][MR]
- *         for jr, ir: micro-kernel                C[MR, NR] (+)= Ap panel · Bp panel
+ *         for ir in [0, MC) step MR:              one A panel (MR×KC, stays in L1) ...
+ *           for jr in [0, NC) step NR:            ... against every B panel (streamed from L2)
+ *             micro-kernel: C[MR, NR] (+)= A panel · B panel
  *
- * Determinism. The micro-kernel sums its KC products for each element of its MR×NR tile in
- * k order into a register that starts at 0 (with one FMA per product, or a multiply and an
- * add in portable C), then stores C = acc for the first k-block when beta = 0 and C = C + acc
- * otherwise. Tiles at the edges of C are computed by the same kernel on zero-padded panels
- * into a scratch tile, then added/stored element by element with the same one addition. So
- * the operations for C[i, j] depend only on K, the k-block length KC (a function of K and the
- * ISA alone) and the kernel's arithmetic — not on MC, NC, where a tile lies, or which thread
- * computes it. Threads split C into rectangles and never split K.
+ * Determinism. The micro-kernel sums the KC products of each element of its MR×NR tile in k
+ * order into a register that starts at 0 (one fused multiply-add per product on AVX2/AVX-512,
+ * a multiply then an add in portable C), then stores C = acc for the first k-block when
+ * beta = 0 and C = C + acc otherwise. Tiles at the edges of C are computed by the same kernel
+ * on zero-padded panels into a scratch tile, then stored or added element by element with that
+ * same one addition. So the operations that produce C[i, j] depend only on K, the k-block
+ * length (a function of K and the ISA alone) and the ISA's arithmetic: not on MC, NC, the tile
+ * shape, where a tile lies, or which thread computes it. Threads split C into rectangles and
+ * never split K. test_gemm.c replays this arithmetic in scalar code and compares bits.
  */
 #include "kernels.h"
 
@@ -29,37 +32,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Micro-kernel: c[MR, NR] (row stride ldc) = (accumulate ? c : 0) + a·b, where a is a packed
- * A panel [kc][MR] and b a packed B panel [kc][NR]. */
-typedef void (*microkernel_fn)(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
-                               int accumulate);
-
-/* Packing: `len` lanes (rows of op(A), or columns of op(B)) × kc into panels of W lanes:
- * dst[p][k][l] = lane p·W + l at depth k = src[(p·W + l)·lane_stride + k·k_stride], with the
- * lanes past `len` in the last panel set to 0. One of the two strides is 1. */
-typedef void (*pack_fn)(float *dst, int W, int len, int kc, const float *src,
-                        ptrdiff_t lane_stride, ptrdiff_t k_stride);
-
-typedef struct gemm_impl {
-    const char *name;
-    int mr, nr;           /* micro-tile */
-    int kc;               /* longest k-block (the arithmetic depends on it) */
-    int mc, nc;           /* rows of A / columns of B packed at a time (cache blocking only) */
-    microkernel_fn kernel;
-    pack_fn pack;
-} gemm_impl;
-
 static inline int imin(int a, int b) { return a < b ? a : b; }
 static inline int imax(int a, int b) { return a > b ? a : b; }
 static inline int ceil_div(int a, int b) { return (a + b - 1) / b; }
 static inline int round_up(int a, int b) { return ceil_div(a, b) * b; }
 
+/* Micro-kernel: c[MR, NR] (row stride ldc) = (accumulate ? c : 0) + a·b, where a is a packed
+ * A panel [kc][MR] and b a packed B panel [kc][NR]. */
+typedef void (*microkernel_fn)(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                               int accumulate);
+
+/* Packing of `len` lanes (rows of op(A), or columns of op(B)) × kc into panels of W lanes:
+ * dst[p][k][l] = lane p·W + l at depth k = src[(p·W + l)·lane_stride + k·k_stride], with the
+ * lanes past `len` in the last panel set to 0. One of the two strides is 1. */
+typedef void (*pack_fn)(float *dst, int W, int len, int kc, const float *src,
+                        ptrdiff_t lane_stride, ptrdiff_t k_stride);
+
 /* ============================================================================================
  * Micro-kernels
  * ========================================================================================== */
 
-/* ---- portable C: 6×8, acc = acc + a·b (two roundings; no FMA in baseline x86-64). With SSE2
- * the 6 rows × 2 vectors of 4 use 12 of the 16 xmm registers. */
+#define AVX2_TARGET __attribute__((target("avx2,fma")))
+#define AVX512_TARGET __attribute__((target("avx512f,avx512vl,fma")))
+
+/* ---- portable C: 6×8, acc = acc + a·b (two roundings: baseline x86-64 has no FMA, and
+ * -std=c11 keeps gcc from contracting). With SSE2, 6 rows × 2 vectors of 4 = 12 of the 16 xmm
+ * registers. */
 enum { PORT_MR = 6, PORT_NR = 8 };
 
 static void kernel_portable(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
@@ -77,120 +75,12 @@ static void kernel_portable(int kc, const float *a, const float *b, float *c, pt
             c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
 }
 
-/* ============================================================================================
- * Packing
- * ========================================================================================== */
-
-/* Portable: element by element. */
-static void pack_portable(float *restrict dst, int W, int len, int kc, const float *restrict src,
-                          ptrdiff_t lane_stride, ptrdiff_t k_stride)
-{
-    for (int p = 0; p < len; p += W) {
-        int w = imin(W, len - p);
-        const float *s = src + p * lane_stride;
-        for (int k = 0; k < kc; k++) {
-            float *d = dst + (size_t)k * W;
-            const float *sk = s + k * k_stride;
-            for (int l = 0; l < w; l++) d[l] = sk[l * lane_stride];
-            for (int l = w; l < W; l++) d[l] = 0.0f;
-        }
-        dst += (size_t)W * kc;
-    }
-}
-
-/* AVX2 (used by the AVX-512 path too). */
-#define AVX2_TARGET __attribute__((target("avx2,fma")))
-
-/* In-place transpose of the 8×8 block r[0..7] (row i = r[i]). */
-AVX2_TARGET __attribute__((always_inline)) static inline void transpose8x8(__m256 r[8])
-{
-    __m256 t[8], u[8];
-    for (int i = 0; i < 8; i += 2) {   /* interleave pairs of rows */
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {   /* then pairs of pairs */
-        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    for (int i = 0; i < 4; i++) {      /* then the 128-bit halves */
-        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
-        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
-    }
-}
-
-/* Stores the first n (1..8) floats of v. */
-AVX2_TARGET __attribute__((always_inline)) static inline void store_first(float *d, __m256 v, int n)
-{
-    if (n == 8) {
-        _mm256_storeu_ps(d, v);
-        return;
-    }
-    __m128 lo = _mm256_castps256_ps128(v);
-    if (n >= 4) {
-        _mm_storeu_ps(d, lo);
-        lo = _mm256_extractf128_ps(v, 1);
-        d += 4;
-        n -= 4;
-    }
-    if (n >= 2) {
-        _mm_storel_pi((__m64 *)d, lo);
-        lo = _mm_movehl_ps(lo, lo);
-        d += 2;
-        n -= 2;
-    }
-    if (n) _mm_store_ss(d, lo);
-}
-
-AVX2_TARGET static void pack_avx2(float *restrict dst, int W, int len, int kc,
-                                  const float *restrict src, ptrdiff_t lane_stride,
-                                  ptrdiff_t k_stride)
-{
-    for (int p = 0; p < len; p += W) {
-        int w = imin(W, len - p);
-        const float *s = src + p * lane_stride;
-        if (lane_stride == 1) {
-            /* lanes contiguous in the source: copy w floats per k, 8 at a time */
-            for (int k = 0; k < kc; k++) {
-                float *d = dst + (size_t)k * W;
-                const float *sk = s + k * k_stride;
-                int l = 0;
-                for (; l + 8 <= w; l += 8) _mm256_storeu_ps(d + l, _mm256_loadu_ps(sk + l));
-                for (; l < w; l++) d[l] = sk[l];
-                for (; l < W; l++) d[l] = 0.0f;
-            }
-        } else {
-            /* k contiguous in the source: transpose blocks of (up to) 8 lanes × 8 k */
-            for (int l0 = 0; l0 < w; l0 += 8) {
-                int nl = imin(8, w - l0);
-                const float *sl = s + l0 * lane_stride;
-                int k = 0;
-                for (; k + 8 <= kc; k += 8) {
-                    __m256 r[8];
-                    for (int i = 0; i < 8; i++)
-                        r[i] = i < nl ? _mm256_loadu_ps(sl + i * lane_stride + k)
-                                      : _mm256_setzero_ps();
-                    transpose8x8(r);
-                    for (int i = 0; i < 8; i++) store_first(dst + (size_t)(k + i) * W + l0, r[i], nl);
-                }
-                for (; k < kc; k++)
-                    for (int i = 0; i < nl; i++) dst[(size_t)k * W + l0 + i] = sl[i * lane_stride + k];
-            }
-            for (int k = 0; k < kc && w < W; k++)
-                for (int l = w; l < W; l++) dst[(size_t)k * W + l] = 0.0f;
-        }
-        dst += (size_t)W * kc;
-    }
-}
-
 /* ---- AVX2 + FMA: 6×16 = 6 rows × 2 ymm accumulators (12 registers), plus 2 for the B row and
  * 1 for the broadcast A element: 15 of the 16 ymm registers. */
 enum { AVX2_MR = 6, AVX2_NR = 16 };
 
-AVX2_TARGET static void kernel_avx2(int kc, const float *a, const float *b, float *c,
-                                    ptrdiff_t ldc, int accumulate)
+AVX2_TARGET static void kernel_avx2_6x16(int kc, const float *a, const float *b, float *c,
+                                         ptrdiff_t ldc, int accumulate)
 {
     __m256 acc[AVX2_MR][2];
 #pragma GCC unroll 6
@@ -218,35 +108,40 @@ AVX2_TARGET static void kernel_avx2(int kc, const float *a, const float *b, floa
     }
 }
 
-/* ---- AVX-512: MR rows × NV zmm vectors of 16 columns. */
-#define AVX512_TARGET __attribute__((target("avx512f,avx512vl,fma")))
+/* ---- AVX-512: 8 rows × NV zmm vectors of 16 columns, NV = 1, 2 or 3. 8×48 uses 24
+ * accumulators + 3 B vectors + 1 broadcast = 28 of the 32 zmm registers. On Zen 4 (512-bit
+ * FMAs issued as two 256-bit halves, 1 per cycle, 4 cycles latency) all three widths reach
+ * ~97% of peak with packed data in cache, so the width is picked per call to waste the least
+ * on padding (N = 64 heads: 8×32, not 8×48). MR = 8 keeps the A packing to 8×8 transposes
+ * and fits M = 128 (T in BERT) exactly. The arithmetic per element is the same for all three. */
+enum { AVX512_MR = 8 };
 
 AVX512_TARGET __attribute__((always_inline)) static inline void
-avx512_tile(const int MR, const int NV, int kc, const float *a, const float *b, float *c,
-            ptrdiff_t ldc, int accumulate)
+avx512_tile(const int NV, int kc, const float *a, const float *b, float *c, ptrdiff_t ldc,
+            int accumulate)
 {
-    __m512 acc[16][4];
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
+    __m512 acc[AVX512_MR][3];
+#pragma GCC unroll 8
+    for (int i = 0; i < AVX512_MR; i++)
+#pragma GCC unroll 3
         for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
-        __m512 bk[4];
-#pragma GCC unroll 4
+        __m512 bk[3];
+#pragma GCC unroll 3
         for (int v = 0; v < NV; v++) bk[v] = _mm512_loadu_ps(b + 16 * v);
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; i++) {
+#pragma GCC unroll 8
+        for (int i = 0; i < AVX512_MR; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
-#pragma GCC unroll 4
+#pragma GCC unroll 3
             for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, bk[v], acc[i][v]);
         }
-        a += MR;
+        a += AVX512_MR;
         b += 16 * NV;
     }
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) {
+#pragma GCC unroll 8
+    for (int i = 0; i < AVX512_MR; i++) {
         float *ci = c + i * ldc;
-#pragma GCC unroll 4
+#pragma GCC unroll 3
         for (int v = 0; v < NV; v++) {
             if (accumulate) acc[i][v] = _mm512_add_ps(_mm512_loadu_ps(ci + 16 * v), acc[i][v]);
             _mm512_storeu_ps(ci + 16 * v, acc[i][v]);
@@ -254,31 +149,167 @@ avx512_tile(const int MR, const int NV, int kc, const float *a, const float *b, 
     }
 }
 
-#ifndef AVX512_MR
-#define AVX512_MR 8
-#define AVX512_NV 3
-#endif
-enum { AVX512_NR = 16 * AVX512_NV };
-
-AVX512_TARGET static void kernel_avx512(int kc, const float *a, const float *b, float *c,
-                                        ptrdiff_t ldc, int accumulate)
+AVX512_TARGET static void kernel_avx512_8x16(int kc, const float *a, const float *b, float *c,
+                                             ptrdiff_t ldc, int accumulate)
 {
-    avx512_tile(AVX512_MR, AVX512_NV, kc, a, b, c, ldc, accumulate);
+    avx512_tile(1, kc, a, b, c, ldc, accumulate);
 }
 
-/* Block sizes. KC×NR floats of a B panel are reused from L1 for all MC/MR A panels, the MC×KC
- * packed A block stays in L2, the KC×NC packed B block in L3. */
-static const gemm_impl impl_portable = {"portable", PORT_MR, PORT_NR, 256, 96, 1024,
-                                        kernel_portable, pack_portable};
-static const gemm_impl impl_avx2 = {"avx2", AVX2_MR, AVX2_NR, 256, 144, 1024, kernel_avx2,
-                                     pack_avx2};
-#ifndef AVX512_KC
-#define AVX512_KC 512
-#define AVX512_MC 128
-#define AVX512_NC 2048
-#endif
-static const gemm_impl impl_avx512 = {"avx512", AVX512_MR, AVX512_NR, AVX512_KC, AVX512_MC, AVX512_NC,
-                                      kernel_avx512, pack_avx2};
+AVX512_TARGET static void kernel_avx512_8x32(int kc, const float *a, const float *b, float *c,
+                                             ptrdiff_t ldc, int accumulate)
+{
+    avx512_tile(2, kc, a, b, c, ldc, accumulate);
+}
+
+AVX512_TARGET static void kernel_avx512_8x48(int kc, const float *a, const float *b, float *c,
+                                             ptrdiff_t ldc, int accumulate)
+{
+    avx512_tile(3, kc, a, b, c, ldc, accumulate);
+}
+
+/* ============================================================================================
+ * Packing
+ * ========================================================================================== */
+
+/* Portable: element by element. */
+static void pack_portable(float *restrict dst, int W, int len, int kc, const float *restrict src,
+                          ptrdiff_t lane_stride, ptrdiff_t k_stride)
+{
+    for (int p = 0; p < len; p += W) {
+        int w = imin(W, len - p);
+        const float *s = src + p * lane_stride;
+        for (int k = 0; k < kc; k++) {
+            float *d = dst + (size_t)k * W;
+            const float *sk = s + k * k_stride;
+            for (int l = 0; l < w; l++) d[l] = sk[l * lane_stride];
+            for (int l = w; l < W; l++) d[l] = 0.0f;
+        }
+        dst += (size_t)W * kc;
+    }
+}
+
+/* In-place transpose of the 8×8 block r[0..7] (row i = r[i]). */
+AVX2_TARGET __attribute__((always_inline)) static inline void transpose8x8(__m256 r[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {   /* interleave pairs of rows */
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {   /* then pairs of pairs */
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {      /* then swap the 128-bit halves across */
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+
+/* Stores the first n (1..8) floats of v. */
+AVX2_TARGET __attribute__((always_inline)) static inline void store_first(float *d, __m256 v,
+                                                                          int n)
+{
+    if (n == 8) {
+        _mm256_storeu_ps(d, v);
+        return;
+    }
+    __m128 part = _mm256_castps256_ps128(v);
+    if (n >= 4) {
+        _mm_storeu_ps(d, part);
+        part = _mm256_extractf128_ps(v, 1);
+        d += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
+        _mm_storel_pi((__m64 *)d, part);
+        part = _mm_movehl_ps(part, part);
+        d += 2;
+        n -= 2;
+    }
+    if (n) _mm_store_ss(d, part);
+}
+
+/* AVX2 (also used by the AVX-512 path): copies 8 floats at a time when the lanes are
+ * contiguous in the source (op(X) = X), transposes 8×8 blocks in registers when k is
+ * (op(X) = X^T, and A = x[T, in] of every linear layer). Element by element packing cost a
+ * third of the time of x[128, 768]·W[3072, 768]^T. */
+AVX2_TARGET static void pack_avx2(float *restrict dst, int W, int len, int kc,
+                                  const float *restrict src, ptrdiff_t lane_stride,
+                                  ptrdiff_t k_stride)
+{
+    for (int p = 0; p < len; p += W) {
+        int w = imin(W, len - p);
+        const float *s = src + p * lane_stride;
+        if (lane_stride == 1) {
+            for (int k = 0; k < kc; k++) {
+                float *d = dst + (size_t)k * W;
+                const float *sk = s + k * k_stride;
+                int l = 0;
+                for (; l + 8 <= w; l += 8) _mm256_storeu_ps(d + l, _mm256_loadu_ps(sk + l));
+                for (; l < w; l++) d[l] = sk[l];
+                for (; l < W; l++) d[l] = 0.0f;
+            }
+        } else {
+            for (int l0 = 0; l0 < w; l0 += 8) {
+                int nl = imin(8, w - l0);   /* lanes in this block */
+                const float *sl = s + l0 * lane_stride;
+                float *d = dst + l0;
+                int k = 0;
+                for (; k + 8 <= kc; k += 8) {
+                    __m256 r[8];
+                    for (int i = 0; i < 8; i++)
+                        r[i] = i < nl ? _mm256_loadu_ps(sl + i * lane_stride + k)
+                                      : _mm256_setzero_ps();
+                    transpose8x8(r);
+                    for (int i = 0; i < 8; i++) store_first(d + (size_t)(k + i) * W, r[i], nl);
+                }
+                for (; k < kc; k++)
+                    for (int i = 0; i < nl; i++) d[(size_t)k * W + i] = sl[i * lane_stride + k];
+            }
+            for (int k = 0; k < kc && w < W; k++)
+                for (int l = w; l < W; l++) dst[(size_t)k * W + l] = 0.0f;
+        }
+        dst += (size_t)W * kc;
+    }
+}
+
+/* ============================================================================================
+ * The ISAs: kernels and block sizes
+ * ========================================================================================== */
+
+typedef struct kernel_variant {
+    int nr;
+    microkernel_fn fn;
+} kernel_variant;
+
+typedef struct gemm_isa_impl {
+    int fused;        /* kernels use FMA (for the exact scalar replay) */
+    int mr;
+    int kc;           /* longest k-block: the only block size the arithmetic depends on */
+    int mc, nc;       /* rows of op(A) / columns of op(B) packed at a time */
+    pack_fn pack;
+    int n_variants;   /* micro-kernels by tile width, widest first */
+    kernel_variant variants[3];
+} gemm_isa_impl;
+
+/* Block sizes (measured on Zen 4: 32 KB L1d, 1 MB L2 per core, 32 MB L3). The A panel,
+ * MR×KC floats, is reused from L1 against all NC/NR B panels (8×512×4 = 16 KB with AVX-512);
+ * the packed B block, KC×NC, is streamed from L2/L3 and reused by all MC/MR A panels. A long
+ * KC halves the number of passes over C and measured best (512 vs 256: +4% at 2048³); NC =
+ * 2048 packs A only once per 2048 columns; MC only sets how much A is packed at a time. */
+static const gemm_isa_impl impl_portable = {
+    0, PORT_MR, 512, 96, 2048, pack_portable, 1, {{PORT_NR, kernel_portable}},
+};
+static const gemm_isa_impl impl_avx2 = {
+    1, AVX2_MR, 512, 120, 2048, pack_avx2, 1, {{AVX2_NR, kernel_avx2_6x16}},
+};
+static const gemm_isa_impl impl_avx512 = {
+    1, AVX512_MR, 512, 128, 2048, pack_avx2, 3,
+    {{48, kernel_avx512_8x48}, {32, kernel_avx512_8x32}, {16, kernel_avx512_8x16}},
+};
 
 /* ============================================================================================
  * ISA selection
@@ -286,6 +317,7 @@ static const gemm_impl impl_avx512 = {"avx512", AVX512_MR, AVX512_NR, AVX512_KC,
 
 static int cpu_best_isa(void)
 {
+    /* __builtin_cpu_supports also checks that the OS saves the ymm/zmm registers */
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("fma"))
@@ -317,19 +349,19 @@ const char *attx_gemm_isa_name(int isa)
     }
 }
 
-static const gemm_impl *impl_for(int isa)
+static const gemm_isa_impl *impl_for(int isa)
 {
-    return isa == ATTX_ISA_AVX512 ? &impl_avx512 : isa == ATTX_ISA_AVX2 ? &impl_avx2
-                                                                          : &impl_portable;
+    return isa == ATTX_ISA_AVX512 ? &impl_avx512
+           : isa == ATTX_ISA_AVX2 ? &impl_avx2
+                                  : &impl_portable;
 }
 
-/* K is cut into ceil(K / kc_max) blocks of equal length (the last one shorter), so that no
- * block is much shorter than the others. Depends on K and the ISA only. */
-static int kblock_len(const gemm_impl *impl, int K)
+/* K is cut into ceil(K / kc) blocks of equal length (the last one shorter), so that no block
+ * is much shorter than the others. Depends on K and the ISA only. */
+static int kblock_len(const gemm_isa_impl *impl, int K)
 {
     if (K <= 0) return 1;
-    int nblocks = ceil_div(K, impl->kc);
-    return ceil_div(K, nblocks);
+    return ceil_div(K, ceil_div(K, impl->kc));
 }
 
 int attx_gemm_kblock(int isa, int K)
@@ -416,6 +448,13 @@ void attx_gemm_free_buffers(void)
  * Serial driver
  * ========================================================================================== */
 
+/* How one call runs: the ISA's implementation and the micro-kernel picked for N. */
+typedef struct gemm_plan {
+    const gemm_isa_impl *impl;
+    int mr, nr;
+    microkernel_fn kernel;
+} gemm_plan;
+
 /* The operands of one (sub)problem: op(A)[i, k] = A[i·a_rs + k·a_cs],
  * op(B)[k, j] = B[k·b_rs + j·b_cs], C[i, j] = C[i·ldc + j]. */
 typedef struct gemm_args {
@@ -429,11 +468,10 @@ typedef struct gemm_args {
     int beta_one;
 } gemm_args;
 
-/* Exact scalar replay of what the kernels compute, used only when the packing buffer cannot be
- * allocated: same k-blocks, same order, fmaf where the kernel uses FMA. */
-static void gemm_replay(const gemm_impl *impl, const gemm_args *g)
+/* The kernels' arithmetic replayed in scalar code, used only when no packing buffer can be
+ * allocated: same k-blocks, same order, fmaf where the kernels use FMA, so same bits. */
+static void gemm_replay(const gemm_plan *plan, const gemm_args *g)
 {
-    int fused = impl != &impl_portable;
     for (int i = 0; i < g->M; i++)
         for (int j = 0; j < g->N; j++) {
             float *c = g->C + i * g->ldc + j;
@@ -441,54 +479,57 @@ static void gemm_replay(const gemm_impl *impl, const gemm_args *g)
                 int kend = imin(g->K, pc + g->kc);
                 float acc = 0.0f;
                 for (int k = pc; k < kend; k++) {
-                    float a = g->A[i * g->a_rs + k * g->a_cs], b = g->B[k * g->b_rs + j * g->b_cs];
-                    acc = fused ? __builtin_fmaf(a, b, acc) : acc + a * b;
+                    float a = g->A[i * g->a_rs + k * g->a_cs];
+                    float b = g->B[k * g->b_rs + j * g->b_cs];
+                    acc = plan->impl->fused ? __builtin_fmaf(a, b, acc) : acc + a * b;
                 }
                 *c = (pc == 0 && !g->beta_one) ? acc : *c + acc;
             }
         }
 }
 
-/* C[mc, nc] (+)= Ap · Bp over the micro-tiles of one packed block pair. */
-/* One micro-tile: full tiles go straight to C, edge tiles through the scratch tile. */
-static inline void micro_tile(const gemm_impl *impl, int m, int n, int kc, const float *a,
-                              const float *b, float *c, ptrdiff_t ldc, int accumulate, float *tile)
+/* One micro-tile of m ≤ MR rows and n ≤ NR columns: full tiles go straight to C, edge tiles
+ * through the scratch tile. */
+static inline void micro_tile(const gemm_plan *plan, int m, int n, int kc, const float *a,
+                              const float *b, float *c, ptrdiff_t ldc, int accumulate,
+                              float *tile)
 {
-    const int MR = impl->mr, NR = impl->nr;
+    const int MR = plan->mr, NR = plan->nr;
     if (m == MR && n == NR) {
-        impl->kernel(kc, a, b, c, ldc, accumulate);
+        plan->kernel(kc, a, b, c, ldc, accumulate);
         return;
     }
-    /* edge tile: same kernel into the scratch tile, then the same one addition */
-    impl->kernel(kc, a, b, tile, NR, 0);
+    /* same kernel, then the same one addition (or none) as in the kernel */
+    plan->kernel(kc, a, b, tile, NR, 0);
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++)
             c[i * ldc + j] = accumulate ? c[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
 }
 
-/* C[mc, nc] (+)= Ap · Bp over the micro-tiles of one packed block pair. */
-static void macro_kernel(const gemm_impl *impl, int mc, int nc, int kc, const float *Ap,
+/* C[mc, nc] (+)= Ap · Bp, one A panel at a time against all B panels (see the top comment). */
+static void macro_kernel(const gemm_plan *plan, int mc, int nc, int kc, const float *Ap,
                          const float *Bp, float *C, ptrdiff_t ldc, int accumulate, float *tile)
 {
-    const int MR = impl->mr, NR = impl->nr;
+    const int MR = plan->mr, NR = plan->nr;
     for (int ir = 0; ir < mc; ir += MR)
         for (int jr = 0; jr < nc; jr += NR)
-            micro_tile(impl, imin(MR, mc - ir), imin(NR, nc - jr), kc, Ap + (size_t)ir * kc,
+            micro_tile(plan, imin(MR, mc - ir), imin(NR, nc - jr), kc, Ap + (size_t)ir * kc,
                        Bp + (size_t)jr * kc, C + ir * ldc + jr, ldc, accumulate, tile);
 }
 
-static void gemm_serial(const gemm_impl *impl, const gemm_args *g)
+static void gemm_serial(const gemm_plan *plan, const gemm_args *g)
 {
-    const int MR = impl->mr, NR = impl->nr;
+    const gemm_isa_impl *impl = plan->impl;
+    const int MR = plan->mr, NR = plan->nr;
     const int M = g->M, N = g->N, K = g->K, KC = g->kc;
-    /* MC, NC: at most the implementation's, balanced over the blocks this rectangle needs */
+    /* MC, NC: at most the ISA's, evened out over the blocks this rectangle needs */
     int mc_max = round_up(ceil_div(M, ceil_div(M, impl->mc)), MR);
     int nc_max = round_up(ceil_div(N, ceil_div(N, impl->nc)), NR);
     size_t a_size = (size_t)mc_max * KC, b_size = (size_t)nc_max * KC;
     a_size = (a_size + 15) & ~(size_t)15;   /* keep Bp 64-byte aligned */
     pack_buffer *pb = buffer_take(a_size + b_size + (size_t)MR * NR);
     if (!pb) {
-        gemm_replay(impl, g);
+        gemm_replay(plan, g);
         return;
     }
     float *Ap = pb->data, *Bp = Ap + a_size, *tile = Bp + b_size;
@@ -502,8 +543,8 @@ static void gemm_serial(const gemm_impl *impl, const gemm_args *g)
             for (int ic = 0; ic < M; ic += mc_max) {
                 int mc = imin(mc_max, M - ic);
                 impl->pack(Ap, MR, mc, kc, g->A + ic * g->a_rs + pc * g->a_cs, g->a_rs,
-                            g->a_cs);
-                macro_kernel(impl, mc, nc, kc, Ap, Bp, g->C + ic * g->ldc + jc, g->ldc,
+                           g->a_cs);
+                macro_kernel(plan, mc, nc, kc, Ap, Bp, g->C + ic * g->ldc + jc, g->ldc,
                              accumulate, tile);
             }
         }
@@ -516,26 +557,27 @@ static void gemm_serial(const gemm_impl *impl, const gemm_args *g)
  * boundaries. K is never split, so each element is computed by one thread, the same way.
  * ========================================================================================== */
 
-/* Below this many multiply-adds per thread the fork/join costs more than it saves. */
+/* Below this many multiply-adds per thread, starting threads costs more than it saves
+ * (2^18 MACs ≈ 2.5 µs on one Zen 4 core). */
 #define MIN_MACS_PER_THREAD (1 << 18)
 
-/* Estimated cost of a tm × tn grid: the largest rectangle's padded multiply-adds, plus its
- * packing (A is packed once per NC block of columns, B once), weighted as a few MACs each. */
-static double grid_cost(const gemm_impl *impl, int M, int N, int K, int tm, int tn)
+/* Estimated cost of a tm × tn grid: the largest rectangle's multiply-adds including padding,
+ * plus its packing (A once per NC columns, B once), each packed float counted as 16 MACs. */
+static double grid_cost(const gemm_plan *plan, int M, int N, int K, int tm, int tn)
 {
-    int rows = ceil_div(ceil_div(M, impl->mr), tm) * impl->mr;
-    int cols = ceil_div(ceil_div(N, impl->nr), tn) * impl->nr;
+    int rows = ceil_div(ceil_div(M, plan->mr), tm) * plan->mr;
+    int cols = ceil_div(ceil_div(N, plan->nr), tn) * plan->nr;
     double macs = (double)rows * cols * K;
-    double packed = (double)K * ((double)rows * ceil_div(cols, impl->nc) + cols);
+    double packed = (double)K * ((double)rows * ceil_div(cols, plan->impl->nc) + cols);
     return macs + 16.0 * packed;
 }
 
-static void choose_grid(const gemm_impl *impl, int M, int N, int K, int nt, int *tm, int *tn)
+static void choose_grid(const gemm_plan *plan, int M, int N, int K, int nt, int *tm, int *tn)
 {
     double best = -1.0;
     for (int m = 1; m <= nt; m++) {
         if (nt % m) continue;
-        double cost = grid_cost(impl, M, N, K, m, nt / m);
+        double cost = grid_cost(plan, M, N, K, m, nt / m);
         if (best < 0 || cost < best) {
             best = cost;
             *tm = m;
@@ -544,15 +586,15 @@ static void choose_grid(const gemm_impl *impl, int M, int N, int K, int nt, int 
     }
 }
 
-/* Runs thread t of a tm × tn grid on its rectangle. */
-static void gemm_thread(const gemm_impl *impl, const gemm_args *g, int tm, int tn, int t)
+/* Thread t of a tm × tn grid computes its rectangle. */
+static void gemm_thread(const gemm_plan *plan, const gemm_args *g, int tm, int tn, int t)
 {
     int ti = t / tn, tj = t % tn;
-    int mpanels = ceil_div(g->M, impl->mr), npanels = ceil_div(g->N, impl->nr);
-    int m0 = (int)((int64_t)mpanels * ti / tm) * impl->mr;
-    int m1 = imin(g->M, (int)((int64_t)mpanels * (ti + 1) / tm) * impl->mr);
-    int n0 = (int)((int64_t)npanels * tj / tn) * impl->nr;
-    int n1 = imin(g->N, (int)((int64_t)npanels * (tj + 1) / tn) * impl->nr);
+    int mpanels = ceil_div(g->M, plan->mr), npanels = ceil_div(g->N, plan->nr);
+    int m0 = (int)((int64_t)mpanels * ti / tm) * plan->mr;
+    int m1 = imin(g->M, (int)((int64_t)mpanels * (ti + 1) / tm) * plan->mr);
+    int n0 = (int)((int64_t)npanels * tj / tn) * plan->nr;
+    int n1 = imin(g->N, (int)((int64_t)npanels * (tj + 1) / tn) * plan->nr);
     if (m0 >= m1 || n0 >= n1) return;
     gemm_args sub = *g;
     sub.M = m1 - m0;
@@ -560,7 +602,21 @@ static void gemm_thread(const gemm_impl *impl, const gemm_args *g, int tm, int t
     sub.A = g->A + m0 * g->a_rs;
     sub.B = g->B + n0 * g->b_cs;
     sub.C = g->C + m0 * g->ldc + n0;
-    gemm_serial(impl, &sub);
+    gemm_serial(plan, &sub);
+}
+
+/* The widest micro-kernel among those that pad N the least. */
+static gemm_plan make_plan(const gemm_isa_impl *impl, int N)
+{
+    gemm_plan plan = {impl, impl->mr, impl->variants[0].nr, impl->variants[0].fn};
+    for (int v = 1; v < impl->n_variants; v++) {
+        int nr = impl->variants[v].nr;
+        if (round_up(N, nr) < round_up(N, plan.nr)) {
+            plan.nr = nr;
+            plan.kernel = impl->variants[v].fn;
+        }
+    }
+    return plan;
 }
 
 static _Thread_local int tls_last_threads;
@@ -573,6 +629,7 @@ int attx_gemm_last_threads(void)
 void attx_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc)
 {
+    tls_last_threads = 1;
     if (M <= 0 || N <= 0) return;
     if (beta != 0.0f && beta != 1.0f) {
         for (int i = 0; i < M; i++)
@@ -584,31 +641,33 @@ void attx_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, in
             for (int i = 0; i < M; i++) memset(C + (ptrdiff_t)i * ldc, 0, sizeof(float) * N);
         return;
     }
-    const gemm_impl *impl = impl_for(attx_gemm_isa());
-    gemm_args g = {
+    const gemm_isa_impl *impl = impl_for(attx_gemm_isa());
+    const gemm_plan plan = make_plan(impl, N);
+    const gemm_args g = {
         .M = M, .N = N, .K = K, .kc = kblock_len(impl, K),
         .A = A, .a_rs = trans_a ? 1 : lda, .a_cs = trans_a ? lda : 1,
         .B = B, .b_rs = trans_b ? 1 : ldb, .b_cs = trans_b ? ldb : 1,
         .C = C, .ldc = ldc, .beta_one = beta != 0.0f,
     };
 
+    /* inside a parallel region (e.g. one GEMM per attention head): this thread alone */
     int nt = 1;
     if (!omp_in_parallel()) {
-        double macs = (double)M * N * K;
-        nt = imax(1, imin(omp_get_max_threads(), (int)(macs / MIN_MACS_PER_THREAD)));
+        int max_threads = omp_get_max_threads();
+        double useful = (double)M * N * K / MIN_MACS_PER_THREAD;
+        nt = useful >= max_threads ? max_threads : imax(1, (int)useful);
     }
-    tls_last_threads = 1;
     if (nt == 1) {
-        gemm_serial(impl, &g);
+        gemm_serial(&plan, &g);
         return;
     }
     int *last_threads = &tls_last_threads;
 #pragma omp parallel num_threads(nt)
     {
-        /* the team may be smaller than asked for: cut C for the threads we actually have */
+        /* the team may be smaller than asked for: cut C for the threads it has */
         int team = omp_get_num_threads(), tm = 1, tn = 1;
         if (omp_get_thread_num() == 0) *last_threads = team;
-        choose_grid(impl, M, N, K, team, &tm, &tn);
-        gemm_thread(impl, &g, tm, tn, omp_get_thread_num());
+        choose_grid(&plan, M, N, K, team, &tm, &tn);
+        gemm_thread(&plan, &g, tm, tn, omp_get_thread_num());
     }
 }

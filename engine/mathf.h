@@ -8,6 +8,15 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Compiles a function three times (AVX-512, AVX2, baseline x86-64) and picks the best at load
+ * time, so that loops over these functions vectorise on the machine at hand. The C is built in
+ * ISO mode, where gcc never contracts a·b + c into an FMA: every clone computes the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ATTX_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define ATTX_CLONES
+#endif
+
 /* e^x = 2^n · e^r with n = round(x / ln 2), r = x − n·ln 2 ∈ [−ln2/2, ln2/2] (ln 2 split in a
  * high and a low part so that r is exact), e^r by its degree-6 Taylor polynomial (error
  * < 2e-8 on that interval), 2^n assembled in the exponent bits. Inputs are clamped to
@@ -15,7 +24,8 @@
 static inline float attx_expf(float x)
 {
     x = x < -87.3f ? -87.3f : x > 88.3f ? 88.3f : x;
-    float n = __builtin_roundevenf(x * 1.44269504088896341f);
+    /* round to nearest (even): adding and subtracting 1.5·2^23 drops the fraction bits */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693145751953125f;       /* ln 2, high part (exact in float) */
     r = r - n * 1.428606765330187045e-06f;      /* ln 2, low part */
     float p = 1.0f / 720.0f;

@@ -67,29 +67,30 @@ static void scores_backward(attx_ctx *ctx, attx_node *node)
 /* ---- probs = softmax over valid keys ---- */
 static void softmax_backward(attx_ctx *ctx, attx_node *node);
 
+
+/* One row: p_j = exp(s_j − max) / Σ exp(s_k − max) over valid keys, 0 for padding keys. */
+ATTX_CLONES static void softmax_row(const float *s, const uint8_t *valid, float *p, int64_t S)
+{
+    float max = -3.402823466e38f;
+    for (int64_t j = 0; j < S; j++)
+        if ((!valid || valid[j]) && s[j] > max) max = s[j];
+    for (int64_t j = 0; j < S; j++) p[j] = (!valid || valid[j]) ? attx_expf(s[j] - max) : 0.0f;
+    float sum = 0.0f;
+    for (int64_t j = 0; j < S; j++) sum += p[j];
+    float inv = 1.0f / sum;
+    for (int64_t j = 0; j < S; j++) p[j] *= inv;
+}
+
 attx_tensor *attx_op_softmax(attx_ctx *ctx, attx_tensor *scores, const uint8_t *key_valid)
 {
     if (!scores) return NULL;
-    int64_t B = scores->shape[0], H = scores->shape[1], T = scores->shape[2], S = scores->shape[3];
+    int64_t H = scores->shape[1], T = scores->shape[2], S = scores->shape[3], rows = scores->numel / S;
     attx_tensor *probs = attx_tensor_new(ctx, 4, scores->shape);
     if (!probs) return NULL;
-#pragma omp parallel for collapse(2) if (B * H * T * S > 32768)
-    for (int64_t bh = 0; bh < B * H; bh++)
-        for (int64_t t = 0; t < T; t++) {
-            const uint8_t *valid = key_valid ? key_valid + (bh / H) * S : NULL;
-            const float *s = scores->data + (bh * T + t) * S;
-            float *p = probs->data + (bh * T + t) * S;
-            float max = -3.402823466e38f;
-            for (int64_t j = 0; j < S; j++)
-                if ((!valid || valid[j]) && s[j] > max) max = s[j];
-            float sum = 0.0f;
-            for (int64_t j = 0; j < S; j++) {
-                p[j] = (!valid || valid[j]) ? attx_expf(s[j] - max) : 0.0f;
-                sum += p[j];
-            }
-            float inv = 1.0f / sum;
-            for (int64_t j = 0; j < S; j++) p[j] *= inv;
-        }
+#pragma omp parallel for if (scores->numel > 32768)
+    for (int64_t r = 0; r < rows; r++)        /* row r = ((b·H + h)·T + t) */
+        softmax_row(scores->data + r * S, key_valid ? key_valid + (r / (H * T)) * S : NULL,
+                    probs->data + r * S, S);
     attx_record(ctx, softmax_backward, probs, scores, NULL, NULL, NULL);
     return probs;
 }

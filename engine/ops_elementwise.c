@@ -56,20 +56,33 @@ attx_tensor *attx_op_scale(attx_ctx *ctx, attx_tensor *x, float s)
 }
 
 /* ---- GELU(x) = x Φ(x), Φ(x) = (1 + erf(x/√2)) / 2 ---- */
+#define CHUNK 4096   /* elements per call of a vectorised kernel */
+
+ATTX_CLONES static void gelu_kernel(const float *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + attx_erff(x[i] * 0.70710678118654752f));
+}
+
+/* d/dx [x Φ(x)] = Φ(x) + x φ(x), φ(x) = exp(−x²/2) / √(2π) */
+ATTX_CLONES static void gelu_backward_kernel(const float *x, const float *dy, float *dx, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        float cdf = 0.5f * (1.0f + attx_erff(v * 0.70710678118654752f));
+        float pdf = 0.39894228040143268f * attx_expf(-0.5f * v * v);
+        dx[i] += dy[i] * (cdf + v * pdf);
+    }
+}
+
 static void gelu_backward(attx_ctx *ctx, attx_node *node)
 {
     attx_tensor *x = node->in[0];
     float *dx = attx_grad(ctx, x);
     if (!dx) return;
-    const float *dy = node->out->grad, *xv = x->data;
-    /* d/dx [x Φ(x)] = Φ(x) + x φ(x), φ(x) = exp(−x²/2) / √(2π) */
-#pragma omp parallel for if (x->numel > PARALLEL_MIN)
-    for (int64_t i = 0; i < x->numel; i++) {
-        float v = xv[i];
-        float cdf = 0.5f * (1.0f + attx_erff(v * 0.70710678118654752f));
-        float pdf = 0.39894228040143268f * attx_expf(-0.5f * v * v);
-        dx[i] += dy[i] * (cdf + v * pdf);
-    }
+    int64_t n = x->numel;
+#pragma omp parallel for if (n > PARALLEL_MIN)
+    for (int64_t c = 0; c < n; c += CHUNK)
+        gelu_backward_kernel(x->data + c, node->out->grad + c, dx + c, n - c < CHUNK ? n - c : CHUNK);
 }
 
 attx_tensor *attx_op_gelu(attx_ctx *ctx, attx_tensor *x)
@@ -77,11 +90,9 @@ attx_tensor *attx_op_gelu(attx_ctx *ctx, attx_tensor *x)
     if (!x) return NULL;
     attx_tensor *y = like(ctx, x);
     if (!y) return NULL;
-    const float *xv = x->data;
-    float *yv = y->data;
-#pragma omp parallel for if (x->numel > PARALLEL_MIN)
-    for (int64_t i = 0; i < x->numel; i++)
-        yv[i] = 0.5f * xv[i] * (1.0f + attx_erff(xv[i] * 0.70710678118654752f));
+    int64_t n = x->numel;
+#pragma omp parallel for if (n > PARALLEL_MIN)
+    for (int64_t c = 0; c < n; c += CHUNK) gelu_kernel(x->data + c, y->data + c, n - c < CHUNK ? n - c : CHUNK);
     attx_record(ctx, gelu_backward, y, x, NULL, NULL, NULL);
     return y;
 }

@@ -271,6 +271,8 @@ static void replay(const problem *p, int isa, float *C)
         }
 }
 
+/* The shapes use all three AVX-512 tile widths (N = 768: 8×48, N = 31: 8×32, N = 65, 100, 257:
+ * 8×16), edge tiles in M and N, several k-blocks, both betas. */
 static void test_exact_replay(void **state)
 {
     (void)state;
@@ -293,6 +295,7 @@ static void test_exact_replay(void **state)
                          attx_gemm_isa_name(all_isas[t]), p.M, p.N, p.K);
             free(C);
             free(R);
+            attx_gemm_free_buffers();   /* the next call allocates them again */
         }
         attx_gemm_set_isa(ATTX_ISA_AUTO);
         problem_free(&p);
@@ -408,6 +411,7 @@ static void test_isa_selection(void **state)
 
 int main(void)
 {
+    omp_set_dynamic(0);   /* the thread counts asked for, whatever OMP_DYNAMIC says */
     omp_set_num_threads(2);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_isa_selection),

@@ -939,7 +939,8 @@ static void test_writer_numbers(void **state)
     assert_string_equal(float_text(FLT_MIN), "1.1754944e-38");
     assert_string_equal(float_text(16777216.0f), "16777216");
     assert_string_equal(float_text(1.0f), "1");
-    assert_string_equal(float_text(100.0f), "1e+02");   /* %g's choice at 1 digit */
+    assert_string_equal(float_text(100.0f), "100");     /* whole numbers as integers, not 1e+02 */
+    assert_string_equal(float_text(1e20f), "1e+20");
     assert_string_equal(float_text(123456.7f), "123456.7");
     assert_string_equal(float_text(1e10f), "1e+10");
     assert_string_equal(float_text(-0.0f), "-0");

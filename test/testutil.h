@@ -56,10 +56,10 @@ static inline void tu_write_str(const char *path, const char *s)
 
 static inline char *tu_read(const char *path, size_t *len)
 {
-    char *data = NULL;
+    char *data[1] = {NULL};   /* an array, so gcc 12's -Wdangling-pointer does not misfire */
     attx_error err;
-    if (attx_read_file(path, (size_t)1 << 30, &data, len, &err) != 0) fail_msg("%s", err.msg);
-    return data;
+    if (attx_read_file(path, (size_t)1 << 30, &data[0], len, &err) != 0) fail_msg("%s", err.msg);
+    return data[0];
 }
 
 /* Runs a shell command, capturing stdout and stderr into malloc'd strings; returns the exit

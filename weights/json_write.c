@@ -104,6 +104,16 @@ static void use_json_decimal_point(char *text)
     memmove(at + 1, at + plen, strlen(at + plen) + 1);
 }
 
+/* %g writes 100 as "1e+02" at one digit: a whole number below 10^15 is written as an integer
+ * instead when that is no longer (exact: such floats and doubles print exactly with %.0f). */
+static void prefer_integer(double v, char *text, size_t cap)
+{
+    if (!(fabs(v) < 1e15) || v != floor(v) || (v == 0 && signbit(v))) return;
+    char integer[32];
+    int n = snprintf(integer, sizeof integer, "%.0f", v);
+    if (n > 0 && (size_t)n <= strlen(text) && (size_t)n < cap) memcpy(text, integer, (size_t)n + 1);
+}
+
 /* The fewest significant digits (%.*g) that strtof reads back as v; 9 always suffice. */
 static void shortest_float(float v, char *text, size_t cap)
 {
@@ -112,6 +122,7 @@ static void shortest_float(float v, char *text, size_t cap)
         if (strtof(text, NULL) == v) break;
     }
     use_json_decimal_point(text);
+    prefer_integer(v, text, cap);
 }
 
 /* The same for doubles through strtod; 17 digits always suffice. */
@@ -122,6 +133,7 @@ static void shortest_double(double v, char *text, size_t cap)
         if (strtod(text, NULL) == v) break;
     }
     use_json_decimal_point(text);
+    prefer_integer(v, text, cap);
 }
 
 /* ------------------------------------------------------------------------------------------ */
