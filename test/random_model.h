@@ -15,12 +15,7 @@ static uint64_t rng = 0x853C49E6748FEA9Bull;
 static float normal(float sd)   /* Box-Muller on a xorshift generator */
 {
     double u[2];
-    for (int i = 0; i < 2; i++) {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        u[i] = ((rng >> 11) + 0.5) / 9007199254740992.0;
-    }
+    for (int i = 0; i < 2; i++) u[i] = ((tu_random(&rng) >> 11) + 0.5) / 9007199254740992.0;
     return sd * (float)(sqrt(-2.0 * log(u[0])) * cos(6.283185307179586 * u[1]));
 }
 

@@ -18,14 +18,6 @@ typedef struct json_case {
 #define CASE(literal) {literal, sizeof(literal) - 1, NULL}
 #define REJECT(literal, msg) {literal, sizeof(literal) - 1, msg}
 
-static uint64_t rng_next(uint64_t *s)   /* xorshift64 */
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
 
 static double seconds_now(void)
 {
@@ -882,9 +874,9 @@ static void test_writer_escaping(void **state)
     uint64_t rng = 0x9E3779B97F4A7C15ull;
     unsigned char bytes[64];
     for (int iter = 0; iter < 5000; iter++) {
-        size_t n = (size_t)(rng_next(&rng) % sizeof bytes);
+        size_t n = (size_t)(tu_random(&rng) % sizeof bytes);
         for (size_t i = 0; i < n; i++) {
-            uint64_t r = rng_next(&rng);
+            uint64_t r = tu_random(&rng);
             bytes[i] = (unsigned char)(r % 4 == 0 ? r >> 8 : r % 4 == 1 ? 0x80 | (r >> 8 & 0x3f)
                                                                         : 0x20 + (r >> 8) % 0x5f);
         }
@@ -970,7 +962,7 @@ static void test_float_round_trip_random(void **state)
     uint64_t rng = 12345;
     int finite = 0;
     for (int i = 0; i < 10000; i++) {
-        uint32_t bits = (uint32_t)(rng_next(&rng) >> 32);
+        uint32_t bits = (uint32_t)(tu_random(&rng) >> 32);
         float f;
         memcpy(&f, &bits, 4);
         const char *text = float_text(f);
@@ -989,7 +981,7 @@ static void test_float_round_trip_random(void **state)
     }
     assert_true(finite > 9000);
     for (int i = 0; i < 10000; i++) {
-        uint64_t bits = rng_next(&rng);
+        uint64_t bits = tu_random(&rng);
         double d;
         memcpy(&d, &bits, 8);
         const char *text = double_text(d);
@@ -1015,9 +1007,9 @@ static void random_string(uint64_t *rng, attx_buf *b, int allow_nul)
     static const uint32_t pool[] = {'a', 'Z', '0', ' ', '"', '\\', '/', '\n', '\t', 0x01, 0x1f,
                                     0x00, 0x7f, 0xe9, 0x7ff, 0x800, 0x20ac, 0x2028, 0xfffd,
                                     0xffff, 0x10000, 0x1f600, 0x10ffff};
-    size_t n = (size_t)(rng_next(rng) % 12);
+    size_t n = (size_t)(tu_random(rng) % 12);
     for (size_t i = 0; i < n; i++) {
-        uint32_t cp = pool[rng_next(rng) % (sizeof pool / sizeof pool[0])];
+        uint32_t cp = pool[tu_random(rng) % (sizeof pool / sizeof pool[0])];
         if (cp == 0 && !allow_nul) cp = 'n';
         char u[4];
         size_t k;
@@ -1040,32 +1032,32 @@ static void random_string(uint64_t *rng, attx_buf *b, int allow_nul)
 static void random_value(uint64_t *rng, int depth, attx_json_writer *w, const attx_json_value *v)
 {
     if (!w) assert_non_null(v);
-    int kind = (int)(rng_next(rng) % (depth < 5 ? 9 : 7));
+    int kind = (int)(tu_random(rng) % (depth < 5 ? 9 : 7));
     switch (kind) {
     case 0:
         if (w) attx_jw_null(w);
         else assert_int_equal(attx_json_kind(v), ATTX_JSON_NULL);
         break;
     case 1: {
-        int b = (int)(rng_next(rng) & 1), got;
+        int b = (int)(tu_random(rng) & 1), got;
         if (w) attx_jw_bool(w, b);
         else assert_true(attx_json_bool(v, &got) == 0 && got == b);
         break;
     }
     case 2: {
-        int64_t x = (int64_t)rng_next(rng) >> (rng_next(rng) % 64), got;
+        int64_t x = (int64_t)tu_random(rng) >> (tu_random(rng) % 64), got;
         if (w) attx_jw_int(w, x);
         else assert_true(attx_json_i64(v, &got) == 0 && got == x);
         break;
     }
     case 3: {
-        uint64_t x = rng_next(rng) >> (rng_next(rng) % 64), got;
+        uint64_t x = tu_random(rng) >> (tu_random(rng) % 64), got;
         if (w) attx_jw_uint(w, x);
         else assert_true(attx_json_u64(v, &got) == 0 && got == x);
         break;
     }
     case 4: {
-        uint64_t bits = rng_next(rng);
+        uint64_t bits = tu_random(rng);
         double d, got;
         memcpy(&d, &bits, 8);
         if (w) attx_jw_double(w, d);
@@ -1074,7 +1066,7 @@ static void random_value(uint64_t *rng, int depth, attx_json_writer *w, const at
         break;
     }
     case 5: {
-        uint32_t bits = (uint32_t)rng_next(rng);
+        uint32_t bits = (uint32_t)tu_random(rng);
         float f;
         memcpy(&f, &bits, 4);
         if (w) attx_jw_float(w, f);
@@ -1100,7 +1092,7 @@ static void random_value(uint64_t *rng, int depth, attx_json_writer *w, const at
         break;
     }
     case 7: {
-        size_t n = (size_t)(rng_next(rng) % 5);
+        size_t n = (size_t)(tu_random(rng) % 5);
         if (w) attx_jw_array_begin(w);
         else assert_true(attx_json_kind(v) == ATTX_JSON_ARRAY && attx_json_len(v) == n);
         for (size_t i = 0; i < n; i++) random_value(rng, depth + 1, w, w ? NULL : attx_json_item(v, i));
@@ -1108,7 +1100,7 @@ static void random_value(uint64_t *rng, int depth, attx_json_writer *w, const at
         break;
     }
     default: {
-        size_t n = (size_t)(rng_next(rng) % 5);
+        size_t n = (size_t)(tu_random(rng) % 5);
         if (w) attx_jw_object_begin(w);
         else assert_true(attx_json_kind(v) == ATTX_JSON_OBJECT && attx_json_len(v) == n);
         for (size_t i = 0; i < n; i++) {

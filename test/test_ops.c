@@ -10,10 +10,7 @@
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static float uniform(void)   /* in [-1, 1) */
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((rng >> 40) / 8388608.0 - 1.0);
+    return (float)((tu_random(&rng) >> 40) / 8388608.0 - 1.0);
 }
 
 static attx_tensor *random_tensor(attx_ctx *ctx, int ndim, const int64_t *shape, float scale, int grad)

@@ -155,30 +155,23 @@ static void test_truncation_every_byte(void **state)
     free(full);
 }
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t next_random(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
 
 /* Random byte mutations: each parse succeeds or fails cleanly, and every accepted tensor lies
  * inside the buffer with a size that matches its shape. */
 static void test_random_corruption(void **state)
 {
     (void)state;
+    uint64_t rng_state = 0x9E3779B97F4A7C15ull;
     size_t size;
     unsigned char *full = small_valid_file(&size);
     int accepted = 0;
     for (int iter = 0; iter < 20000; iter++) {
         unsigned char *m = malloc(size);
         memcpy(m, full, size);
-        int flips = 1 + (int)(next_random() % 4);
+        int flips = 1 + (int)(tu_random(&rng_state) % 4);
         for (int k = 0; k < flips; k++) {
-            size_t pos = next_random() % size;
-            m[pos] = iter % 3 == 0 ? (unsigned char)next_random() : (unsigned char)(m[pos] ^ (1u << (next_random() % 8)));
+            size_t pos = tu_random(&rng_state) % size;
+            m[pos] = iter % 3 == 0 ? (unsigned char)tu_random(&rng_state) : (unsigned char)(m[pos] ^ (1u << (tu_random(&rng_state) % 8)));
         }
         attx_tensor_file f;
         attx_error err;

@@ -463,13 +463,7 @@ static void test_truncation(void **state)
 }
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rng(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+static uint64_t rng(void) { return tu_random(&rng_state); }
 
 /* 20,000 mutated copies of state.bin: one random byte, a few random bytes, a 4- or 8-byte
  * field set to an extreme value, or a bit flip, aimed anywhere, at the pickle or at the

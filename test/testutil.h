@@ -83,6 +83,15 @@ static inline int tu_run(const char *cmd, char **out, char **errout)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* xorshift64: a seeded, reproducible stream of 64-bit values for the tests. */
+static inline uint64_t tu_random(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
 /* Path of the attx binary under test ($ATTX, else build/attx). */
 static inline const char *tu_attx(void)
 {

@@ -215,7 +215,6 @@ static int parse_header(attx_tensor_file *f, const unsigned char *bytes, uint64_
     if ((rc = check_layout(f, spans, size - data_start, err)) != 0) goto done;
     for (size_t i = 0; i < f->n_tensors; i++)
         f->tensors[spans[i].index].data = bytes + data_start + spans[i].begin;
-    rc = attx_tensor_file_index(f, err);
 done:
     free(spans);
     attx_json_free(doc);
@@ -225,31 +224,12 @@ done:
 int attx_safetensors_parse(attx_tensor_file *f, const void *bytes, size_t size, const char *name,
                            attx_error *err)
 {
-    memset(f, 0, sizeof *f);
-    f->format = ATTX_FORMAT_SAFETENSORS;
-    f->path = dup_n(name, strlen(name));
-    if (!f->path) return attx_fail(err, "%s: out of memory", name);
-    if (parse_header(f, bytes, size, err) != 0) {
-        attx_fail_prefix(err, "%s", name);
-        attx_tensor_file_close(f);
-        return -1;
-    }
-    return 0;
+    return attx_tensor_file_parse_with(f, ATTX_FORMAT_SAFETENSORS, parse_header, bytes, size, name, err);
 }
 
 int attx_safetensors_open(attx_tensor_file *f, const char *path, attx_error *err)
 {
-    void *map;
-    size_t size;
-    memset(f, 0, sizeof *f);
-    if (attx_map_file(path, &map, &size, err) != 0) return -1;
-    if (attx_safetensors_parse(f, map, size, path, err) != 0) {
-        attx_unmap_file(map, size);
-        return -1;
-    }
-    f->map = map;
-    f->map_size = size;
-    return 0;
+    return attx_tensor_file_open_with(f, ATTX_FORMAT_SAFETENSORS, parse_header, path, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -37,6 +37,41 @@ int attx_tensor_file_index(attx_tensor_file *f, attx_error *err)
     return rc;
 }
 
+int attx_tensor_file_parse_with(attx_tensor_file *f, attx_tensor_format format, attx_tensor_parser parse,
+                                const void *bytes, size_t size, const char *name, attx_error *err)
+{
+    memset(f, 0, sizeof *f);
+    f->format = format;
+    f->path = strdup(name);
+    if (!f->path) return attx_fail(err, "%s: out of memory", name);
+    if (parse(f, bytes, size, err) != 0) {
+        attx_fail_prefix(err, "%s", name);
+        attx_tensor_file_close(f);
+        return -1;
+    }
+    if (attx_tensor_file_index(f, err) != 0) {      /* its message names the file */
+        attx_tensor_file_close(f);
+        return -1;
+    }
+    return 0;
+}
+
+int attx_tensor_file_open_with(attx_tensor_file *f, attx_tensor_format format, attx_tensor_parser parse,
+                               const char *path, attx_error *err)
+{
+    void *map;
+    size_t size;
+    memset(f, 0, sizeof *f);
+    if (attx_map_file(path, &map, &size, err) != 0) return -1;
+    if (attx_tensor_file_parse_with(f, format, parse, map, size, path, err) != 0) {
+        attx_unmap_file(map, size);
+        return -1;
+    }
+    f->map = map;
+    f->map_size = size;
+    return 0;
+}
+
 const attx_stored_tensor *attx_tensor_file_find(const attx_tensor_file *f, const char *name)
 {
     size_t lo = 0, hi = f->by_name ? f->n_tensors : 0;

@@ -314,7 +314,7 @@ done:
 }
 
 /* Everything but the name index; messages without the file name. */
-static int parse_checkpoint(attx_tensor_file *f, const unsigned char *b, size_t size, attx_error *err)
+static int parse_checkpoint(attx_tensor_file *f, const unsigned char *b, uint64_t size, attx_error *err)
 {
     if (is_legacy_format(b, size))
         return attx_fail(err, "legacy torch.save format (before PyTorch 1.6) is not supported; "
@@ -342,33 +342,10 @@ done:
 int attx_torchbin_parse(attx_tensor_file *f, const void *bytes, size_t size, const char *name,
                         attx_error *err)
 {
-    memset(f, 0, sizeof *f);
-    f->format = ATTX_FORMAT_TORCH_ZIP;
-    f->path = dup_n(name, strlen(name));
-    if (!f->path) return attx_fail(err, "%s: out of memory", name);
-    if (parse_checkpoint(f, bytes, size, err) != 0) {
-        attx_fail_prefix(err, "%s", name);
-        attx_tensor_file_close(f);
-        return -1;
-    }
-    if (attx_tensor_file_index(f, err) != 0) {      /* its message names the file */
-        attx_tensor_file_close(f);
-        return -1;
-    }
-    return 0;
+    return attx_tensor_file_parse_with(f, ATTX_FORMAT_TORCH_ZIP, parse_checkpoint, bytes, size, name, err);
 }
 
 int attx_torchbin_open(attx_tensor_file *f, const char *path, attx_error *err)
 {
-    void *map;
-    size_t size;
-    memset(f, 0, sizeof *f);
-    if (attx_map_file(path, &map, &size, err) != 0) return -1;
-    if (attx_torchbin_parse(f, map, size, path, err) != 0) {
-        attx_unmap_file(map, size);
-        return -1;
-    }
-    f->map = map;
-    f->map_size = size;
-    return 0;
+    return attx_tensor_file_open_with(f, ATTX_FORMAT_TORCH_ZIP, parse_checkpoint, path, err);
 }
