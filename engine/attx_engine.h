@@ -147,27 +147,31 @@ int attx_encode_text(const attx_model *m, const char *text, size_t len, attx_enc
                      attx_error *err);
 void attx_encoding_free(attx_encoding *e);
 
-/* A batch of token sequences, right-padded to the longest: ids[b·T + t]; lengths[b] real
- * tokens ([CLS] ... [SEP]); positions t ≥ lengths[b] are padding. */
-typedef struct attx_token_batch {
-    int B, T;
+/* One batch of inputs: token ids for a text model, or pixels for an image model. */
+typedef struct attx_batch {
+    int B;
+    /* text: ids[b·T + t] right-padded to T; lengths[b] real tokens ([CLS] ... [SEP]) */
+    int T;
     const int32_t *ids;
     const int32_t *lengths;
-} attx_token_batch;
+    /* images: pixels[B, C, H, W], normalized as the model's preprocessor says */
+    const float *pixels;
+} attx_batch;
 
 /* What a forward pass leaves in its context. With the tape off only logits are set; with it
  * on every tensor here is kept and has its gradient after attx_backward. */
 typedef struct attx_outputs {
     attx_tensor *logits;          /* [B, C]; NULL for a bare encoder */
-    attx_tensor *inputs_embeds;   /* [B, T, D]: word embeddings before positions are added */
+    attx_tensor *inputs_embeds;   /* [B, T, D]: word embeddings before positions are added;
+                                     ViT: patch embeddings [B, N, D] before [CLS] and positions */
     attx_tensor **attn;           /* [L] of [B, H, T, T]: post-softmax attention probabilities */
     attx_tensor **hidden;         /* [L+1] of [B, T, D]: embeddings output, then each block's */
-    uint8_t *key_valid;           /* [B·T] 1 for real tokens, 0 for padding */
+    uint8_t *key_valid;           /* [B·T] 1 for real tokens, 0 for padding (NULL: no padding) */
 } attx_outputs;
 
-/* Forward pass of a text model. Returns 0, or -1 with err set (ids out of the vocabulary, more
- * tokens than positions, out of memory). */
-int attx_forward(const attx_model *m, attx_ctx *ctx, const attx_token_batch *batch,
+/* Forward pass. Returns 0, or -1 with err set (ids out of the vocabulary, more tokens than
+ * positions, pixels missing for an image model, out of memory). */
+int attx_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch,
                  attx_outputs *out, attx_error *err);
 
 #ifdef __cplusplus

@@ -29,21 +29,14 @@ static attx_tensor *bert_layer_forward(attx_ctx *ctx, const attx_config *c, cons
     return attx_op_layernorm(ctx, attx_op_add(ctx, a, f), L->ffn_ln_g, L->ffn_ln_b, eps);
 }
 
-/* Copies t into a tensor allocated before a mark, so the layer's scratch can be released. */
-static attx_tensor *keep(attx_tensor *dst, const attx_tensor *src)
-{
-    if (!dst || !src) return NULL;
-    memcpy(dst->data, src->data, (size_t)src->numel * sizeof(float));
-    return dst;
-}
-
-int attx_bert_forward(const attx_model *m, attx_ctx *ctx, const attx_token_batch *batch,
+int attx_bert_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch,
                       attx_outputs *out, attx_error *err)
 {
     const attx_config *c = m->config;
     const attx_bert_weights *w = &m->bert;
     int64_t B = batch->B, T = batch->T, D = c->hidden_size;
     memset(out, 0, sizeof *out);
+    if (!batch->ids || !batch->lengths) return attx_fail(err, "a BERT model needs token ids");
     if (T > c->max_position_embeddings)
         return attx_fail(err, "%lld tokens is more than the model's %d positions", (long long)T,
                          c->max_position_embeddings);
@@ -80,7 +73,8 @@ int attx_bert_forward(const attx_model *m, attx_ctx *ctx, const attx_token_batch
     if (!recording) {
         ping = attx_tensor_3d(ctx, B, T, D);
         pong = attx_tensor_3d(ctx, B, T, D);
-        h = keep(ping, h);
+        if (ping && h) memcpy(ping->data, h->data, (size_t)h->numel * sizeof(float));
+        h = ping;
     } else {
         out->hidden[0] = h;
     }
@@ -93,8 +87,7 @@ int attx_bert_forward(const attx_model *m, attx_ctx *ctx, const attx_token_batch
             out->hidden[l + 1] = next;
             h = next;
         } else {
-            h = keep((l % 2 == 0) ? pong : ping, next);
-            attx_arena_release(&ctx->arena, mark);
+            h = attx_keep_release(ctx, mark, (l % 2 == 0) ? pong : ping, next);
         }
         if (!h) goto oom;
     }

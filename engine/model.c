@@ -65,6 +65,41 @@ static void bind_bert(attx_model *m)
     }
 }
 
+static void bind_vit(attx_model *m)
+{
+    attx_vit_weights *w = &m->vit;
+    const attx_config *c = m->config;
+    w->cls_token = attx_model_param(m, "vit.embeddings.cls_token");
+    w->pos_emb = attx_model_param(m, "vit.embeddings.position_embeddings");
+    w->patch_w = attx_model_param(m, "vit.embeddings.patch_embeddings.projection.weight");
+    w->patch_b = attx_model_param(m, "vit.embeddings.patch_embeddings.projection.bias");
+    w->final_ln_g = attx_model_param(m, "vit.layernorm.weight");
+    w->final_ln_b = attx_model_param(m, "vit.layernorm.bias");
+    w->classifier_w = attx_model_param(m, "classifier.weight");
+    w->classifier_b = attx_model_param(m, "classifier.bias");
+    /* the convolution weight [D, C, P, P] is used as the matrix [D, C·P·P] (same memory) */
+    w->patch_w->ndim = 2;
+    w->patch_w->shape[1] = (int64_t)c->num_channels * c->patch_size * c->patch_size;
+    for (int l = 0; l < c->num_layers; l++) {
+        attx_vit_layer *L = &w->layers[l];
+        struct { attx_tensor **slot; const char *suffix; } map[] = {
+            {&L->ln_before_g, "layernorm_before.weight"}, {&L->ln_before_b, "layernorm_before.bias"},
+            {&L->query_w, "attention.attention.query.weight"}, {&L->query_b, "attention.attention.query.bias"},
+            {&L->key_w, "attention.attention.key.weight"}, {&L->key_b, "attention.attention.key.bias"},
+            {&L->value_w, "attention.attention.value.weight"}, {&L->value_b, "attention.attention.value.bias"},
+            {&L->attn_out_w, "attention.output.dense.weight"}, {&L->attn_out_b, "attention.output.dense.bias"},
+            {&L->ln_after_g, "layernorm_after.weight"}, {&L->ln_after_b, "layernorm_after.bias"},
+            {&L->ffn_in_w, "intermediate.dense.weight"}, {&L->ffn_in_b, "intermediate.dense.bias"},
+            {&L->ffn_out_w, "output.dense.weight"}, {&L->ffn_out_b, "output.dense.bias"},
+        };
+        char name[128];
+        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+            snprintf(name, sizeof name, "vit.encoder.layer.%d.%s", l, map[i].suffix);
+            *map[i].slot = attx_model_param(m, name);
+        }
+    }
+}
+
 int attx_model_open(attx_model **out, const char *path, attx_error *err)
 {
     attx_model *m = calloc(1, sizeof *m);
@@ -90,6 +125,11 @@ int attx_model_open(attx_model **out, const char *path, attx_error *err)
             attx_fail_prefix(err, "%s", m->files.vocab_source);
             goto fail;
         }
+    }
+    if (m->config->arch == ATTX_ARCH_VIT) {
+        m->vit.layers = attx_arena_alloc(&m->storage, (size_t)m->config->num_layers * sizeof *m->vit.layers);
+        if (!m->vit.layers) goto oom;
+        bind_vit(m);
     }
     *out = m;
     return 0;
@@ -124,11 +164,12 @@ const attx_wordpiece *attx_model_tokenizer(const attx_model *m)
     return m->tokenizer;
 }
 
-int attx_forward(const attx_model *m, attx_ctx *ctx, const attx_token_batch *batch, attx_outputs *out,
+int attx_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch, attx_outputs *out,
                  attx_error *err)
 {
     switch (m->config->arch) {
     case ATTX_ARCH_BERT: return attx_bert_forward(m, ctx, batch, out, err);
+    case ATTX_ARCH_VIT: return attx_vit_forward(m, ctx, batch, out, err);
     default: return attx_fail(err, "%s: %s models are not supported by this build yet", m->files.path,
                               attx_arch_name(m->config->arch));
     }

@@ -25,12 +25,31 @@ typedef struct attx_bert_weights {
     attx_tensor *classifier_w, *classifier_b;   /* [C, D], [C]; NULL in a bare model */
 } attx_bert_weights;
 
+typedef struct attx_vit_layer {
+    attx_tensor *ln_before_g, *ln_before_b;                               /* [D] */
+    attx_tensor *query_w, *query_b, *key_w, *key_b, *value_w, *value_b;   /* biases NULL without qkv_bias */
+    attx_tensor *attn_out_w, *attn_out_b;
+    attx_tensor *ln_after_g, *ln_after_b;
+    attx_tensor *ffn_in_w, *ffn_in_b, *ffn_out_w, *ffn_out_b;
+} attx_vit_layer;
+
+typedef struct attx_vit_weights {
+    attx_tensor *cls_token;       /* [1, 1, D] */
+    attx_tensor *pos_emb;         /* [1, N+1, D] */
+    attx_tensor *patch_w;         /* [D, C·P·P]: the Conv2d weight [D, C, P, P] as a matrix */
+    attx_tensor *patch_b;         /* [D] */
+    attx_vit_layer *layers;       /* [L] */
+    attx_tensor *final_ln_g, *final_ln_b;
+    attx_tensor *classifier_w, *classifier_b;   /* NULL in a bare ViTModel */
+} attx_vit_weights;
+
 struct attx_model {
     attx_model_files files;
     const attx_config *config;    /* = &files.config */
     attx_arena storage;           /* parameter headers and weights converted to F32 */
     attx_tensor **params;         /* [files.n_specs], NULL where the file has no such tensor */
     attx_bert_weights bert;
+    attx_vit_weights vit;
     attx_wordpiece *tokenizer;    /* text models with a vocabulary; NULL otherwise */
 };
 
@@ -40,7 +59,11 @@ attx_tensor *attx_model_param(const attx_model *m, const char *name);
 /* BERT forward. With ctx->recording the tape is on and gradients flow to inputs_embeds (and,
  * when parameters carry ATTX_REQUIRES_GRAD, to them); with it off each layer's temporaries are
  * released as soon as the layer is done. Returns 0, or -1 with err set. */
-int attx_bert_forward(const attx_model *m, attx_ctx *ctx, const attx_token_batch *batch,
+int attx_bert_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch,
                       attx_outputs *out, attx_error *err);
+
+/* ViT forward (pre-LN blocks, [CLS] classifier); batch->pixels holds [B, C, H, W]. */
+int attx_vit_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch, attx_outputs *out,
+                     attx_error *err);
 
 #endif

@@ -34,6 +34,11 @@ attx_tensor *attx_op_add_embedding(attx_ctx *ctx, attx_tensor *x, attx_tensor *t
                                    const int32_t *ids);
 /* x[B, T, D] -> x[:, 0, :] as [B, D] (the [CLS] token) */
 attx_tensor *attx_op_first_token(attx_ctx *ctx, attx_tensor *x);
+/* pixels[B, C, H, W] -> patch rows [B, N, C·P·P], N = (H/P)·(W/P) row-major over the grid and
+ * features in (channel, y, x) order: a Conv2d with kernel = stride = P is then a linear layer */
+attx_tensor *attx_op_patchify(attx_ctx *ctx, attx_tensor *pixels, int P);
+/* x[B, N, D], row[D] -> [B, N+1, D] with row first (ViT's [CLS] token) */
+attx_tensor *attx_op_prepend_row(attx_ctx *ctx, attx_tensor *x, attx_tensor *row);
 
 /* ---- ops_layernorm.c ---- */
 /* LayerNorm over the last dimension: (x − mean) / sqrt(var + eps) · gamma + beta */

@@ -95,6 +95,15 @@ attx_tensor *attx_tensor_wrap(attx_ctx *ctx, float *data, int ndim, const int64_
     return t;
 }
 
+attx_tensor *attx_keep_release(attx_ctx *ctx, attx_arena_mark mark, attx_tensor *dst,
+                               const attx_tensor *src)
+{
+    if (!dst || !src) return NULL;
+    memcpy(dst->data, src->data, (size_t)src->numel * sizeof(float));
+    attx_arena_release(&ctx->arena, mark);
+    return dst;
+}
+
 float *attx_grad(attx_ctx *ctx, attx_tensor *t)
 {
     if (!t->grad) {

@@ -73,6 +73,12 @@ attx_tensor *attx_tensor_4d(attx_ctx *ctx, int64_t a, int64_t b, int64_t c, int6
 /* A tensor header around existing data (e.g. mmapped weights); the data is not copied. */
 attx_tensor *attx_tensor_wrap(attx_ctx *ctx, float *data, int ndim, const int64_t *shape);
 
+/* With the tape off, a model keeps a layer's output and drops the rest of what the layer
+ * allocated: copies src into dst (allocated before mark) and releases the arena to mark.
+ * Returns dst, or NULL when src is NULL (an allocation failed). */
+attx_tensor *attx_keep_release(attx_ctx *ctx, attx_arena_mark mark, attx_tensor *dst,
+                               const attx_tensor *src);
+
 /* Gradient buffer of t, allocated zeroed in the arena on first use (params keep theirs). */
 float *attx_grad(attx_ctx *ctx, attx_tensor *t);
 

@@ -28,7 +28,7 @@ static int cmp_double(const void *a, const void *b)
  * forward with the tape and a backward of the predicted logit (gradients reach every
  * attention probability and the input embeddings; the weights are constants, as when
  * explaining). */
-static double time_pass(attx_model *m, const attx_token_batch *batch, int backward)
+static double time_pass(attx_model *m, const attx_batch *batch, int backward)
 {
     attx_ctx *ctx = attx_ctx_new();
     attx_error err;
@@ -96,7 +96,7 @@ int main(void)
     for (int t = 0; t < SEQ; t++) ids[t] = 1000 + (t * 7919) % 28000;   /* ordinary word pieces */
     ids[0] = 101;                                                       /* [CLS] */
     ids[SEQ - 1] = 102;                                                 /* [SEP] */
-    attx_token_batch batch = {1, SEQ, ids, &length};
+    attx_batch batch = {.B = 1, .T = SEQ, .ids = ids, .lengths = &length};
 
     printf("BERT-base size (12 layers, hidden 768, 12 heads, FFN 3072), batch 1, sequence %d; median of %d\n",
            SEQ, REPEAT);

@@ -86,7 +86,7 @@ static double compare(const char *what, const float *got, const attx_stored_tens
 static attx_ctx *run(fixture *f, attx_outputs *out)
 {
     attx_error err;
-    attx_token_batch batch = {f->B, f->T, f->ids, f->lengths};
+    attx_batch batch = {.B = f->B, .T = f->T, .ids = f->ids, .lengths = f->lengths};
     attx_ctx *ctx = attx_ctx_new();
     attx_ctx_set_tape(ctx, 1);
     if (attx_forward(f->model, ctx, &batch, out, &err) != 0) fail_msg("%s", err.msg);
@@ -139,7 +139,7 @@ static void test_parity(void **state)
         attx_ctx *plain = attx_ctx_new();
         attx_outputs out2;
         attx_error err;
-        attx_token_batch batch = {f.B, f.T, f.ids, f.lengths};
+        attx_batch batch = {.B = f.B, .T = f.T, .ids = f.ids, .lengths = f.lengths};
         assert_int_equal(attx_forward(f.model, plain, &batch, &out2, &err), 0);
         assert_null(out2.attn);
         assert_memory_equal(out2.logits->data, out.logits->data, out.logits->numel * sizeof(float));
@@ -182,11 +182,11 @@ static void test_bad_batches(void **state)
     attx_outputs out;
     attx_error err;
     int32_t ids[3] = {2, 9999, 3}, len[1] = {3};
-    attx_token_batch bad = {1, 3, ids, len};
+    attx_batch bad = {.B = 1, .T = 3, .ids = ids, .lengths = len};
     assert_int_equal(attx_forward(f.model, ctx, &bad, &out, &err), -1);
     assert_contains(err.msg, "token id 9999 is outside the vocabulary");
     int32_t *many = calloc(100, sizeof *many), len2[1] = {100};
-    attx_token_batch longer = {1, 100, many, len2};
+    attx_batch longer = {.B = 1, .T = 100, .ids = many, .lengths = len2};
     assert_int_equal(attx_forward(f.model, ctx, &longer, &out, &err), -1);
     assert_contains(err.msg, "100 tokens is more than the model's 16 positions");
     free(many);

@@ -143,6 +143,28 @@ static void test_embedding_gradients(void **state)
     attx_ctx_free(ctx);
 }
 
+/* pixels -> patch rows -> [CLS] prepended: the ViT embedding ops */
+static attx_tensor *run_patches(attx_ctx *ctx, attx_tensor **in, const void *arg)
+{
+    (void)arg;
+    return attx_op_prepend_row(ctx, attx_op_patchify(ctx, in[0], 2), in[1]);
+}
+
+static void test_patch_gradients(void **state)
+{
+    (void)state;
+    attx_ctx *ctx = attx_ctx_new();
+    int64_t ps[4] = {2, 3, 4, 5}, rs[1] = {12};        /* W = 5: the last column is ignored */
+    attx_tensor *in[2] = {random_tensor(ctx, 4, ps, 1, 1), random_tensor(ctx, 1, rs, 1, 1)};
+    check_gradients(run_patches, in, 2, NULL, 1e-2f, 2e-3f);
+    /* layout: patch 1 (row 0, col 1) of image 1, feature (c=2, y=1, x=0) is pixel [1, 2, 1, 2] */
+    attx_tensor *p = attx_op_patchify(ctx, in[0], 2);
+    assert_int_equal(p->shape[1], 4);
+    assert_int_equal(p->shape[2], 12);
+    assert_true(p->data[(1 * 4 + 1) * 12 + 2 * 4 + 1 * 2 + 0] == in[0]->data[((1 * 3 + 2) * 4 + 1) * 5 + 2]);
+    attx_ctx_free(ctx);
+}
+
 typedef struct { int H; const uint8_t *valid; } attention_arg;
 
 /* scores -> masked softmax -> context: the three attention ops chained as a layer uses them */
@@ -244,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_elementwise_gradients),
         cmocka_unit_test(test_layernorm_gradient),
         cmocka_unit_test(test_embedding_gradients),
+        cmocka_unit_test(test_patch_gradients),
         cmocka_unit_test(test_attention_gradients),
         cmocka_unit_test(test_tape_mechanics),
         cmocka_unit_test(test_math_accuracy),

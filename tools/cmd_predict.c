@@ -69,7 +69,7 @@ static int run_predict(int argc, char **argv)
     attx_ctx *ctx = attx_ctx_new();
     if (!ctx) cli_failf("out of memory");
     attx_outputs out;
-    attx_token_batch batch = {1, enc.length, enc.ids, &enc.length};
+    attx_batch batch = {.B = 1, .T = enc.length, .ids = enc.ids, .lengths = &enc.length};
     if (attx_forward(model, ctx, &batch, &out, &err) != 0) cli_fail(&err);
     int C = cfg->num_labels, best = 0;
     const float *logits = out.logits->data;
