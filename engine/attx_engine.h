@@ -174,6 +174,48 @@ typedef struct attx_outputs {
 int attx_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch,
                  attx_outputs *out, attx_error *err);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Training                                                                                    */
+/*                                                                                             */
+/* A step: forward with the tape on and the parameters flagged ATTX_REQUIRES_GRAD, the loss,   */
+/* attx_backward from it, attx_clip_grad_norm, attx_adamw_step with the schedule's rate.       */
+
+/* Mean softmax cross-entropy of logits[B, C] against labels[B] (each in [0, C)), a [1] tensor
+ * recorded on the tape (PyTorch's CrossEntropyLoss with reduction "mean"). NULL when out of
+ * memory or logits is NULL. */
+attx_tensor *attx_cross_entropy(attx_ctx *ctx, attx_tensor *logits, const int32_t *labels);
+
+typedef struct attx_adamw_config {
+    double lr;                    /* base learning rate (attx_adamw_step takes the step's own) */
+    double beta1, beta2, eps;
+    double weight_decay;          /* decoupled: p ← p·(1 − lr·weight_decay) */
+} attx_adamw_config;
+
+/* AdamW as torch.optim.AdamW (amsgrad off). Parameters are not owned; m and v are. */
+typedef struct attx_adamw {
+    attx_adamw_config cfg;
+    size_t n;
+    attx_tensor **params;         /* [n], writable data; gradients in params[i]->grad */
+    uint8_t *decay;               /* [n] 1: weight decay applies (HF skips biases, LayerNorm) */
+    float **m, **v;               /* [n] of [numel]: first and second moments */
+    int64_t step;                 /* steps taken */
+} attx_adamw;
+
+attx_adamw_config attx_adamw_defaults(void);   /* lr 1e-3, betas 0.9/0.999, eps 1e-8, decay 0.01 */
+/* decay may be NULL (all parameters decay). Errors: out of memory. */
+int attx_adamw_init(attx_adamw *opt, attx_tensor *const *params, const uint8_t *decay, size_t n,
+                    const attx_adamw_config *cfg, attx_error *err);
+/* One update with learning rate lr; parameters whose grad is NULL are skipped. */
+void attx_adamw_step(attx_adamw *opt, double lr);
+void attx_adamw_free(attx_adamw *opt);
+
+/* Global L2 norm of the gradients; when above max_norm (> 0) they are scaled by
+ * max_norm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_. Returns the norm before. */
+double attx_clip_grad_norm(attx_tensor *const *params, size_t n, double max_norm);
+/* Learning-rate multiplier at step (0-based): linear warm-up over `warmup` steps, then linear
+ * decay to 0 at `total` (transformers' get_linear_schedule_with_warmup). */
+double attx_linear_schedule(int64_t step, int64_t warmup, int64_t total);
+
 #ifdef __cplusplus
 }
 #endif

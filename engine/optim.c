@@ -1,0 +1,118 @@
+/* optim.c — what a training step does after the backward pass: the global gradient norm and
+ * its clipping, the learning-rate schedule, and AdamW, each as PyTorch / Hugging Face define
+ * them (torch.nn.utils.clip_grad_norm_, transformers' linear schedule with warm-up,
+ * torch.optim.AdamW without amsgrad). Everything runs in parameter order, element by element,
+ * so the result does not depend on the number of threads. */
+#include "attx_engine.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+attx_adamw_config attx_adamw_defaults(void)
+{
+    /* torch.optim.AdamW's defaults */
+    return (attx_adamw_config){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 1e-2};
+}
+
+int attx_adamw_init(attx_adamw *opt, attx_tensor *const *params, const uint8_t *decay, size_t n,
+                    const attx_adamw_config *cfg, attx_error *err)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->cfg = *cfg;
+    opt->n = n;
+    opt->params = malloc(n * sizeof *opt->params);
+    opt->decay = malloc(n ? n : 1);
+    opt->m = calloc(n ? n : 1, sizeof *opt->m);
+    opt->v = calloc(n ? n : 1, sizeof *opt->v);
+    if (!opt->params || !opt->decay || !opt->m || !opt->v) goto oom;
+    for (size_t i = 0; i < n; i++) {
+        opt->params[i] = params[i];
+        opt->decay[i] = decay ? decay[i] : 1;
+        opt->m[i] = calloc((size_t)params[i]->numel, sizeof(float));
+        opt->v[i] = calloc((size_t)params[i]->numel, sizeof(float));
+        if (!opt->m[i] || !opt->v[i]) goto oom;
+    }
+    return 0;
+oom:
+    attx_adamw_free(opt);
+    return attx_fail(err, "out of memory for the optimizer state of %zu parameters", n);
+}
+
+void attx_adamw_free(attx_adamw *opt)
+{
+    for (size_t i = 0; opt->m && opt->v && i < opt->n; i++) {
+        free(opt->m[i]);
+        free(opt->v[i]);
+    }
+    free(opt->m);
+    free(opt->v);
+    free(opt->params);
+    free(opt->decay);
+    memset(opt, 0, sizeof *opt);
+}
+
+/* One step with learning rate lr (the schedule's value for this step). Parameters without a
+ * gradient (nothing flowed into them) are left alone, as PyTorch skips p.grad = None. The
+ * float arithmetic follows torch's order of operations:
+ *   p ← p · (1 − lr·λ)                              decoupled weight decay
+ *   m ← β1·m + (1 − β1)·g,  v ← β2·v + (1 − β2)·g·g  first and second moments
+ *   p ← p − (lr / (1 − β1^t)) · m / (√v / √(1 − β2^t) + ε)   bias-corrected update */
+void attx_adamw_step(attx_adamw *opt, double lr)
+{
+    const attx_adamw_config *c = &opt->cfg;
+    opt->step++;
+    double bias1 = 1.0 - pow(c->beta1, (double)opt->step);
+    double bias2 = 1.0 - pow(c->beta2, (double)opt->step);
+    float shrink = (float)(1.0 - lr * c->weight_decay);
+    float b1 = (float)c->beta1, one_minus_b1 = (float)(1.0 - c->beta1);
+    float b2 = (float)c->beta2, one_minus_b2 = (float)(1.0 - c->beta2);
+    float step_size = (float)(lr / bias1), bias2_sqrt = (float)sqrt(bias2), eps = (float)c->eps;
+    for (size_t i = 0; i < opt->n; i++) {
+        attx_tensor *p = opt->params[i];
+        if (!p->grad) continue;
+        float *w = p->data, *m = opt->m[i], *v = opt->v[i];
+        const float *g = p->grad;
+        int decay = opt->decay[i] && c->weight_decay != 0;
+#pragma omp parallel for if (p->numel > 65536)
+        for (int64_t k = 0; k < p->numel; k++) {
+            if (decay) w[k] = w[k] * shrink;
+            m[k] = m[k] * b1 + one_minus_b1 * g[k];
+            v[k] = v[k] * b2 + one_minus_b2 * g[k] * g[k];
+            float denom = sqrtf(v[k]) / bias2_sqrt + eps;
+            w[k] = w[k] - step_size * m[k] / denom;
+        }
+    }
+}
+
+/* ‖g‖₂ over all parameters together (each parameter's norm, then the norm of those norms, as
+ * clip_grad_norm_ computes it); when it exceeds max_norm every gradient is multiplied by
+ * max_norm / (‖g‖₂ + 1e-6). max_norm ≤ 0 only measures. Returns the norm before clipping. */
+double attx_clip_grad_norm(attx_tensor *const *params, size_t n, double max_norm)
+{
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!params[i]->grad) continue;
+        double sq = 0;
+        for (int64_t k = 0; k < params[i]->numel; k++) sq += (double)params[i]->grad[k] * params[i]->grad[k];
+        total += sq;
+    }
+    double norm = sqrt(total);
+    double coef = max_norm / (norm + 1e-6);
+    if (max_norm > 0 && coef < 1.0) {
+        float scale = (float)coef;
+        for (size_t i = 0; i < n; i++)
+            for (int64_t k = 0; params[i]->grad && k < params[i]->numel; k++) params[i]->grad[k] *= scale;
+    }
+    return norm;
+}
+
+/* Multiplier of the base learning rate at optimizer step `step` (0-based): a linear ramp from
+ * 0 over `warmup` steps, then a linear decay to 0 at `total` (transformers'
+ * get_linear_schedule_with_warmup). */
+double attx_linear_schedule(int64_t step, int64_t warmup, int64_t total)
+{
+    if (step < warmup) return (double)step / (double)(warmup > 1 ? warmup : 1);
+    double left = (double)(total - step) / (double)(total - warmup > 1 ? total - warmup : 1);
+    return left > 0 ? left : 0;
+}
