@@ -389,6 +389,39 @@ const attx_stored_tensor *attx_model_tensor(const attx_model_files *m, const cha
 /* Total parameters of the tensors the model uses. */
 uint64_t attx_model_param_count(const attx_model_files *m);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Labelled text data sets (TSV without quoting, CSV with RFC 4180 quoting)                     */
+
+/* Which columns to read. format: "auto" (AG News' "label,title,description" header, else TSV
+ * when the first line has a tab or the name ends in .tsv, else CSV; both with a header),
+ * "tsv", "csv", "sst2", "imdb" (TSV with a header), "agnews" (its test.csv: text = title +
+ * " " + description, labels 1-4 made 0-3), "agnews-train" (Hugging Face form, no header:
+ * text,label). text_cols: column names joined by "+" (numbers from 0 without a header);
+ * NULL: the first of sentence, text, content, review. label_col: NULL = "label".
+ * label_base is subtracted from every label. A NULL spec means all defaults. */
+typedef struct attx_dataset_spec {
+    const char *format;
+    const char *text_cols;
+    const char *label_col;
+    int label_base;
+} attx_dataset_spec;
+
+typedef struct attx_dataset {
+    size_t n, cap;
+    char **texts;                 /* [n] NUL-terminated UTF-8 */
+    int32_t *labels;              /* [n] class numbers from 0 */
+    int num_labels;               /* largest label + 1 */
+    size_t n_skipped;             /* records that could not be used */
+    size_t first_skipped_line;    /* 1-based line of the first of them */
+    char first_skip_reason[96];
+} attx_dataset;
+
+/* Reads every usable record; skipped ones are counted, not fatal. Errors: missing or unreadable
+ * file, unknown format, a header without the named columns, no usable record at all. */
+int attx_dataset_read(attx_dataset *ds, const char *path, const attx_dataset_spec *spec,
+                      attx_error *err);
+void attx_dataset_free(attx_dataset *ds);
+
 #ifdef __cplusplus
 }
 #endif
