@@ -108,6 +108,9 @@ void attx_ctx_free(attx_ctx *ctx);
 void attx_ctx_reset(attx_ctx *ctx);
 /* Tape on (1) or off (0, the default: layers free their temporaries as they finish). */
 void attx_ctx_set_tape(attx_ctx *ctx, int on);
+/* Dropout on (training, with the model config's probabilities, drawn from a stream seeded by
+ * seed) or off (0, the default: inference, as Hugging Face's eval mode). */
+void attx_ctx_set_dropout(attx_ctx *ctx, int on, uint64_t seed);
 /* Most bytes the context's arena has held at once. */
 size_t attx_ctx_peak_bytes(const attx_ctx *ctx);
 
@@ -129,6 +132,23 @@ const attx_config *attx_model_config(const attx_model *m);
 int attx_model_has_classifier(const attx_model *m);
 /* The WordPiece tokenizer of a text model, or NULL. */
 const attx_wordpiece *attx_model_tokenizer(const attx_model *m);
+
+/* A new model with random weights (initialised as Hugging Face does: N(0, initializer_range²)
+ * for weights and embeddings, 0 for biases, 1 for LayerNorm scales), built from the text of a
+ * config.json and, for a text model, of a vocab.txt. The same seed gives the same weights. */
+int attx_model_create(attx_model **out, const char *config_json, const char *vocab_text, size_t vocab_len,
+                      uint64_t seed, attx_error *err);
+/* Prepares a model for training: weights used in place from the file are copied into the
+ * model's memory, and every parameter gets a gradient buffer (flag ATTX_REQUIRES_GRAD) that
+ * each backward pass adds into; attx_model_zero_grad clears them. */
+int attx_model_make_trainable(attx_model *m, attx_error *err);
+void attx_model_zero_grad(attx_model *m);
+/* The model's parameters in its tensor order, with their canonical (HF) names; either array
+ * may be NULL. Returns how many there are (call with NULLs first to size the arrays). */
+size_t attx_model_params(const attx_model *m, attx_tensor **params, const char **names);
+/* Writes the model as one self-contained .safetensors file (weights in dtype F32, F16 or BF16;
+ * config, vocabulary, tokenizer and preprocessor settings in __metadata__), atomically. */
+int attx_model_save(const attx_model *m, const char *path, attx_dtype dtype, attx_error *err);
 
 /* One text made ready for a text model: [CLS] content [SEP], truncated to the model's
  * positions (the first max_position_embeddings − 2 content tokens are kept). */
@@ -215,6 +235,31 @@ double attx_clip_grad_norm(attx_tensor *const *params, size_t n, double max_norm
 /* Learning-rate multiplier at step (0-based): linear warm-up over `warmup` steps, then linear
  * decay to 0 at `total` (transformers' get_linear_schedule_with_warmup). */
 double attx_linear_schedule(int64_t step, int64_t warmup, int64_t total);
+
+/* Fills decay[k] for the k-th parameter of attx_model_params: 0 for biases and LayerNorm
+ * weights (which Hugging Face's Trainer does not decay), 1 for the rest. */
+void attx_weight_decay_mask(const attx_model *m, uint8_t *decay);
+
+typedef struct attx_step_stats {
+    double loss;                  /* mean cross-entropy of the batch before the update */
+    int correct;                  /* examples whose top logit was their label */
+    double grad_norm;             /* global gradient norm before clipping */
+} attx_step_stats;
+
+/* One step on a trainable model (attx_model_make_trainable; opt built over attx_model_params):
+ * forward with dropout (seeded by dropout_seed), cross-entropy against labels[B], backward,
+ * clipping to max_grad_norm (≤ 0: none), AdamW with learning rate lr. */
+int attx_train_step(attx_model *m, attx_ctx *ctx, attx_adamw *opt, const attx_batch *batch,
+                    const int32_t *labels, double lr, double max_grad_norm, uint64_t dropout_seed,
+                    attx_step_stats *stats, attx_error *err);
+
+/* The optimizer's moments and step count in a safetensors file (m.NAME, v.NAME), with a free
+ * progress string of the caller's (where in the data the run was), so a run can resume. */
+int attx_adamw_save(const attx_adamw *opt, const char *const *names, const char *path, const char *progress,
+                    attx_error *err);
+/* Loads what attx_adamw_save wrote into an optimizer built over the same parameters. */
+int attx_adamw_load(attx_adamw *opt, const char *const *names, const char *path, char *progress,
+                    size_t progress_cap, attx_error *err);
 
 #ifdef __cplusplus
 }

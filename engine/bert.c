@@ -1,5 +1,7 @@
 /* bert.c — BertForSequenceClassification (and a bare BertModel) exactly as Hugging Face
- * computes it in eval mode:
+ * computes it (in training, dropout where HF has it: after the embedding LayerNorm, on the
+ * attention probabilities, on both sublayer outputs before their residual add, and on the
+ * pooled [CLS] before the classifier):
  *   embeddings  h0 = LayerNorm(word[ids] + position[t] + token_type[0])
  *   layer l     a  = LayerNorm(h + W_o · attention(h))             (post-LN)
  *               h' = LayerNorm(a + W_2 · GELU(W_1 · a))
@@ -20,11 +22,12 @@ static attx_tensor *bert_layer_forward(attx_ctx *ctx, const attx_config *c, cons
     attx_tensor *v = attx_op_linear(ctx, h, L->value_w, L->value_b);
     attx_tensor *scores = attx_op_attention_scores(ctx, q, k, c->num_heads, 1.0f / sqrtf((float)c->head_dim));
     attx_tensor *probs = attx_op_softmax(ctx, scores, key_valid);         /* [B, H, T, T] */
-    attx_tensor *context = attx_op_attention_context(ctx, probs, v);     /* [B, T, D] */
-    attx_tensor *attn = attx_op_linear(ctx, context, L->attn_out_w, L->attn_out_b);
+    attx_tensor *context = attx_op_attention_context(ctx, attx_op_dropout(ctx, probs, c->attention_dropout), v);
+    attx_tensor *attn = attx_op_dropout(ctx, attx_op_linear(ctx, context, L->attn_out_w, L->attn_out_b),
+                                        c->hidden_dropout);                /* [B, T, D] */
     attx_tensor *a = attx_op_layernorm(ctx, attx_op_add(ctx, h, attn), L->attn_ln_g, L->attn_ln_b, eps);
     attx_tensor *ffn = attx_op_gelu(ctx, attx_op_linear(ctx, a, L->ffn_in_w, L->ffn_in_b));   /* [B, T, F] */
-    attx_tensor *f = attx_op_linear(ctx, ffn, L->ffn_out_w, L->ffn_out_b);
+    attx_tensor *f = attx_op_dropout(ctx, attx_op_linear(ctx, ffn, L->ffn_out_w, L->ffn_out_b), c->hidden_dropout);
     *attn_out = probs;
     return attx_op_layernorm(ctx, attx_op_add(ctx, a, f), L->ffn_ln_g, L->ffn_ln_b, eps);
 }
@@ -65,7 +68,8 @@ int attx_bert_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batc
     if (recording && out->inputs_embeds) out->inputs_embeds->flags |= ATTX_REQUIRES_GRAD;
     attx_tensor *x = attx_op_add_embedding(ctx, out->inputs_embeds, w->pos_emb, positions);
     x = attx_op_add_embedding(ctx, x, w->type_emb, types);
-    attx_tensor *h = attx_op_layernorm(ctx, x, w->emb_ln_g, w->emb_ln_b, c->layer_norm_eps);
+    attx_tensor *h = attx_op_dropout(ctx, attx_op_layernorm(ctx, x, w->emb_ln_g, w->emb_ln_b, c->layer_norm_eps),
+                                     c->hidden_dropout);
 
     /* with the tape off, two buffers hold the hidden state between layers and everything a
      * layer allocates is released when it is done */
@@ -94,7 +98,8 @@ int attx_bert_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batc
     if (w->classifier_w) {
         attx_tensor *pooled = attx_op_tanh(ctx, attx_op_linear(ctx, attx_op_first_token(ctx, h), w->pooler_w,
                                                                w->pooler_b));
-        out->logits = attx_op_linear(ctx, pooled, w->classifier_w, w->classifier_b);
+        out->logits = attx_op_linear(ctx, attx_op_dropout(ctx, pooled, c->hidden_dropout), w->classifier_w,
+                                     w->classifier_b);
         if (!out->logits) goto oom;
     }
     if (ctx->failed) goto oom;

@@ -1,6 +1,7 @@
 /* model.c — loading a model's weights as tensors: F32 used in place from the mapped file,
  * F16/BF16 (and misaligned F32) converted once into the model's own storage. */
 #include "model.h"
+#include "rng.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +31,42 @@ static attx_tensor *load_param(attx_model *m, const attx_stored_tensor *st, attx
         return NULL;
     }
     if (attx_stored_tensor_to_f32(st, t->data, err) != 0) return NULL;
+    return t;
+}
+
+/* A new parameter initialised as Hugging Face's _init_weights does for BERT and ViT: LayerNorm
+ * weights 1, every bias 0, every other tensor (linear and convolution weights, embeddings,
+ * the [CLS] token, positions) N(0, initializer_range²); BERT's [PAD] embedding row 0. (ViT
+ * draws from a normal truncated at ±2, which at σ = 0.02 is a normal.) */
+static attx_tensor *new_param(attx_model *m, const attx_tensor_spec *spec, attx_rng *rng, attx_error *err)
+{
+    attx_tensor *t = attx_arena_alloc(&m->storage, sizeof *t);
+    if (!t) {
+        attx_fail(err, "out of memory creating '%s'", spec->name);
+        return NULL;
+    }
+    memset(t, 0, sizeof *t);
+    t->flags = ATTX_PARAM;
+    t->ndim = spec->ndim;
+    t->numel = 1;
+    for (int d = 0; d < spec->ndim; d++) t->numel *= (int64_t)(t->shape[d] = (int64_t)spec->shape[d]);
+    t->data = attx_arena_alloc(&m->storage, (size_t)t->numel * sizeof(float));
+    if (!t->data) {
+        attx_fail(err, "out of memory creating '%s'", spec->name);
+        return NULL;
+    }
+    const char *name = spec->name, *last = strrchr(name, '.');
+    int is_norm = strstr(name, "LayerNorm.") || strstr(name, "layernorm");
+    const attx_config *c = &m->files.config;
+    if (last && strcmp(last, ".bias") == 0) {
+        memset(t->data, 0, (size_t)t->numel * sizeof(float));
+    } else if (is_norm) {
+        for (int64_t k = 0; k < t->numel; k++) t->data[k] = 1.0f;
+    } else {
+        for (int64_t k = 0; k < t->numel; k++) t->data[k] = (float)(c->initializer_range * attx_rng_normal(rng));
+        if (strcmp(name, "bert.embeddings.word_embeddings.weight") == 0)
+            memset(t->data + (int64_t)c->pad_token_id * t->shape[1], 0, (size_t)t->shape[1] * sizeof(float));
+    }
     return t;
 }
 
@@ -100,20 +137,26 @@ static void bind_vit(attx_model *m)
     }
 }
 
-int attx_model_open(attx_model **out, const char *path, attx_error *err)
+/* Builds the model's tensors from its files (m->files is open): stored tensors become
+ * parameters; with `seed` (init = 1) every tensor the config names is created and initialised
+ * instead. Then binds the architecture's weight slots and the tokenizer. */
+static int build(attx_model *m, int init, uint64_t seed, attx_error *err)
 {
-    attx_model *m = calloc(1, sizeof *m);
-    *out = NULL;
-    if (!m) return attx_fail(err, "%s: out of memory", path);
-    if (attx_model_files_open(&m->files, path, err) != 0) return -1;
+    const char *path = m->files.path;
     m->config = &m->files.config;
     size_t n = m->files.n_specs;
     m->params = attx_arena_alloc(&m->storage, n * sizeof *m->params);
     if (!m->params) goto oom;
+    attx_rng rng;
+    attx_rng_seed(&rng, seed);
     for (size_t i = 0; i < n; i++) {
         m->params[i] = NULL;
         const attx_stored_tensor *st = m->files.by_spec[i];
-        if (st && !(m->params[i] = load_param(m, st, err))) goto fail;
+        if (init) {
+            if (!(m->params[i] = new_param(m, &m->files.specs[i], &rng, err))) return -1;
+        } else if (st && !(m->params[i] = load_param(m, st, err))) {
+            return -1;
+        }
     }
     if (m->config->arch == ATTX_ARCH_BERT) {
         m->bert.layers = attx_arena_alloc(&m->storage, (size_t)m->config->num_layers * sizeof *m->bert.layers);
@@ -121,23 +164,52 @@ int attx_model_open(attx_model **out, const char *path, attx_error *err)
         bind_bert(m);
         if (m->files.vocab_text &&
             attx_wordpiece_load(&m->tokenizer, m->files.vocab_text, m->files.vocab_len, m->files.do_lower_case,
-                                err) != 0) {
-            attx_fail_prefix(err, "%s", m->files.vocab_source);
-            goto fail;
-        }
+                                err) != 0)
+            return attx_fail_prefix(err, "%s", m->files.vocab_source);
     }
     if (m->config->arch == ATTX_ARCH_VIT) {
         m->vit.layers = attx_arena_alloc(&m->storage, (size_t)m->config->num_layers * sizeof *m->vit.layers);
         if (!m->vit.layers) goto oom;
         bind_vit(m);
     }
-    *out = m;
     return 0;
 oom:
-    attx_fail(err, "%s: out of memory loading the model", path);
-fail:
-    attx_model_close(m);
-    return -1;
+    return attx_fail(err, "%s: out of memory loading the model", path);
+}
+
+int attx_model_open(attx_model **out, const char *path, attx_error *err)
+{
+    attx_model *m = calloc(1, sizeof *m);
+    *out = NULL;
+    if (!m) return attx_fail(err, "%s: out of memory", path);
+    if (attx_model_files_open(&m->files, path, err) != 0) {
+        free(m);
+        return -1;
+    }
+    if (build(m, 0, 0, err) != 0) {
+        attx_model_close(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+int attx_model_create(attx_model **out, const char *config_json, const char *vocab_text, size_t vocab_len,
+                      uint64_t seed, attx_error *err)
+{
+    attx_model *m = calloc(1, sizeof *m);
+    *out = NULL;
+    if (!m) return attx_fail(err, "out of memory");
+    if (attx_model_files_new(&m->files, "new model", config_json, vocab_text, vocab_len, err) != 0) {
+        free(m);
+        return -1;
+    }
+    if (build(m, 1, seed, err) != 0) {
+        attx_model_close(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
 }
 
 void attx_model_close(attx_model *m)

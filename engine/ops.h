@@ -21,6 +21,8 @@ attx_tensor *attx_op_add(attx_ctx *ctx, attx_tensor *a, attx_tensor *b);
 attx_tensor *attx_op_scale(attx_ctx *ctx, attx_tensor *x, float s);
 /* GELU, exact form: x/2 · (1 + erf(x/√2)) */
 attx_tensor *attx_op_gelu(attx_ctx *ctx, attx_tensor *x);
+/* Dropout with probability p when the context has dropout on (training); else x itself */
+attx_tensor *attx_op_dropout(attx_ctx *ctx, attx_tensor *x, float p);
 /* tanh(x) */
 attx_tensor *attx_op_tanh(attx_ctx *ctx, attx_tensor *x);
 

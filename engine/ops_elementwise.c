@@ -97,6 +97,39 @@ attx_tensor *attx_op_gelu(attx_ctx *ctx, attx_tensor *x)
     return y;
 }
 
+/* ---- dropout (training only): y = x · keep / (1 − p), keep ~ Bernoulli(1 − p) ---- */
+static void dropout_backward(attx_ctx *ctx, attx_node *node)
+{
+    attx_tensor *x = node->in[0];
+    float *dx = attx_grad(ctx, x);
+    if (!dx) return;
+    const uint8_t *keep = node->saved;
+    const float *dy = node->out->grad, scale = node->farg[0];
+    for (int64_t i = 0; i < x->numel; i++) dx[i] += keep[i] ? dy[i] * scale : 0.0f;
+}
+
+attx_tensor *attx_op_dropout(attx_ctx *ctx, attx_tensor *x, float p)
+{
+    if (!x || !ctx->dropout || !(p > 0)) return x;
+    attx_tensor *y = like(ctx, x);
+    uint8_t *keep = attx_arena_alloc(&ctx->arena, (size_t)x->numel);
+    if (!y || !keep) {
+        ctx->failed = 1;
+        return NULL;
+    }
+    float scale = 1.0f / (1.0f - p);
+    for (int64_t i = 0; i < x->numel; i++) {    /* one stream, in order: the same for any threads */
+        keep[i] = attx_rng_uniform(&ctx->rng) >= p;
+        y->data[i] = keep[i] ? x->data[i] * scale : 0.0f;
+    }
+    attx_node *n = attx_record(ctx, dropout_backward, y, x, NULL, NULL, NULL);
+    if (n) {
+        n->saved = keep;
+        n->farg[0] = scale;
+    }
+    return y;
+}
+
 /* ---- tanh; d tanh(x)/dx = 1 − tanh(x)² ---- */
 static void tanh_backward(attx_ctx *ctx, attx_node *node)
 {

@@ -22,6 +22,12 @@ void attx_ctx_set_tape(attx_ctx *ctx, int on)
     ctx->recording = on;
 }
 
+void attx_ctx_set_dropout(attx_ctx *ctx, int on, uint64_t seed)
+{
+    ctx->dropout = on;
+    attx_rng_seed(&ctx->rng, seed);
+}
+
 size_t attx_ctx_peak_bytes(const attx_ctx *ctx)
 {
     return ctx->arena.peak;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "attx_engine.h"
+#include "rng.h"
 
 /* Bump allocator in chunks. Allocations are 64-byte aligned and never freed one by one: reset
  * (keep the chunks for the next run, so steady-state runs do not malloc) or release to a mark. */
@@ -59,6 +60,8 @@ struct attx_ctx {
     attx_node *nodes;         /* growable (malloc'd once, reused across runs) */
     size_t n_nodes, cap_nodes;
     int recording;            /* tape on */
+    int dropout;              /* training: dropout layers are active */
+    attx_rng rng;             /* their random stream */
     int failed;               /* out of memory somewhere: results are invalid */
 };
 

@@ -310,6 +310,7 @@ typedef struct attx_config {
     char hidden_act[24];          /* "gelu" = exact erf GELU */
     float hidden_dropout;         /* hidden_dropout_prob (training only) */
     float attention_dropout;      /* attention_probs_dropout_prob (training only) */
+    float initializer_range;      /* std of the random initialisation of a new model */
     /* text models */
     int vocab_size;
     int max_position_embeddings;  /* BERT: learned positions; attn1: T, the fixed input length */
@@ -383,6 +384,11 @@ typedef struct attx_model_files {
 } attx_model_files;
 
 int attx_model_files_open(attx_model_files *m, const char *path, attx_error *err);
+/* The description of a model that has no file yet (one attx is about to train): the config
+ * and vocabulary texts as given, every tensor of the config expected (classifier included),
+ * none stored. `name` stands for the model in messages. */
+int attx_model_files_new(attx_model_files *m, const char *name, const char *config_json,
+                         const char *vocab_text, size_t vocab_len, attx_error *err);
 void attx_model_files_close(attx_model_files *m);
 /* The stored tensor behind a canonical HF name, or NULL. */
 const attx_stored_tensor *attx_model_tensor(const attx_model_files *m, const char *name);

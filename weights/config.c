@@ -121,6 +121,7 @@ static int parse_encoder(attx_config *c, const attx_json_value *root, attx_error
     c->layer_norm_eps = 1e-12f;
     c->hidden_dropout = 0.1f;
     c->attention_dropout = 0.1f;
+    c->initializer_range = 0.02f;
     strcpy(c->hidden_act, "gelu");
     if (get_int(root, "hidden_size", 1, MAX_HIDDEN, &c->hidden_size, err) ||
         get_int(root, "num_hidden_layers", 1, MAX_LAYERS, &c->num_layers, err) ||
@@ -129,6 +130,7 @@ static int parse_encoder(attx_config *c, const attx_json_value *root, attx_error
         get_float(root, "layer_norm_eps", 0.0, 1.0, &c->layer_norm_eps, err) ||
         get_float(root, "hidden_dropout_prob", 0.0, 1.0, &c->hidden_dropout, err) ||
         get_float(root, "attention_probs_dropout_prob", 0.0, 1.0, &c->attention_dropout, err) ||
+        get_float(root, "initializer_range", 0.0, 10.0, &c->initializer_range, err) ||
         get_string(root, "hidden_act", c->hidden_act, sizeof c->hidden_act, err))
         return -1;
     if (c->hidden_size % c->num_heads != 0)

@@ -320,6 +320,36 @@ int attx_model_files_open(attx_model_files *m, const char *path, attx_error *err
     return 0;
 }
 
+int attx_model_files_new(attx_model_files *m, const char *name, const char *config_json,
+                         const char *vocab_text, size_t vocab_len, attx_error *err)
+{
+    memset(m, 0, sizeof *m);
+    m->do_lower_case = 1;
+    if (!(m->path = strdup(name)) || !(m->config_json = strdup(config_json)) ||
+        !(m->config_source = strdup(name)) ||
+        (vocab_text && (!(m->vocab_text = malloc(vocab_len + 1)) || !(m->vocab_source = strdup(name))))) {
+        attx_model_files_close(m);
+        return attx_fail(err, "out of memory");
+    }
+    if (vocab_text) {
+        memcpy(m->vocab_text, vocab_text, vocab_len);
+        m->vocab_text[vocab_len] = '\0';
+        m->vocab_len = vocab_len;
+    }
+    if (attx_config_parse(&m->config, m->config_json, strlen(m->config_json), name, err) != 0 ||
+        attx_config_tensor_specs(&m->config, &m->specs, &m->n_specs, err) != 0) {
+        attx_model_files_close(m);
+        return -1;
+    }
+    if (!(m->by_spec = calloc(m->n_specs, sizeof *m->by_spec)) || !(m->ignored = calloc(1, sizeof *m->ignored))) {
+        attx_model_files_close(m);
+        return attx_fail(err, "out of memory");
+    }
+    m->has_head = 1;
+    m->has_pooler = m->config.arch == ATTX_ARCH_BERT;
+    return 0;
+}
+
 void attx_model_files_close(attx_model_files *m)
 {
     if (!m) return;

@@ -1,0 +1,83 @@
+/* model_train.c — a model's parameters as training sees them: writable copies with gradient
+ * buffers, the list of them, and saving the model as one self-contained safetensors file. */
+#include "model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Does the parameter's data lie in the read-only mapping of the weights file? */
+static int is_mapped(const attx_model *m, const attx_tensor *t)
+{
+    const char *base = m->files.weights.map, *p = (const char *)t->data;
+    return base && p >= base && p < base + m->files.weights.map_size;
+}
+
+int attx_model_make_trainable(attx_model *m, attx_error *err)
+{
+    for (size_t i = 0; i < m->files.n_specs; i++) {
+        attx_tensor *t = m->params[i];
+        if (!t || t->grad) continue;
+        size_t bytes = (size_t)t->numel * sizeof(float);
+        if (is_mapped(m, t)) {
+            float *copy = attx_arena_alloc(&m->storage, bytes);
+            if (!copy) return attx_fail(err, "%s: out of memory copying '%s'", m->files.path, m->files.specs[i].name);
+            memcpy(copy, t->data, bytes);
+            t->data = copy;
+        }
+        /* the gradient lives with the parameter, so backward passes accumulate into it */
+        t->grad = attx_arena_alloc(&m->storage, bytes);
+        if (!t->grad) return attx_fail(err, "%s: out of memory for gradients", m->files.path);
+        memset(t->grad, 0, bytes);
+        t->flags |= ATTX_REQUIRES_GRAD;
+    }
+    return 0;
+}
+
+size_t attx_model_params(const attx_model *m, attx_tensor **params, const char **names)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->files.n_specs; i++) {
+        if (!m->params[i]) continue;
+        if (params) params[n] = m->params[i];
+        if (names) names[n] = m->files.specs[i].name;
+        n++;
+    }
+    return n;
+}
+
+void attx_model_zero_grad(attx_model *m)
+{
+    for (size_t i = 0; i < m->files.n_specs; i++) {
+        attx_tensor *t = m->params[i];
+        if (t && t->grad) memset(t->grad, 0, (size_t)t->numel * sizeof(float));
+    }
+}
+
+int attx_model_save(const attx_model *m, const char *path, attx_dtype dtype, attx_error *err)
+{
+    if (dtype != ATTX_F32 && dtype != ATTX_F16 && dtype != ATTX_BF16)
+        return attx_fail(err, "%s: models are saved as F32, F16 or BF16", path);
+    const attx_model_files *f = &m->files;
+    attx_st_entry *entries = calloc(f->n_specs ? f->n_specs : 1, sizeof *entries);
+    if (!entries) return attx_fail(err, "%s: out of memory", path);
+    size_t n = 0;
+    for (size_t i = 0; i < f->n_specs; i++) {
+        if (!m->params[i]) continue;
+        attx_st_entry *e = &entries[n++];
+        e->name = f->specs[i].name;
+        e->dtype = dtype;
+        e->ndim = f->specs[i].ndim;     /* the spec's shape (ViT's patch weight is used as 2-D) */
+        memcpy(e->shape, f->specs[i].shape, sizeof e->shape);
+        e->f32 = m->params[i]->data;
+    }
+    const char *keys[5], *values[5];
+    size_t n_meta = 0;
+    keys[n_meta] = "format"; values[n_meta++] = "pt";
+    keys[n_meta] = "attx.config"; values[n_meta++] = f->config_json;
+    if (f->vocab_text) { keys[n_meta] = "attx.vocab"; values[n_meta++] = f->vocab_text; }
+    if (f->tokenizer_json) { keys[n_meta] = "attx.tokenizer"; values[n_meta++] = f->tokenizer_json; }
+    if (f->preprocessor_json) { keys[n_meta] = "attx.preprocessor"; values[n_meta++] = f->preprocessor_json; }
+    int rc = attx_safetensors_write(path, entries, n, keys, values, n_meta, err);
+    free(entries);
+    return rc;
+}

@@ -1,0 +1,125 @@
+/* train.c — one optimisation step of a classifier, and the optimizer state on disk so that a
+ * run can be resumed bit for bit. */
+#include "model.h"
+#include "ops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void attx_weight_decay_mask(const attx_model *m, uint8_t *decay)
+{
+    /* Hugging Face's Trainer leaves biases and LayerNorm weights out of the weight decay */
+    size_t n = 0;
+    for (size_t i = 0; i < m->files.n_specs; i++) {
+        if (!m->params[i]) continue;
+        const char *name = m->files.specs[i].name, *last = strrchr(name, '.');
+        int is_bias = last && strcmp(last, ".bias") == 0;
+        int is_norm = strstr(name, "LayerNorm.") || strstr(name, "layernorm");
+        decay[n++] = !is_bias && !is_norm;
+    }
+}
+
+/* forward (tape on, dropout on) → mean cross-entropy → backward → clip → AdamW */
+int attx_train_step(attx_model *m, attx_ctx *ctx, attx_adamw *opt, const attx_batch *batch,
+                    const int32_t *labels, double lr, double max_grad_norm, uint64_t dropout_seed,
+                    attx_step_stats *stats, attx_error *err)
+{
+    const attx_config *c = m->config;
+    for (int b = 0; b < batch->B; b++)
+        if (labels[b] < 0 || labels[b] >= c->num_labels)
+            return attx_fail(err, "label %d of example %d is not one of the model's %d classes", labels[b], b,
+                             c->num_labels);
+    attx_ctx_reset(ctx);
+    attx_ctx_set_tape(ctx, 1);
+    attx_ctx_set_dropout(ctx, 1, dropout_seed);
+    attx_model_zero_grad(m);
+    attx_outputs out;
+    int rc = attx_forward(m, ctx, batch, &out, err);
+    attx_ctx_set_dropout(ctx, 0, 0);
+    if (rc != 0) return -1;
+    if (!out.logits) return attx_fail(err, "%s: a model without a classifier cannot be trained", m->files.path);
+    attx_tensor *loss = attx_cross_entropy(ctx, out.logits, labels);
+    if (!loss || attx_backward(ctx, loss, NULL) != 0)
+        return attx_fail(err, "out of memory in the backward pass (batch of %d)", batch->B);
+    stats->loss = loss->data[0];
+    stats->correct = 0;
+    for (int b = 0; b < batch->B; b++) {
+        const float *z = out.logits->data + (int64_t)b * c->num_labels;
+        int best = 0;
+        for (int k = 1; k < c->num_labels; k++)
+            if (z[k] > z[best]) best = k;
+        stats->correct += best == labels[b];
+    }
+    stats->grad_norm = attx_clip_grad_norm(opt->params, opt->n, max_grad_norm);
+    attx_adamw_step(opt, lr);
+    return 0;
+}
+
+/* ---- optimizer state: one safetensors file, m.NAME and v.NAME per parameter, the step
+ * count and the caller's progress (e.g. epoch and batch) in __metadata__ ---- */
+int attx_adamw_save(const attx_adamw *opt, const char *const *names, const char *path, const char *progress,
+                    attx_error *err)
+{
+    attx_st_entry *entries = calloc(2 * opt->n + 1, sizeof *entries);
+    char **keys = calloc(2 * opt->n + 1, sizeof *keys);
+    int rc = -1;
+    if (!entries || !keys) {
+        attx_fail(err, "%s: out of memory", path);
+        goto done;
+    }
+    for (size_t i = 0; i < opt->n; i++) {
+        for (int which = 0; which < 2; which++) {
+            size_t k = 2 * i + (size_t)which;
+            size_t len = strlen(names[i]) + 3;
+            if (!(keys[k] = malloc(len))) {
+                attx_fail(err, "%s: out of memory", path);
+                goto done;
+            }
+            snprintf(keys[k], len, "%c.%s", which ? 'v' : 'm', names[i]);
+            entries[k] = (attx_st_entry){.name = keys[k], .dtype = ATTX_F32, .ndim = 1,
+                                         .shape = {(uint64_t)opt->params[i]->numel},
+                                         .f32 = which ? opt->v[i] : opt->m[i]};
+        }
+    }
+    char step[32];
+    snprintf(step, sizeof step, "%lld", (long long)opt->step);
+    const char *mk[2] = {"attx.adamw.step", "attx.progress"}, *mv[2] = {step, progress ? progress : ""};
+    rc = attx_safetensors_write(path, entries, 2 * opt->n, mk, mv, 2, err);
+done:
+    for (size_t k = 0; keys && k < 2 * opt->n; k++) free(keys[k]);
+    free(keys);
+    free(entries);
+    return rc;
+}
+
+int attx_adamw_load(attx_adamw *opt, const char *const *names, const char *path, char *progress,
+                    size_t progress_cap, attx_error *err)
+{
+    attx_tensor_file f;
+    if (attx_safetensors_open(&f, path, err) != 0) return -1;
+    int rc = 0;
+    const char *step = attx_tensor_file_meta(&f, "attx.adamw.step");
+    const char *prog = attx_tensor_file_meta(&f, "attx.progress");
+    char *end = NULL;
+    long long steps = step ? strtoll(step, &end, 10) : -1;
+    if (!step || *end || steps < 0) rc = attx_fail(err, "%s: no optimizer step count (attx.adamw.step)", path);
+    for (size_t i = 0; rc == 0 && i < opt->n; i++) {
+        for (int which = 0; rc == 0 && which < 2; which++) {
+            char key[160];
+            snprintf(key, sizeof key, "%c.%s", which ? 'v' : 'm', names[i]);
+            const attx_stored_tensor *t = attx_tensor_file_find(&f, key);
+            if (!t) rc = attx_fail(err, "%s: no tensor '%s' (a checkpoint of another model?)", path, key);
+            else if (t->dtype != ATTX_F32 || t->numel != (uint64_t)opt->params[i]->numel)
+                rc = attx_fail(err, "%s: tensor '%s' does not match the model's parameter", path, key);
+            else
+                memcpy(which ? opt->v[i] : opt->m[i], t->data, t->numel * sizeof(float));
+        }
+    }
+    if (rc == 0) {
+        opt->step = steps;
+        if (progress && progress_cap) snprintf(progress, progress_cap, "%s", prog ? prog : "");
+    }
+    attx_tensor_file_close(&f);
+    return rc;
+}
