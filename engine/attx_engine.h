@@ -60,6 +60,22 @@ int attx_wordpiece_encode(const attx_wordpiece *wp, const char *text, size_t len
                           attx_tokens *out, attx_error *err);
 void attx_tokens_free(attx_tokens *t);
 
+/* The words BertTokenizer's basic tokenizer makes of a text, before WordPiece: clean-up, CJK
+ * spacing, whitespace split, lowercase + accent stripping (or NFC), punctuation split. Each word
+ * (UTF-8, not NUL-terminated; words over 100 characters are left out, as they become [UNK])
+ * is passed to on_word in order. Errors: invalid UTF-8, out of memory. */
+typedef void (*attx_word_fn)(void *user, const char *word, size_t len);
+int attx_basic_words(const char *text, size_t len, int do_lower_case, attx_word_fn on_word, void *user,
+                     attx_error *err);
+
+/* Learns a WordPiece vocabulary from texts (as Hugging Face's WordPiece trainer does, by byte-
+ * pair merges over the basic tokenizer's words, continuation pieces spelled "##"): the special
+ * tokens [PAD] [UNK] [CLS] [SEP] [MASK] (ids 0-4), every character seen (alone and as "##c"),
+ * then merged pieces, most frequent pair first, until vocab_size tokens or no pair occurs
+ * min_frequency times. out gets the vocab.txt text, one token per line. */
+int attx_wordpiece_train(const char *const *texts, size_t n_texts, int vocab_size, int do_lower_case,
+                         int min_frequency, attx_buf *out, attx_error *err);
+
 /* Number of ids (lines of vocab.txt; with duplicated tokens more than HF's len(vocab)). */
 size_t attx_wordpiece_vocab_size(const attx_wordpiece *wp);
 /* The token of an id (NUL-terminated; "[UNK]" for the earlier id of a duplicated token), or

@@ -250,8 +250,11 @@ typedef struct piece_cp {
 } piece_cp;
 
 typedef struct encoder {
-    const attx_wordpiece *wp;
+    const attx_wordpiece *wp;       /* NULL when only splitting into words */
+    int do_lower_case;
     attx_tokens *out;
+    attx_word_fn on_word;           /* set: words go here instead of into WordPiece */
+    void *user;
     int failed;                     /* an allocation failed */
     /* the combining sequence being normalised: a starter (ccc 0) and the non-starters after it */
     piece_cp *seq, *seq_tmp;
@@ -314,6 +317,13 @@ static void end_word(encoder *e)
     const attx_wordpiece *wp = e->wp;
     size_t n = e->word_len;
     e->word_len = 0;
+    if (e->on_word) {
+        char word[4 * MAX_CHARS_PER_WORD];
+        size_t len = 0;
+        for (size_t i = 0; i < n && i < MAX_CHARS_PER_WORD; i++) len += put_utf8(word + len, e->word[i]);
+        if (n <= MAX_CHARS_PER_WORD) e->on_word(e->user, word, len);   /* longer ones are [UNK] */
+        return;
+    }
     int32_t unk = wp->special[SPECIAL_UNK];
     if (n > MAX_CHARS_PER_WORD) {
         push_token(e, unk, e->word_start, e->word_end);
@@ -363,7 +373,7 @@ static void extend_last(encoder *e, uint32_t end)
 {
     if (e->word_len > 0) {
         if (end > e->word_end) e->word_end = end;
-    } else if (e->after_punct && e->out->n > 0 && end > e->out->end[e->out->n - 1]) {
+    } else if (e->after_punct && e->out && e->out->n > 0 && end > e->out->end[e->out->n - 1]) {
         e->out->end[e->out->n - 1] = end;
     }
 }
@@ -371,7 +381,7 @@ static void extend_last(encoder *e, uint32_t end)
 /* A normalised code point goes into the word (drop Mn when lowercasing; punctuation alone). */
 static void emit(encoder *e, const piece_cp *p)
 {
-    if (e->wp->do_lower_case && p->cp >= 0x300 && attx_uc_class_of(p->cp) == ATTX_UC_MN) {
+    if (e->do_lower_case && p->cp >= 0x300 && attx_uc_class_of(p->cp) == ATTX_UC_MN) {
         extend_last(e, p->end);   /* _run_strip_accents drops Mn */
         return;
     }
@@ -431,7 +441,7 @@ static void seq_compose(encoder *e)
 static void seq_normalize(encoder *e)
 {
     seq_sort(e);
-    if (!e->wp->do_lower_case) seq_compose(e);
+    if (!e->do_lower_case) seq_compose(e);
 }
 
 static void seq_emit(encoder *e)
@@ -453,7 +463,7 @@ static void seq_push(encoder *e, uint32_t cp, uint32_t start, uint32_t end)
     if (ccc == 0 && e->seq_len > 0) {   /* a new starter ends the sequence */
         seq_normalize(e);
         /* NFC: a starter right after a lone starter may compose with it (Hangul LV + T) */
-        uint32_t c = !e->wp->do_lower_case && e->seq_len == 1 && e->seq[0].ccc == 0
+        uint32_t c = !e->do_lower_case && e->seq_len == 1 && e->seq[0].ccc == 0
                          ? attx_uc_compose(e->seq[0].cp, cp) : 0;
         if (c) {
             e->seq[0].cp = c;
@@ -508,7 +518,7 @@ static void add_char(encoder *e, uint32_t cp, uint32_t start, uint32_t end)
     uint32_t lower[ATTX_UC_LOWER_MAX], nfd[ATTX_UC_NFD_MAX];
     int n_lower = 1;
     lower[0] = cp;
-    if (e->wp->do_lower_case) n_lower = attx_uc_lower(cp, lower);
+    if (e->do_lower_case) n_lower = attx_uc_lower(cp, lower);
     for (int i = 0; i < n_lower; i++) {
         int n_nfd = attx_uc_nfd(lower[i], nfd);
         for (int k = 0; k < n_nfd; k++) seq_push(e, nfd[k], start, end);
@@ -516,20 +526,12 @@ static void add_char(encoder *e, uint32_t cp, uint32_t start, uint32_t end)
     if (cjk) end_chunk(e);
 }
 
-int attx_wordpiece_encode(const attx_wordpiece *wp, const char *text, size_t len,
-                          attx_tokens *out, attx_error *err)
+/* Runs the text through the encoder e (set up by the caller); 0, or -1 when out of memory. */
+static int run(encoder *e, const char *text, size_t len)
 {
-    out->n = 0;
-    if (len > UINT32_MAX) return attx_fail(err, "text too long (%zu bytes; offsets are 32-bit)", len);
-    size_t bad;
-    if (!attx_utf8_valid(text, len, &bad)) return attx_fail(err, "invalid UTF-8 at byte %zu", bad);
-
-    encoder *e = calloc(1, sizeof *e);
-    if (!e) return attx_fail(err, "out of memory");
-    e->wp = wp;
-    e->out = out;
+    const attx_wordpiece *wp = e->wp;
     for (size_t i = 0; i < len && !e->failed;) {
-        if (text[i] == '[') {   /* a special token of the vocabulary, spelled exactly */
+        if (wp && text[i] == '[') {   /* a special token of the vocabulary, spelled exactly */
             int k = 0;
             for (; k < SPECIAL_COUNT; k++) {
                 size_t n = strlen(special_text[k]);
@@ -546,7 +548,7 @@ int attx_wordpiece_encode(const attx_wordpiece *wp, const char *text, size_t len
         uint32_t cp;
         int n = 1;
         if ((unsigned char)text[i] < 0x80) cp = (unsigned char)text[i];
-        else n = attx_utf8_decode(text + i, len - i, &cp);   /* valid: checked above */
+        else n = attx_utf8_decode(text + i, len - i, &cp);   /* valid: checked before */
         add_char(e, cp, (uint32_t)i, (uint32_t)(i + (size_t)n));
         i += (size_t)n;
     }
@@ -554,12 +556,48 @@ int attx_wordpiece_encode(const attx_wordpiece *wp, const char *text, size_t len
     int failed = e->failed;
     free(e->seq);
     free(e->seq_tmp);
+    return failed ? -1 : 0;
+}
+
+static int check_text(const char *text, size_t len, attx_error *err)
+{
+    if (len > UINT32_MAX) return attx_fail(err, "text too long (%zu bytes; offsets are 32-bit)", len);
+    size_t bad;
+    if (!attx_utf8_valid(text, len, &bad)) return attx_fail(err, "invalid UTF-8 at byte %zu", bad);
+    return 0;
+}
+
+int attx_wordpiece_encode(const attx_wordpiece *wp, const char *text, size_t len,
+                          attx_tokens *out, attx_error *err)
+{
+    out->n = 0;
+    if (check_text(text, len, err) != 0) return -1;
+    encoder *e = calloc(1, sizeof *e);
+    if (!e) return attx_fail(err, "out of memory");
+    e->wp = wp;
+    e->do_lower_case = wp->do_lower_case;
+    e->out = out;
+    int rc = run(e, text, len);
     free(e);
-    if (failed) {
+    if (rc != 0) {
         out->n = 0;
         return attx_fail(err, "out of memory");
     }
     return 0;
+}
+
+int attx_basic_words(const char *text, size_t len, int do_lower_case, attx_word_fn on_word, void *user,
+                     attx_error *err)
+{
+    if (check_text(text, len, err) != 0) return -1;
+    encoder *e = calloc(1, sizeof *e);
+    if (!e) return attx_fail(err, "out of memory");
+    e->do_lower_case = do_lower_case;
+    e->on_word = on_word;
+    e->user = user;
+    int rc = run(e, text, len);
+    free(e);
+    return rc != 0 ? attx_fail(err, "out of memory") : 0;
 }
 
 void attx_tokens_free(attx_tokens *t)
