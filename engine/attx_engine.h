@@ -187,7 +187,7 @@ int attx_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch,
 /*   JPEG  (libjpeg) baseline and progressive, gray and YCbCr/RGB, libjpeg's default (islow)    */
 /*         IDCT and fancy upsampling, as PIL decodes it. CMYK/YCCK is refused. Any libjpeg       */
 /*         warning (premature end of data, corrupt entropy data) is an error, except extraneous  */
-/*         bytes between markers. EXIF orientation is not applied.                              */
+/*         bytes between markers. EXIF orientation is read, not applied (see below).            */
 /*   PPM (P6) and PGM (P5), binary, maxval 1..65535: maxval 255 is taken as it is; any other    */
 /*         maxval M maps a sample v to min(255, round_half_even(v / M * 255)), except 16-bit     */
 /*         PGM (M > 255), which PIL opens as mode "I" (v / M * 65535, rounded) and then clips to */
@@ -201,6 +201,9 @@ int attx_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch,
 typedef struct attx_image {
     int width, height;
     uint8_t *rgb;                 /* [height, width, 3] row-major, malloc'd */
+    int orientation;              /* EXIF orientation 1..8 of a JPEG (APP1) or PNG (eXIf before
+                                     the image data); 1 when absent or invalid. Not applied by
+                                     decoding, as PIL's convert("RGB") does not apply it. */
 } attx_image;
 
 typedef enum attx_image_format {
@@ -219,6 +222,11 @@ int attx_image_load(attx_image *img, const char *path, attx_error *err);
 int attx_image_decode(attx_image *img, const void *bytes, size_t size, const char *name,
                       attx_error *err);
 void attx_image_free(attx_image *img);
+
+/* Turns the pixels upright as PIL's ImageOps.exif_transpose does (HF's image pipelines call it
+ * in load_image before the processor): 2 mirror, 3 rotate 180, 4 flip, 5 transpose, 6 rotate
+ * 90 clockwise, 7 transverse, 8 rotate 90 counter-clockwise; then orientation is 1. */
+int attx_image_apply_orientation(attx_image *img, attx_error *err);
 
 /* PIL's resampling filters, numbered as PIL numbers them (preprocessor_config.json "resample"). */
 typedef enum attx_resample {

@@ -24,6 +24,7 @@ void attx_image_free(attx_image *img)
     free(img->rgb);
     img->rgb = NULL;
     img->width = img->height = 0;
+    img->orientation = 1;
 }
 
 attx_image_format attx_image_detect(const void *bytes, size_t size)
@@ -37,6 +38,74 @@ attx_image_format attx_image_detect(const void *bytes, size_t size)
          p[2] == '\f' || p[2] == '#'))
         return ATTX_IMAGE_PNM;
     return ATTX_IMAGE_UNKNOWN;
+}
+
+/* EXIF orientation (tag 0x0112, one SHORT or LONG in IFD0) of a TIFF-structured block,
+ * optionally behind "Exif\0\0"; 1 when absent, malformed or out of 1..8 (PIL's
+ * exif_transpose then leaves the image alone too). */
+static int exif_orientation(const unsigned char *p, size_t n)
+{
+    if (n >= 6 && memcmp(p, "Exif\0\0", 6) == 0) {
+        p += 6;
+        n -= 6;
+    }
+    if (n < 8) return 1;
+    int le;
+    if (p[0] == 'I' && p[1] == 'I') le = 1;
+    else if (p[0] == 'M' && p[1] == 'M') le = 0;
+    else return 1;
+#define U16(q) (le ? (unsigned)(q)[0] | (unsigned)(q)[1] << 8 : (unsigned)(q)[0] << 8 | (unsigned)(q)[1])
+#define U32(q) (le ? (uint32_t)U16(q) | (uint32_t)U16((q) + 2) << 16 : (uint32_t)U16(q) << 16 | (uint32_t)U16((q) + 2))
+    if (U16(p + 2) != 42) return 1;
+    uint32_t ifd = U32(p + 4);
+    if (ifd < 8 || ifd > n - 2) return 1;
+    unsigned count = U16(p + ifd);
+    for (unsigned i = 0; i < count; i++) {
+        size_t e = (size_t)ifd + 2 + 12 * (size_t)i;
+        if (e + 12 > n) break;
+        if (U16(p + e) != 0x0112) continue;
+        unsigned type = U16(p + e + 2);
+        uint32_t num = U32(p + e + 4), v;
+        if (num != 1) return 1;
+        if (type == 3) v = U16(p + e + 8);
+        else if (type == 4) v = U32(p + e + 8);
+        else return 1;
+        return v >= 1 && v <= 8 ? (int)v : 1;
+    }
+    return 1;
+#undef U16
+#undef U32
+}
+
+int attx_image_apply_orientation(attx_image *img, attx_error *err)
+{
+    const int o = img->orientation;
+    img->orientation = 1;
+    if (o <= 1 || o > 8 || !img->rgb) return 0;
+    const int W = img->width, H = img->height, swap = o >= 5;
+    const int OW = swap ? H : W, OH = swap ? W : H;
+    uint8_t *out = malloc((size_t)W * (size_t)H * 3);
+    if (!out) return attx_fail(err, "out of memory turning a %d x %d image", W, H);
+    for (int i = 0; i < OH; i++) {
+        for (int j = 0; j < OW; j++) {
+            int sy, sx;   /* the source pixel of output row i, column j */
+            switch (o) {
+            case 2: sy = i; sx = W - 1 - j; break;
+            case 3: sy = H - 1 - i; sx = W - 1 - j; break;
+            case 4: sy = H - 1 - i; sx = j; break;
+            case 5: sy = j; sx = i; break;
+            case 6: sy = H - 1 - j; sx = i; break;
+            case 7: sy = H - 1 - j; sx = W - 1 - i; break;
+            default: sy = j; sx = W - 1 - i; break;   /* 8 */
+            }
+            memcpy(out + ((size_t)i * OW + j) * 3, img->rgb + ((size_t)sy * W + sx) * 3, 3);
+        }
+    }
+    free(img->rgb);
+    img->rgb = out;
+    img->width = OW;
+    img->height = OH;
+    return 0;
 }
 
 /* The size check every format makes from its header, before pixel data. */
@@ -60,6 +129,7 @@ static int alloc_rgb(attx_image *img, int width, int height, const char *name, a
     if (!img->rgb) return attx_fail(err, "%s: out of memory for a %d x %d image", name, width, height);
     img->width = width;
     img->height = height;
+    img->orientation = 1;
     return 0;
 }
 
@@ -75,6 +145,7 @@ struct png_job {
     int too_large;               /* set by png_run when the header fails check_size */
     png_uint_32 width, height;
     int color_type, bit_depth;
+    int orientation;
     size_t rowbytes;
     int channels;                /* after the transforms: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
     int depth;                   /* 8 or 16 after the transforms */
@@ -117,6 +188,10 @@ static int png_run(struct png_job *job)
         job->too_large = 1;
         return -1;
     }
+    png_uint_32 exif_len = 0;
+    png_bytep exif = NULL;
+    if (png_get_eXIf_1(job->png, job->info, &exif_len, &exif) && exif)
+        job->orientation = exif_orientation(exif, exif_len);
     if (job->color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(job->png);
     if (job->color_type == PNG_COLOR_TYPE_GRAY && job->bit_depth < 8)
         png_set_expand_gray_1_2_4_to_8(job->png);
@@ -161,6 +236,7 @@ static int decode_png(attx_image *img, const unsigned char *data, size_t size, c
         rc = alloc_rgb(img, (int)job.width, (int)job.height, name, err);
     }
     if (rc == 0) {
+        img->orientation = job.orientation ? job.orientation : 1;
         const int c = job.channels, gray = c <= 2;
         for (size_t y = 0; y < job.height; y++) {
             const unsigned char *row = job.rows[y];
@@ -196,6 +272,7 @@ struct jpeg_job {
     char msg[JMSG_LENGTH_MAX + 64];
     int too_large;
     int unsupported;             /* CMYK, YCCK or another colour space attx does not convert */
+    int orientation;
     const unsigned char *data;
     size_t size;
     attx_image *img;
@@ -246,7 +323,14 @@ static int jpeg_run(struct jpeg_job *job)
     job->cinfo.client_data = job;
     job->cinfo.progress = &job->progress;
     jpeg_mem_src(&job->cinfo, job->data, (unsigned long)job->size);
+    jpeg_save_markers(&job->cinfo, JPEG_APP0 + 1, 0xffff);
     jpeg_read_header(&job->cinfo, TRUE);
+    job->orientation = 1;
+    for (jpeg_saved_marker_ptr m = job->cinfo.marker_list; m; m = m->next)
+        if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 && memcmp(m->data, "Exif\0\0", 6) == 0) {
+            job->orientation = exif_orientation(m->data, m->data_length);
+            break;   /* the first Exif block counts, as in PIL */
+        }
     if (check_size(job->cinfo.image_width, job->cinfo.image_height, "", NULL) != 0) {
         job->too_large = 1;
         return -1;
@@ -281,6 +365,7 @@ static int jpeg_run(struct jpeg_job *job)
             for (int x = w - 1; x >= 0; x--) row[3 * x] = row[3 * x + 1] = row[3 * x + 2] = row[x];
     }
     jpeg_finish_decompress(&job->cinfo);
+    job->img->orientation = job->orientation;
     return 0;
 }
 
@@ -417,6 +502,7 @@ int attx_image_decode(attx_image *img, const void *bytes, size_t size, const cha
 {
     img->rgb = NULL;
     img->width = img->height = 0;
+    img->orientation = 1;
     if (!name) name = "(image)";
     const unsigned char *p = bytes;
     if (size == 0) return attx_fail(err, "%s: empty file, not an image", name);
@@ -441,6 +527,7 @@ int attx_image_load(attx_image *img, const char *path, attx_error *err)
 {
     img->rgb = NULL;
     img->width = img->height = 0;
+    img->orientation = 1;
     void *map;
     size_t len;
     if (attx_map_file(path, &map, &len, err) != 0) return -1;

@@ -25,7 +25,7 @@ void attx_image_normalize(const attx_image *img, const attx_preprocessor *pp, fl
 int attx_image_preprocess(const attx_image *img, const attx_preprocessor *pp, int height,
                           int width, float *out, attx_error *err)
 {
-    attx_image resized = {0, 0, NULL};
+    attx_image resized = {0, 0, NULL, 1};
     const attx_image *src = img;
     if (pp->do_resize) {
         if (attx_image_resize(img, pp->width, pp->height, (attx_resample)pp->resample, &resized,

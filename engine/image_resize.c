@@ -212,6 +212,7 @@ int attx_image_resize(const attx_image *in, int width, int height, attx_resample
 {
     out->rgb = NULL;
     out->width = out->height = 0;
+    out->orientation = 1;
     if (!in->rgb || in->width <= 0 || in->height <= 0) return attx_fail(err, "resize: empty image");
     if (width <= 0 || height <= 0 || width > ATTX_IMAGE_MAX_SIDE || height > ATTX_IMAGE_MAX_SIDE)
         return attx_fail(err, "resize: target size %d x %d is not 1..%d per side", width, height,
@@ -230,6 +231,7 @@ int attx_image_resize(const attx_image *in, int width, int height, attx_resample
     if (!out->rgb) return attx_fail(err, "resize: out of memory for %d x %d", width, height);
     out->width = width;
     out->height = height;
+    out->orientation = 1;
 
     if (width == in->width && height == in->height) {   /* PIL returns a copy */
         memcpy(out->rgb, in->rgb, (size_t)width * height * 3);

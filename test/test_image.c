@@ -105,6 +105,91 @@ static void test_decode_matches_pil(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* EXIF orientation: read by decoding (which leaves the pixels as stored, like PIL's open +
+ * convert), applied by attx_image_apply_orientation as PIL's ImageOps.exif_transpose. */
+static void test_exif_orientation(void **state)
+{
+    (void)state;
+    const char *list = attx_tensor_file_meta(&ref, "oriented");
+    attx_json_doc *doc;
+    attx_error err;
+    assert_int_equal(attx_json_parse(list, strlen(list), NULL, &doc, &err), 0);
+    const attx_json_value *names = attx_json_root(doc);
+    assert_int_equal(attx_json_len(names), 9);
+    int seen[9] = {0};
+    for (size_t i = 0; i < attx_json_len(names); i++) {
+        const char *name = attx_json_str(attx_json_item(names, i), NULL);
+        attx_image img;
+        load_ok(&img, name);
+        assert_int_equal(img.orientation, name[4] - '0');   /* "exif<o>_..." */
+        seen[img.orientation] = 1;
+        assert_int_equal(attx_image_apply_orientation(&img, &err), 0);
+        assert_int_equal(img.orientation, 1);
+        int maxd;
+        if (count_diff(&img, ref_tensor("oriented/", name, ATTX_U8), &maxd) != 0)
+            fail_msg("%s: differs from PIL's exif_transpose", name);
+        attx_image_free(&img);
+    }
+    for (int o = 2; o <= 8; o++) assert_true(seen[o]);
+    attx_json_free(doc);
+
+    /* Random damage inside the APP1 EXIF block: the pixels stay the same, the orientation is
+     * 1..8 and the parser reads nothing outside the block (ASan). */
+    size_t len;
+    unsigned char *jpg = (unsigned char *)tu_read(FIX "exif6_7x4.jpg", &len);
+    attx_image want;
+    assert_int_equal(attx_image_decode(&want, jpg, len, "exif.jpg", &err), 0);
+    size_t app1 = 2;
+    while (app1 + 4 < len && !(jpg[app1] == 0xff && jpg[app1 + 1] == 0xe1))
+        app1 += 2 + ((size_t)jpg[app1 + 2] << 8 | jpg[app1 + 3]);
+    assert_true(app1 + 4 < len);
+    const size_t body = app1 + 4, body_len = ((size_t)jpg[app1 + 2] << 8 | jpg[app1 + 3]) - 2;
+    assert_memory_equal(jpg + body, "Exif\0\0", 6);
+    unsigned char *copy = malloc(len);
+    uint64_t rs = 99;
+    int n_changed = 0;
+    for (int r = 0; r < 2000; r++) {
+        memcpy(copy, jpg, len);
+        int flips = 1 + (int)(tu_random(&rs) % 3);
+        for (int k = 0; k < flips; k++)
+            copy[body + 6 + tu_random(&rs) % (body_len - 6)] = (unsigned char)tu_random(&rs);
+        attx_image got;
+        assert_int_equal(attx_image_decode(&got, copy, len, "exif.jpg", &err), 0);
+        assert_true(got.orientation >= 1 && got.orientation <= 8);
+        n_changed += got.orientation != 6;
+        assert_memory_equal(got.rgb, want.rgb, (size_t)want.width * want.height * 3);
+        attx_image_free(&got);
+    }
+    assert_true(n_changed > 0);
+    /* an IFD offset past the block, and a byte-order mark that is neither II nor MM */
+    memcpy(copy, jpg, len);
+    copy[body + 6 + 4] = 0x7f;
+    attx_image got;
+    assert_int_equal(attx_image_decode(&got, copy, len, "exif.jpg", &err), 0);
+    assert_int_equal(got.orientation, 1);
+    attx_image_free(&got);
+    memcpy(copy, jpg, len);
+    copy[body + 6] = 'X';
+    assert_int_equal(attx_image_decode(&got, copy, len, "exif.jpg", &err), 0);
+    assert_int_equal(got.orientation, 1);
+    attx_image_free(&got);
+    free(copy);
+    free(jpg);
+    attx_image_free(&want);
+    /* files without EXIF have orientation 1, and applying it changes nothing */
+    attx_image img;
+    load_ok(&img, "baseline_19x13.jpg");
+    assert_int_equal(img.orientation, 1);
+    attx_image_free(&img);
+    load_ok(&img, "noise_13x9.png");
+    assert_int_equal(img.orientation, 1);
+    uint8_t first = img.rgb[0];
+    assert_int_equal(attx_image_apply_orientation(&img, &err), 0);
+    assert_int_equal(img.width, 13);
+    assert_int_equal(img.rgb[0], first);
+    attx_image_free(&img);
+}
+
 static void case_pp(const attx_json_value *c, attx_preprocessor *pp)
 {
     int64_t w, h, r;
@@ -525,7 +610,7 @@ static void test_truncated(void **state)
         truncate_everywhere(pngs[i], png_iend_offset(pngs[i]) - 4);   /* CRC of the last IDAT may go */
     /* JPEG: every cut fails (a premature end is an error, not gray fill) */
     const char *jpegs[] = {FIX "baseline_19x13.jpg", FIX "progressive_21x14.jpg",
-                           FIX "gray_15x10.jpg"};
+                           FIX "gray_15x10.jpg", FIX "exif8_7x4.jpg"};
     for (size_t i = 0; i < sizeof jpegs / sizeof *jpegs; i++) {
         size_t len;
         free(tu_read(jpegs[i], &len));
@@ -582,6 +667,9 @@ static void test_corrupt(void **state)
     corrupt_randomly(FIX "progressive_21x14.jpg", 400, 4, &fails);
     assert_true(fails > 0);
     corrupt_randomly(FIX "rgb_8x5.ppm", 200, 5, &fails);
+    corrupt_randomly(FIX "exif6_7x4.jpg", 400, 6, &fails);   /* reaches the EXIF parser */
+    assert_true(fails > 0);
+    corrupt_randomly(FIX "exif5_5x3.png", 200, 7, &fails);
 
     /* a PNG whose IDAT holds garbage (with a correct CRC) fails in zlib, cleanly */
     size_t len;
@@ -628,6 +716,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_matches_pil),
+        cmocka_unit_test(test_exif_orientation),
         cmocka_unit_test(test_resize_matches_pil),
         cmocka_unit_test(test_pixels_match_hf),
         cmocka_unit_test(test_preprocess_size_checks),

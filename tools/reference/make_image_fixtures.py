@@ -5,11 +5,14 @@ Writes test/fixtures/images/*.{png,jpg,ppm,pgm} and test/fixtures/images/referen
   decode/NAME          U8 [H, W, 3]  np.array(Image.open(NAME).convert("RGB"))
   resize/K             U8 [h, w, 3]  that image .resize((w, h), resample) (HF's path: the RGB
                                      image, reducing_gap=None)
+  oriented/NAME        U8 [H', W', 3] ImageOps.exif_transpose(Image.open(NAME)).convert("RGB")
+                                     for the exif* images (what HF's load_image does first)
   pixels/K             F32 [3, h, w] then HF ViTImageProcessor's rescale and normalize:
                                      (x.astype(float64) * factor).astype(float32), then
                                      (x - mean32) / std32 in float32, channels first
 The metadata key "cases" is a JSON list of {"key", "image", "width", "height", "resample",
-"do_rescale", "rescale_factor", "do_normalize", "mean", "std"}; "images" lists the file names.
+"do_rescale", "rescale_factor", "do_normalize", "mean", "std"}; "images" lists the file names
+and "oriented" the ones with an oriented/ reference.
 
 PIL cannot write 16-bit colour, gray+alpha 16-bit, 2-bit gray or interlaced PNGs, nor PPM/PGM with
 an unusual maxval, so those are written by the small writers below; PIL still decodes all of them
@@ -24,7 +27,7 @@ import sys
 import zlib
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 sys.path.insert(0, os.path.dirname(__file__))
 from st_io import write_safetensors  # noqa: E402
@@ -178,6 +181,16 @@ def make_images():
         chunks=[(b"tRNS", b"\x01\x2c")])
     pal2 = Image.fromarray(noise(3, 9)).quantize(colors=4, method=Image.Quantize.MEDIANCUT)
     pil_save("palette2_9x3.png", pal2, bits=2)
+    # EXIF orientation 2..8 (PNG eXIf chunks, JPEG APP1), read but not applied by decoding
+    for o in range(2, 9):
+        exif = Image.Exif()
+        exif[0x0112] = o
+        pil_save("exif%d_5x3.png" % o, Image.fromarray(noise(3, 5)), exif=exif.tobytes())
+    for o in (6, 8):
+        exif = Image.Exif()
+        exif[0x0112] = o
+        exif[0x010F] = "attx"   # another IFD0 tag besides the orientation
+        pil_save("exif%d_7x4.jpg" % o, Image.fromarray(gradient(4, 7)), exif=exif.tobytes())
     # refused by attx (no reference): a CMYK JPEG
     Image.fromarray(noise(4, 4, 4), "CMYK").save(os.path.join(OUT, "cmyk_4x4.jpg"))
     own("rgb_8x5.ppm", write_pnm, noise(5, 8), 255)
@@ -215,6 +228,11 @@ def main():
         rgb = np.array(Image.open(os.path.join(OUT, name)).convert("RGB"))
         tensors["decode/" + name] = torch.from_numpy(rgb.copy())
 
+    oriented = [n for n in names if n.startswith("exif")]
+    for name in oriented:
+        im = ImageOps.exif_transpose(Image.open(os.path.join(OUT, name)))
+        tensors["oriented/" + name] = torch.from_numpy(np.array(im.convert("RGB")))
+
     def case(image, w, h, resample, do_rescale=True, factor=1 / 255, do_normalize=True,
              mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)):
         im = Image.open(os.path.join(OUT, image)).convert("RGB")
@@ -229,8 +247,8 @@ def main():
 
     for resample in (2, 3, 0):
         for image, sizes in [("noise_40x30.png", [(16, 16), (7, 5), (25, 12), (13, 20), (1, 1)]),
-                             ("gradient_17x11.png", [(21, 16), (5, 9), (17, 11)]),
-                             ("checker_16x12.png", [(9, 7), (24, 18)]),
+                             ("gradient_17x11.png", [(19, 14), (5, 9), (17, 11)]),
+                             ("checker_16x12.png", [(9, 7), (20, 15)]),
                              ("wide_1x7.png", [(4, 4), (1, 3)]),
                              ("tall_9x1.png", [(3, 5)]),
                              ("tiny_1x1.png", [(3, 2)]),
@@ -249,7 +267,7 @@ def main():
     case("rgba_10x6.png", 5, 3, 2, do_normalize=False)
     case("palette_trns_12x7.png", 4, 4, 3, do_rescale=False, do_normalize=False)
 
-    meta = {"cases": json.dumps(cases), "images": json.dumps(names)}
+    meta = {"cases": json.dumps(cases), "images": json.dumps(names), "oriented": json.dumps(oriented)}
     path = os.path.join(OUT, "reference.safetensors")
     write_safetensors(path, tensors, meta)
     total = sum(os.path.getsize(os.path.join(OUT, n)) for n in os.listdir(OUT))
