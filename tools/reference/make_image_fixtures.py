@@ -2,16 +2,18 @@
 """Generates small test images and what PIL makes of them, for test/test_image.c.
 
 Writes test/fixtures/images/*.{png,jpg,ppm,pgm} and test/fixtures/images/reference.safetensors:
-  decode/NAME          U8 [H, W, 3]  np.array(Image.open(NAME).convert("RGB"))
+  decode/NAME          U8 [H, W, 3]  np.array(Image.open(NAME).convert("RGB")) (small images; every
+                                     image's "WxH:FNV-1a 64" is in the metadata "decode_fnv")
   resize/K             U8 [h, w, 3]  that image .resize((w, h), resample) (HF's path: the RGB
-                                     image, reducing_gap=None)
+                                     image, reducing_gap=None); not for every case (see case())
   oriented/NAME        U8 [H', W', 3] ImageOps.exif_transpose(Image.open(NAME)).convert("RGB")
                                      for the exif* images (what HF's load_image does first)
   pixels/K             F32 [3, h, w] then HF ViTImageProcessor's rescale and normalize:
                                      (x.astype(float64) * factor).astype(float32), then
                                      (x - mean32) / std32 in float32, channels first
 The metadata key "cases" is a JSON list of {"key", "image", "width", "height", "resample",
-"do_rescale", "rescale_factor", "do_normalize", "mean", "std"}; "images" lists the file names
+"do_rescale", "rescale_factor", "do_normalize", "mean", "std", "resize_fnv", "pixels_fnv"}
+(FNV-1a 64 of the U8 resize and of the little-endian F32 pixels); "images" lists the file names
 and "oriented" the ones with an oriented/ reference.
 
 PIL cannot write 16-bit colour, gray+alpha 16-bit, 2-bit gray or interlaced PNGs, nor PPM/PGM with
@@ -191,6 +193,16 @@ def make_images():
         exif[0x0112] = o
         exif[0x010F] = "attx"   # another IFD0 tag besides the orientation
         pil_save("exif%d_7x4.jpg" % o, Image.fromarray(gradient(4, 7)), exif=exif.tobytes())
+    # a larger picture for ViT-sized resizes (checked by hash): smooth parts, edges, a noise patch
+    y, x = np.mgrid[0:241, 0:319]
+    big = np.stack([128 + 100 * np.sin(x / 17.0) * np.cos(y / 23.0), x * 255 // 318,
+                    (x + 2 * y) % 256], -1).astype(np.uint8)
+    big[50:120, 60:200] = (240, 30, 30)
+    big[(x - 220) ** 2 + (y - 160) ** 2 < 50 ** 2] = (20, 200, 255)
+    big[10:26, 250:266] = noise(16, 16)
+    big[200:230, ::2] = 0
+    pil_save("picture_319x241.png", Image.fromarray(big), optimize=True)
+    pil_save("baseline422_19x13.jpg", Image.fromarray(photo), quality=90, subsampling=1)
     # refused by attx (no reference): a CMYK JPEG
     Image.fromarray(noise(4, 4, 4), "CMYK").save(os.path.join(OUT, "cmyk_4x4.jpg"))
     own("rgb_8x5.ppm", write_pnm, noise(5, 8), 255)
@@ -210,6 +222,14 @@ FILTERS = {0: Image.Resampling.NEAREST, 1: Image.Resampling.LANCZOS,
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
 
+def fnv1a64(data):
+    """FNV-1a, 64-bit, as a hex string (test/test_image.c computes the same)."""
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return "%016x" % h
+
+
 def hf_pixels(u8, do_rescale, factor, do_normalize, mean, std):
     x = u8
     if do_rescale:
@@ -223,10 +243,12 @@ def hf_pixels(u8, do_rescale, factor, do_normalize, mean, std):
 
 def main():
     names = make_images()
-    tensors, cases = {}, []
+    tensors, cases, decode_fnv = {}, [], {}
     for name in names:
         rgb = np.array(Image.open(os.path.join(OUT, name)).convert("RGB"))
-        tensors["decode/" + name] = torch.from_numpy(rgb.copy())
+        decode_fnv[name] = "%dx%d:%s" % (rgb.shape[1], rgb.shape[0], fnv1a64(rgb.tobytes()))
+        if rgb.size <= 3 * 4096:   # the large picture is checked by its hash alone
+            tensors["decode/" + name] = torch.from_numpy(rgb.copy())
 
     oriented = [n for n in names if n.startswith("exif")]
     for name in oriented:
@@ -234,16 +256,23 @@ def main():
         tensors["oriented/" + name] = torch.from_numpy(np.array(im.convert("RGB")))
 
     def case(image, w, h, resample, do_rescale=True, factor=1 / 255, do_normalize=True,
-             mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)):
+             mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), store="all"):
+        """store: "all" (resize/ and pixels/ tensors), "resize" (no pixels/: bicubic and
+        nearest, whose normalisation is the same map as bilinear's), or "hash" (only the
+        FNV-1a hashes of both, for the large outputs)."""
         im = Image.open(os.path.join(OUT, image)).convert("RGB")
         out = np.array(im.resize((w, h), resample=FILTERS[resample], reducing_gap=None))
         key = "%s/%dx%d/%d/%d" % (image, w, h, resample, len(cases))
-        tensors["resize/" + key] = torch.from_numpy(out.copy())
-        tensors["pixels/" + key] = torch.from_numpy(
-            hf_pixels(out, do_rescale, factor, do_normalize, list(mean), list(std)))
+        pixels = hf_pixels(out, do_rescale, factor, do_normalize, list(mean), list(std))
+        if store == "all":
+            tensors["resize/" + key] = torch.from_numpy(out.copy())
+        if store in ("all", "pixels"):
+            tensors["pixels/" + key] = torch.from_numpy(pixels)
         cases.append({"key": key, "image": image, "width": w, "height": h, "resample": resample,
                       "do_rescale": do_rescale, "rescale_factor": factor,
-                      "do_normalize": do_normalize, "mean": list(mean), "std": list(std)})
+                      "do_normalize": do_normalize, "mean": list(mean), "std": list(std),
+                      "resize_fnv": fnv1a64(out.tobytes()),
+                      "pixels_fnv": fnv1a64(pixels.astype("<f4").tobytes())})
 
     for resample in (2, 3, 0):
         for image, sizes in [("noise_40x30.png", [(16, 16), (7, 5), (25, 12), (13, 20), (1, 1)]),
@@ -255,10 +284,15 @@ def main():
                              ("noise_13x9.png", [(26, 5), (6, 18)]),
                              ("photo_32x24.jpg", [(16, 16)])]:
             for w, h in sizes:
-                case(image, w, h, resample)
+                case(image, w, h, resample, store="all" if resample == 2 else "resize")
     for resample in (1, 4, 5):
-        case("noise_40x30.png", 16, 16, resample)
-        case("noise_13x9.png", 20, 7, resample)
+        case("noise_40x30.png", 16, 16, resample, store="resize")
+        case("noise_13x9.png", 20, 7, resample, store="resize")
+    for resample in range(6):
+        case("picture_319x241.png", 224, 224, resample, store="hash")
+    case("picture_319x241.png", 384, 384, 2, store="hash")
+    case("picture_319x241.png", 37, 23, 3, store="hash")
+    case("picture_319x241.png", 32, 32, 2, mean=IMAGENET_MEAN, std=IMAGENET_STD, store="pixels")
     case("noise_40x30.png", 16, 16, 2, mean=IMAGENET_MEAN, std=IMAGENET_STD)
     case("gradient_17x11.png", 8, 8, 3, factor=0.00392156862745098, mean=IMAGENET_MEAN,
          std=IMAGENET_STD)
@@ -267,7 +301,8 @@ def main():
     case("rgba_10x6.png", 5, 3, 2, do_normalize=False)
     case("palette_trns_12x7.png", 4, 4, 3, do_rescale=False, do_normalize=False)
 
-    meta = {"cases": json.dumps(cases), "images": json.dumps(names), "oriented": json.dumps(oriented)}
+    meta = {"cases": json.dumps(cases), "images": json.dumps(names), "oriented": json.dumps(oriented),
+            "decode_fnv": json.dumps(decode_fnv)}
     path = os.path.join(OUT, "reference.safetensors")
     write_safetensors(path, tensors, meta)
     total = sum(os.path.getsize(os.path.join(OUT, n)) for n in os.listdir(OUT))
