@@ -277,6 +277,90 @@ int attx_adamw_save(const attx_adamw *opt, const char *const *names, const char 
 int attx_adamw_load(attx_adamw *opt, const char *const *names, const char *path, char *progress,
                     size_t progress_cap, attx_error *err);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Images                                                                                      */
+/*                                                                                             */
+/* Files decode to 8-bit RGB exactly as PIL's Image.open(path).convert("RGB") gives them (what  */
+/* Hugging Face's image pipelines feed ViTImageProcessor): alpha is dropped without compositing, */
+/* palettes are expanded (their transparency ignored), gray is replicated to three channels.    */
+/* The format comes from the first bytes, never from the file name:                            */
+/*   PNG   (libpng) every colour type and bit depth, interlaced or not. 16-bit samples become   */
+/*         their high byte (PIL's ";16B" raw modes), except 16-bit gray without alpha: PIL opens */
+/*         that as mode "I" and convert("RGB") clips it, so a sample v becomes min(v, 255).      */
+/*   JPEG  (libjpeg) baseline and progressive, gray and YCbCr/RGB, libjpeg's default (islow)    */
+/*         IDCT and fancy upsampling, as PIL decodes it. CMYK/YCCK is refused. Any libjpeg       */
+/*         warning (premature end of data, corrupt entropy data) is an error, except extraneous  */
+/*         bytes between markers. EXIF orientation is read, not applied (see below).            */
+/*   PPM (P6) and PGM (P5), binary, maxval 1..65535: maxval 255 is taken as it is; any other    */
+/*         maxval M maps a sample v to min(255, round_half_even(v / M * 255)), except 16-bit     */
+/*         PGM (M > 255), which PIL opens as mode "I" (v / M * 65535, rounded) and then clips to */
+/*         255, as above.                                                                      */
+/* Images over ATTX_IMAGE_MAX_SIDE pixels per side or ATTX_IMAGE_MAX_PIXELS pixels are refused  */
+/* from their header, before any pixel data is decoded. Errors name the file.                   */
+
+#define ATTX_IMAGE_MAX_SIDE 16384
+#define ATTX_IMAGE_MAX_PIXELS ((uint64_t)1 << 28)
+
+typedef struct attx_image {
+    int width, height;
+    uint8_t *rgb;                 /* [height, width, 3] row-major, malloc'd */
+    int orientation;              /* EXIF orientation 1..8 of a JPEG (APP1) or PNG (eXIf before
+                                     the image data); 1 when absent or invalid. Not applied by
+                                     decoding, as PIL's convert("RGB") does not apply it. */
+} attx_image;
+
+typedef enum attx_image_format {
+    ATTX_IMAGE_UNKNOWN = 0,
+    ATTX_IMAGE_PNG,
+    ATTX_IMAGE_JPEG,
+    ATTX_IMAGE_PNM                /* PPM P6 / PGM P5 (and the P1-P4 kinds, which are refused) */
+} attx_image_format;
+
+/* The format that the first bytes announce (size may be short: ATTX_IMAGE_UNKNOWN). */
+attx_image_format attx_image_detect(const void *bytes, size_t size);
+
+/* Decodes a file (attx_image_load) or bytes in memory (attx_image_decode; `name` is used in
+ * messages). On success *img owns its pixels (attx_image_free); on failure *img is empty. */
+int attx_image_load(attx_image *img, const char *path, attx_error *err);
+int attx_image_decode(attx_image *img, const void *bytes, size_t size, const char *name,
+                      attx_error *err);
+void attx_image_free(attx_image *img);
+
+/* Turns the pixels upright as PIL's ImageOps.exif_transpose does (HF's image pipelines call it
+ * in load_image before the processor): 2 mirror, 3 rotate 180, 4 flip, 5 transpose, 6 rotate
+ * 90 clockwise, 7 transverse, 8 rotate 90 counter-clockwise; then orientation is 1. */
+int attx_image_apply_orientation(attx_image *img, attx_error *err);
+
+/* PIL's resampling filters, numbered as PIL numbers them (preprocessor_config.json "resample"). */
+typedef enum attx_resample {
+    ATTX_RESAMPLE_NEAREST = 0,
+    ATTX_RESAMPLE_LANCZOS = 1,
+    ATTX_RESAMPLE_BILINEAR = 2,
+    ATTX_RESAMPLE_BICUBIC = 3,
+    ATTX_RESAMPLE_BOX = 4,
+    ATTX_RESAMPLE_HAMMING = 5
+} attx_resample;
+
+/* out = in.resize((width, height), filter) exactly as PIL computes it (checked against Debian's
+ * Pillow 9.4 and the current Resample.c) for an
+ * RGB image: separable, horizontal pass first, a pass skipped when its size does not change;
+ * the filter support is scaled by in/out when downscaling (antialiasing); 22-bit fixed-point
+ * weights, rounded and clipped to uint8 after each pass; NEAREST takes source pixel
+ * floor((x + 0.5) · in/out) with PIL's accumulated double steps. out is allocated. */
+int attx_image_resize(const attx_image *in, int width, int height, attx_resample filter,
+                      attx_image *out, attx_error *err);
+
+/* What HF ViTImageProcessor does after decoding: resize to pp's size (when do_resize), then
+ * x · rescale_factor (in double, then float; when do_rescale), then (x − mean[c]) / std[c] in
+ * float (when do_normalize). out: [3, height, width] channels first, one image of
+ * attx_batch.pixels. height/width are what the model takes; it is an error when the
+ * processed image has another size. */
+int attx_image_preprocess(const attx_image *img, const attx_preprocessor *pp, int height,
+                          int width, float *out, attx_error *err);
+
+/* The last step alone: uint8 RGB [H, W, 3] to floats [3, H, W] by pp's rescale/normalize. */
+void attx_image_normalize(const attx_image *img, const attx_preprocessor *pp, float *out);
+
 #ifdef __cplusplus
 }
 #endif

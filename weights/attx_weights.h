@@ -428,6 +428,33 @@ int attx_dataset_read(attx_dataset *ds, const char *path, const attx_dataset_spe
                       attx_error *err);
 void attx_dataset_free(attx_dataset *ds);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Image preprocessing settings (HF preprocessor_config.json of ViTImageProcessor)              */
+
+typedef struct attx_preprocessor {
+    int do_resize;                /* default 1 */
+    int height, width;            /* "size": {"height","width"}, a square int, or [h, w] */
+    int resample;                 /* PIL filter number (attx_resample); default 2 = bilinear */
+    int do_rescale;               /* default 1 */
+    double rescale_factor;        /* default 1/255 */
+    int do_normalize;             /* default 1 */
+    double image_mean[3];         /* default 0.5, 0.5, 0.5 */
+    double image_std[3];          /* default 0.5, 0.5, 0.5 */
+    int do_convert_rgb;           /* read and kept; images are always decoded to RGB */
+} attx_preprocessor;
+
+/* ViTImageProcessor's defaults with the given size (≤ 0: 224 x 224). */
+void attx_preprocessor_defaults(attx_preprocessor *pp, int height, int width);
+
+/* Parses preprocessor_config.json text (json NULL: no file, all defaults). Keys that are absent
+ * or null keep ViTImageProcessor's defaults, except "size", which falls back to
+ * default_height x default_width (the model's image_size; ≤ 0: 224). Unsupported settings
+ * ("shortest_edge"/"longest_edge" sizes, do_center_crop true, unknown resample numbers) are
+ * errors; `source` names the text in messages. Other keys are ignored. */
+int attx_preprocessor_parse(attx_preprocessor *pp, const char *json, size_t len,
+                            const char *source, int default_height, int default_width,
+                            attx_error *err);
+
 #ifdef __cplusplus
 }
 #endif
