@@ -88,7 +88,8 @@ typedef struct attx_game {
     attx_game_eval_fn eval;
     void *user;                 /* passed to eval */
     void (*free_user)(void *user);   /* called by attx_game_free (may be NULL) */
-    attx_game_kind kind;
+    attx_game_kind kind;        /* set by the constructors; CUSTOM for games made by hand (the
+                                   closed forms read the constructors' private data) */
     int thread_safe;            /* nonzero: eval may run concurrently on several threads */
     size_t max_batch;           /* most masks eval wants per call (0 = no limit); model games
                                    set their forward batch size here */
@@ -168,6 +169,11 @@ typedef struct attx_permutation_options {
                                needed for a standard error (NAN with a single pair) */
 } attx_permutation_options;
 
+/* se is the sample standard error of the pair averages: trust it with hundreds of pairs. With
+ * few pairs a rare large contribution can be missed entirely and se then understates the error
+ * (e.g. the pairwise games, whose antithetic pair averages are constant except for the
+ * singleton rule at the ends of an order). */
+
 /* Runs permutation sampling. Evaluations = 2 + permutations*(n-1). phi[n]; se[n] or NULL; opts
  * NULL = defaults with seed 0; info may be NULL. Errors: the game's, out of memory. */
 int attx_shapley_permutation(const attx_game *g, const attx_permutation_options *opts,
@@ -188,8 +194,10 @@ typedef struct attx_kernel_options {
     uint64_t seed;
     int samples;            /* coalitions to evaluate besides empty and full; 0 = 2n + 2048
                                (shap's default); capped at 2^n - 2 */
-    int bootstrap;          /* replicates for se: 0 = 100, < 0 = none (se = NAN); each costs
-                               O(samples * n^2) arithmetic, no evaluations */
+    int bootstrap;          /* replicates for se: 0 = 100, fewer (down to 10) when n is so
+                               large that 100 would cost over ~2e9 operations; < 0 = none
+                               (se = NAN). Each replicate is one more solve (O(n^3 +
+                               samples * n^2) arithmetic), no evaluations */
 } attx_kernel_options;
 
 /* Runs Kernel SHAP. Evaluations = 2 + coalitions used (<= samples). phi[n]; se[n] or NULL; opts
@@ -237,7 +245,10 @@ int attx_shapley_paper(const attx_game *g, attx_paper_sampler kind, int count, u
  * it down to its players in proportion to their number. Expansions are taken batch_size masks
  * at a time (shap's Text masker batch size 5), which decides the order near the budget.
  * Results: the Owen values of the hierarchy when the budget covers the whole tree
- * (attx_partition_full_evals), so the Shapley values of additive games; efficiency always. */
+ * (attx_partition_full_evals), so the Shapley values of additive games; efficiency always.
+ * Note: shap's Text masker builds its own token-merging tree (with [CLS]/[SEP] as leaves); attx
+ * uses the balanced tree over the players, so values agree with shap's where the two trees
+ * agree (and on additive games with a budget that covers the tree). */
 typedef struct attx_partition_options {
     uint64_t seed;          /* breaks ties between equal priorities (shap: np.random.randn) */
     int max_evals;          /* evaluation budget, v(empty) and v(N) included; 0 = 500 */

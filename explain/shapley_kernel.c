@@ -23,6 +23,7 @@
 #include <string.h>
 
 #define DEFAULT_BOOTSTRAP 100
+#define MIN_BOOTSTRAP 10
 
 typedef struct ksamples {
     size_t words, count, cap;
@@ -175,7 +176,7 @@ int attx_shapley_kernel(const attx_game *g, const attx_kernel_options *opts, dou
     if (o.samples < 0) return attx_fail(err, "Kernel SHAP: %d samples", o.samples);
     uint64_t budget = o.samples ? (uint64_t)o.samples : 2 * (uint64_t)n + 2048;
     if (n <= 62 && budget > ((uint64_t)1 << n) - 2) budget = ((uint64_t)1 << n) - 2;
-    int bootstrap = o.bootstrap == 0 ? DEFAULT_BOOTSTRAP : o.bootstrap;
+    int bootstrap = o.bootstrap;
     size_t words = attx_mask_words(n);
 
     int rc = -1;
@@ -343,6 +344,11 @@ int attx_shapley_kernel(const attx_game *g, const attx_kernel_options *opts, dou
             rep_sum = calloc((size_t)n, sizeof *rep_sum);
             rep_sq = calloc((size_t)n, sizeof *rep_sq);
             if (!wb || !rep || !rep_sum || !rep_sq) goto oom;
+            if (bootstrap == 0) {   /* default: 100, fewer for large n (about 2e9 operations) */
+                double cost = (double)m * m * m / 3 + (double)ks.count * m * m / 8;
+                double fit = 2e9 / cost;
+                bootstrap = fit >= DEFAULT_BOOTSTRAP ? DEFAULT_BOOTSTRAP : fit <= MIN_BOOTSTRAP ? MIN_BOOTSTRAP : (int)fit;
+            }
             attx_rng brng;
             attx_rng_seed_stream(&brng, o.seed, 1);
             int good = 0;
