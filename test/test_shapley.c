@@ -447,6 +447,43 @@ static void test_exact_matches_naive(void **state)
     print_message("Gray-code enumeration vs textbook Shapley, n = 1..12: max |diff| = %.3g\n", worst);
 }
 
+/* Counts, over every batch the solver passes, consecutive masks that differ by one player. */
+typedef struct gray_probe {
+    const double *table;
+    uint64_t steps, one_player_steps, seen_or;
+} gray_probe;
+
+static int gray_probe_eval(void *user, int n, size_t count, const uint64_t *masks, double *values,
+                           attx_error *err)
+{
+    (void)n, (void)err;
+    gray_probe *p = user;
+    for (size_t k = 0; k < count; k++) {
+        values[k] = p->table[masks[k]];
+        p->seen_or |= masks[k];
+        if (k == 0) continue;
+        p->steps++;
+        p->one_player_steps += __builtin_popcountll(masks[k] ^ masks[k - 1]) == 1;
+    }
+    return 0;
+}
+
+static void test_exact_is_gray_coded(void **state)
+{
+    (void)state;
+    uint64_t seed = 16;
+    int n = 14;
+    double *table = random_array((size_t)1 << n, -1, 1, &seed);
+    gray_probe probe = {table, 0, 0, 0};
+    attx_game g = {.n = n, .eval = gray_probe_eval, .user = &probe};   /* not thread safe */
+    double phi[14];
+    assert_int_equal(attx_shapley_exact(&g, 0, phi, NULL, NULL), 0);
+    assert_true(probe.steps > 0);
+    assert_int_equal(probe.one_player_steps, probe.steps);
+    assert_true(probe.seen_or == ((uint64_t)1 << n) - 1);
+    free(table);
+}
+
 static void test_exact_limits(void **state)
 {
     (void)state;
@@ -1003,6 +1040,33 @@ static void test_solver_errors(void **state)
     assert_true(phi[0] == 0.75);
 }
 
+/* Samplers draw the same coalitions whatever batches the game asks for. */
+static void test_samplers_batch_independent(void **state)
+{
+    (void)state;
+    uint64_t seed = 15;
+    int n = 11;
+    double *table = random_array((size_t)1 << n, -1, 1, &seed);
+    attx_game whole = table_game(n, table), small = table_game(n, table);
+    small.max_batch = 7;
+    small.thread_safe = 0;
+    double a[11], b[11], sa[11], sb[11];
+    attx_permutation_options po = {.seed = 9, .permutations = 300};
+    assert_int_equal(attx_shapley_permutation(&whole, &po, a, sa, NULL, NULL), 0);
+    assert_int_equal(attx_shapley_permutation(&small, &po, b, sb, NULL, NULL), 0);
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_equal(sa, sb, sizeof sa);
+    attx_kernel_options ko = {.seed = 9, .samples = 700};
+    assert_int_equal(attx_shapley_kernel(&whole, &ko, a, sa, NULL, NULL), 0);
+    assert_int_equal(attx_shapley_kernel(&small, &ko, b, sb, NULL, NULL), 0);
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_equal(sa, sb, sizeof sa);
+    assert_int_equal(attx_shapley_paper(&whole, ATTX_PAPER_KERNEL, 0, 9, a, NULL, NULL), 0);
+    assert_int_equal(attx_shapley_paper(&small, ATTX_PAPER_KERNEL, 0, 9, b, NULL, NULL), 0);
+    assert_memory_equal(a, b, sizeof a);
+    free(table);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1013,6 +1077,7 @@ int main(void)
         cmocka_unit_test(test_game_errors),
         cmocka_unit_test(test_closed_forms_match_naive),
         cmocka_unit_test(test_exact_matches_naive),
+        cmocka_unit_test(test_exact_is_gray_coded),
         cmocka_unit_test(test_exact_limits),
         cmocka_unit_test(test_exact_threads),
         cmocka_unit_test(test_permutation_within_3se),
@@ -1025,6 +1090,7 @@ int main(void)
         cmocka_unit_test(test_partition_is_owen),
         cmocka_unit_test(test_partition_additive_exact),
         cmocka_unit_test(test_partition_budget),
+        cmocka_unit_test(test_samplers_batch_independent),
         cmocka_unit_test(test_solver_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
