@@ -1,0 +1,272 @@
+/* attx_explain.h — the explain module's public API: cooperative games and Shapley solvers.
+ *
+ * A game is a value: n players and a callback that evaluates v(S) for a batch of coalitions S.
+ * Any solver runs on any game:
+ *
+ *   closed forms        additive (CLS), Mutual and Max-Mutual games          O(n^2)
+ *   exact enumeration   every coalition once, in Gray-code order             2^n evaluations
+ *   permutation         antithetic permutation pairs, standard error         samples*(n-1)
+ *   Kernel SHAP         Shapley-kernel weighted least squares (shap's scheme) samples
+ *   paper samplers      P1's "random" and "kernel_shap" unnormalised sums   2*n*count
+ *   partition (Owen)    shap's PartitionExplainer on a balanced binary tree  max_evals
+ *
+ * Coalitions are bitsets: player i is in S when bit i of the mask is set. A mask is
+ * attx_mask_words(n) uint64_t words (player i is bit i%64 of word i/64); a batch of `count`
+ * masks is count*attx_mask_words(n) words, mask k starting at word k*attx_mask_words(n).
+ *
+ * Every sampler takes a seed and is reproducible: the same game, options and seed give the same
+ * result bit for bit, whatever the number of OpenMP threads. Every solver returns phi[n] (and a
+ * standard error se[n] where it has one) and, in attx_shapley_info, how many coalitions it had
+ * the game evaluate.
+ *
+ * Conventions: functions that can fail return 0 on success and -1 on failure, and then fill
+ * `attx_error` (NULL allowed) with a one-line message. Nothing here parses files, prints or exits.
+ */
+#ifndef ATTX_EXPLAIN_H
+#define ATTX_EXPLAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attx_weights.h"   /* attx_error */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Coalition masks                                                                             */
+
+/* Largest number of players a game may have. */
+#define ATTX_GAME_MAX_PLAYERS 4096
+
+/* Words (uint64_t) in one coalition mask of a game with n players (at least 1). */
+static inline size_t attx_mask_words(int n)
+{
+    return n <= 64 ? 1 : ((size_t)n + 63) / 64;
+}
+
+/* 1 if player i is in the coalition mask, else 0. */
+static inline int attx_mask_has(const uint64_t *mask, int i)
+{
+    return (int)((mask[i >> 6] >> (i & 63)) & 1u);
+}
+
+/* Adds player i to the coalition mask. */
+static inline void attx_mask_set(uint64_t *mask, int i)
+{
+    mask[i >> 6] |= (uint64_t)1 << (i & 63);
+}
+
+/* Removes player i from the coalition mask. */
+static inline void attx_mask_clear(uint64_t *mask, int i)
+{
+    mask[i >> 6] &= ~((uint64_t)1 << (i & 63));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Games                                                                                       */
+
+/* Evaluates v on a batch: values[k] = v(mask k) for k < count, masks laid out as described at
+ * the top. Returns 0, or -1 with err filled (the solver then fails with that message). */
+typedef int (*attx_game_eval_fn)(void *user, int n, size_t count, const uint64_t *masks,
+                                 double *values, attx_error *err);
+
+/* What a game is, for the solvers that can use its structure (closed forms). Games made by
+ * hand are ATTX_GAME_CUSTOM. */
+typedef enum attx_game_kind {
+    ATTX_GAME_CUSTOM = 0,
+    ATTX_GAME_ADDITIVE,     /* v(S) = sum_{i in S} w_i (the CLS game) */
+    ATTX_GAME_MUTUAL,       /* pairwise game on M, ordered pairs */
+    ATTX_GAME_MAX_MUTUAL    /* pairwise game on M, max of the two directions */
+} attx_game_kind;
+
+/* A cooperative game. Fill it by hand (kind CUSTOM, free_user NULL or your destructor) or with
+ * one of the constructors below; release it with attx_game_free. */
+typedef struct attx_game {
+    int n;                      /* players, 0 <= n <= ATTX_GAME_MAX_PLAYERS */
+    attx_game_eval_fn eval;
+    void *user;                 /* passed to eval */
+    void (*free_user)(void *user);   /* called by attx_game_free (may be NULL) */
+    attx_game_kind kind;        /* set by the constructors; CUSTOM for games made by hand (the
+                                   closed forms read the constructors' private data) */
+    int thread_safe;            /* nonzero: eval may run concurrently on several threads */
+    size_t max_batch;           /* most masks eval wants per call (0 = no limit); model games
+                                   set their forward batch size here */
+    int exact_max_players;      /* default limit of attx_shapley_exact (0 = 16); the matrix
+                                   games set 24 */
+} attx_game;
+
+/* The additive game v(S) = sum_{i in S} weights[i], weights[n]. The CLS game of P1 is this game
+ * on the [CLS] row of the influence matrix restricted to players. Copies weights. Errors: n out
+ * of range, NULL weights, a weight that is not finite, out of memory. */
+int attx_game_additive(attx_game *g, int n, const double *weights, attx_error *err);
+
+/* The Mutual game on the n x n row-major matrix M (research-notes §1.3 b):
+ *   v(empty) = 0, v({i}) = M_ii, v(S) = sum_{i,j in S, i != j} M_ij for |S| >= 2
+ * (ordered pairs, no diagonal). Copies M. Errors as attx_game_additive. */
+int attx_game_mutual(attx_game *g, int n, const double *M, attx_error *err);
+
+/* The Max-Mutual game on M (research-notes §1.3 c):
+ *   v(empty) = 0, v({i}) = M_ii, v(S) = sum_{i<j in S} max(M_ij, M_ji) for |S| >= 2.
+ * Copies M. Errors as attx_game_additive. */
+int attx_game_max_mutual(attx_game *g, int n, const double *M, attx_error *err);
+
+/* Releases what a constructor (or free_user) owns and zeroes *g. NULL and zeroed games are
+ * allowed. */
+void attx_game_free(attx_game *g);
+
+/* Evaluates the game on count masks, split into calls of at most g->max_batch masks, and checks
+ * every value is finite. values[count]. Errors: the game's own, or "not finite" naming the
+ * coalition's index. */
+int attx_game_eval(const attx_game *g, size_t count, const uint64_t *masks, double *values,
+                   attx_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Solvers                                                                                     */
+
+/* What a solver did. */
+typedef struct attx_shapley_info {
+    uint64_t evaluations;   /* coalitions the game evaluated (v(empty) and v(N) included) */
+    uint64_t samples;       /* permutations / sampled coalitions drawn; 0 for exact methods */
+    double v_empty;         /* v(empty) and v(N) when the solver evaluated them, else NAN; */
+    double v_full;          /* efficiency says sum(phi) = v_full - v_empty */
+} attx_shapley_info;
+
+/* Closed form of the Mutual game on the n x n row-major M:
+ *   phi_i = M_ii/n + sum_{j != i} [ (M_ij + M_ji)/2 - M_jj/(n(n-1)) ],  n = 1: phi_1 = M_11.
+ * phi[n]. Errors: n < 1, NULL pointers. */
+int attx_shapley_mutual_closed_form(int n, const double *M, double *phi, attx_error *err);
+
+/* Closed form of the Max-Mutual game:
+ *   phi_i = M_ii/n + sum_{j != i} [ max(M_ij, M_ji)/2 - M_jj/(n(n-1)) ],  n = 1: phi_1 = M_11.
+ * phi[n]. Errors: n < 1, NULL pointers. */
+int attx_shapley_max_mutual_closed_form(int n, const double *M, double *phi, attx_error *err);
+
+/* Closed form for a game made by attx_game_additive (phi = weights), attx_game_mutual or
+ * attx_game_max_mutual; no evaluations. phi[n]; info may be NULL. Errors: a CUSTOM game ("no
+ * closed form"). */
+int attx_shapley_closed_form(const attx_game *g, double *phi, attx_shapley_info *info,
+                             attx_error *err);
+
+/* Exact Shapley values by evaluating all 2^n coalitions once, in Gray-code order (consecutive
+ * coalitions differ by one player, which the matrix games use to update v in O(n)):
+ *   phi_i = sum_{S not containing i} |S|!(n-|S|-1)!/n! [v(S+i) - v(S)].
+ * max_players: refuse games with more players (0 = g->exact_max_players, or 16 when that is 0;
+ * at most 30). Runs chunks on OpenMP threads when g->thread_safe; the result does not depend
+ * on the thread count. phi[n]; info may be NULL. Errors: n above the limit, the game's errors,
+ * out of memory. */
+int attx_shapley_exact(const attx_game *g, int max_players, double *phi, attx_shapley_info *info,
+                       attx_error *err);
+
+/* Permutation sampling with antithetic pairs: each sampled order of the players and its reverse
+ * contribute marginal contributions v(prefix + i) - v(prefix); phi_i is the mean over pairs of
+ * the pair's average, se_i the standard deviation of those pair averages over sqrt(pairs).
+ * Efficiency holds exactly for each permutation, hence for the estimate. */
+typedef struct attx_permutation_options {
+    uint64_t seed;
+    int permutations;       /* orders to walk, rounded up to even (pairs); 0 = 1000; >= 4
+                               needed for a standard error (NAN with a single pair) */
+} attx_permutation_options;
+
+/* se is the sample standard error of the pair averages: trust it with hundreds of pairs. With
+ * few pairs a rare large contribution can be missed entirely and se then understates the error
+ * (e.g. the pairwise games, whose antithetic pair averages are constant except for the
+ * singleton rule at the ends of an order). */
+
+/* Runs permutation sampling. Evaluations = 2 + permutations*(n-1). phi[n]; se[n] or NULL; opts
+ * NULL = defaults with seed 0; info may be NULL. Errors: the game's, out of memory. */
+int attx_shapley_permutation(const attx_game *g, const attx_permutation_options *opts,
+                             double *phi, double *se, attx_shapley_info *info, attx_error *err);
+
+/* Kernel SHAP as shap's KernelExplainer does it: sizes s and n-s paired; the size weights
+ * (n-1)/(s(n-s)); sizes enumerated completely, smallest first, while the budget allows each
+ * coalition its full kernel weight; the rest sampled (size by the remaining weights, members
+ * uniformly, complement added, repeats merged into a weight count, then rescaled to the
+ * remaining weight mass); then the Shapley-kernel weighted least squares of v(S) - v(empty) on
+ * the masks with sum(phi) = v(N) - v(empty) enforced exactly by eliminating the last player.
+ * No l1 feature selection. With a budget of 2^n - 2 or more every coalition is enumerated and
+ * the result is the exact Shapley value.
+ * Standard error: bootstrap over the sampled draws (enumerated coalitions kept fixed), solving
+ * again for each replicate; se = standard deviation of the replicates (0 when nothing was
+ * sampled). */
+typedef struct attx_kernel_options {
+    uint64_t seed;
+    int samples;            /* coalitions to evaluate besides empty and full; 0 = 2n + 2048
+                               (shap's default); capped at 2^n - 2 */
+    int bootstrap;          /* replicates for se: 0 = 100, fewer (down to 10) when n is so
+                               large that 100 would cost over ~2e9 operations; < 0 = none
+                               (se = NAN). Each replicate is one more solve (O(n^3 +
+                               samples * n^2) arithmetic), no evaluations */
+} attx_kernel_options;
+
+/* Runs Kernel SHAP. Evaluations = 2 + coalitions used (<= samples). phi[n]; se[n] or NULL; opts
+ * NULL = defaults with seed 0; info may be NULL. Errors: a singular least-squares system (too
+ * few samples for n players), the game's errors, out of memory. */
+int attx_shapley_kernel(const attx_game *g, const attx_kernel_options *opts, double *phi,
+                        double *se, attx_shapley_info *info, attx_error *err);
+
+/* P1's own samplers (research-notes §1.3 d), reproduced so its numbers can be. */
+typedef enum attx_paper_sampler {
+    ATTX_PAPER_RANDOM,      /* each player in each coalition i.i.d. Bernoulli(0.5) */
+    ATTX_PAPER_KERNEL       /* "kernel_shap": empty, count-2 sizes drawn with P(z) proportional
+                               to (n-1)/(C(n,z) z (n-z)) for z in 1..n-1, full; members a
+                               random subset of that size, redrawn up to 10 times while it
+                               repeats an earlier coalition (the last draw is kept) */
+} attx_paper_sampler;
+
+/* Draws the paper sampler's count coalitions for n players into masks[count *
+ * attx_mask_words(n)] (coalition 0 is empty and count-1 full for ATTX_PAPER_KERNEL). n = 1 with
+ * ATTX_PAPER_KERNEL has no sizes between empty and full: the middle coalitions are then empty
+ * (the official code fails there). Errors: n out of range, count < 1 (< 2 for KERNEL). */
+int attx_paper_coalitions(int n, attx_paper_sampler kind, int count, uint64_t seed,
+                          uint64_t *masks, attx_error *err);
+
+/* The paper's unnormalised weighted sum over the given coalitions:
+ *   phi_i = sum_m w(|S_m \ {i}|) [v(S_m + i) - v(S_m - i)],  w(s) = 1 / (n C(n-1, s)),
+ * with player i's bit forced to 1 and 0. Not an unbiased Shapley estimate: under "random"
+ * sampling E[phi_i] = count / 2^(n-1) * Shapley_i; no efficiency, no standard error.
+ * Evaluations = 2 n count. phi[n]; info may be NULL (v_empty, v_full are NAN). */
+int attx_paper_estimate(const attx_game *g, size_t count, const uint64_t *masks, double *phi,
+                        attx_shapley_info *info, attx_error *err);
+
+/* attx_paper_coalitions then attx_paper_estimate (count 0 = 100, the paper's setting). */
+int attx_shapley_paper(const attx_game *g, attx_paper_sampler kind, int count, uint64_t seed,
+                       double *phi, attx_shapley_info *info, attx_error *err);
+
+/* shap's PartitionExplainer (owen algorithm, fixed_context=None) on a balanced binary hierarchy
+ * of contiguous players: node [lo, hi) splits into [lo, mid) and [mid, hi) with
+ * mid = lo + ceil((hi-lo)/2). Starting from the root with contexts (empty, N), a priority queue
+ * holds (node, context mask, v(context), v(context + node), weight); the entry with the largest
+ * |v(context + node) - v(context)| * weight is expanded next: evaluate context + left and
+ * context + right, push the four children (left and right, each in the context without and with
+ * its sibling) with half the weight. A leaf adds (v(with) - v(without)) * weight to its value.
+ * When the budget is spent, every queued node keeps (v(with) - v(without)) * weight and passes
+ * it down to its players in proportion to their number. Expansions are taken batch_size masks
+ * at a time (shap's Text masker batch size 5), which decides the order near the budget.
+ * Results: the Owen values of the hierarchy when the budget covers the whole tree
+ * (attx_partition_full_evals), so the Shapley values of additive games; efficiency always.
+ * Note: shap's Text masker builds its own token-merging tree (with [CLS]/[SEP] as leaves); attx
+ * uses the balanced tree over the players, so values agree with shap's where the two trees
+ * agree (and on additive games with a budget that covers the tree). */
+typedef struct attx_partition_options {
+    uint64_t seed;          /* breaks ties between equal priorities (shap: np.random.randn) */
+    int max_evals;          /* evaluation budget, v(empty) and v(N) included; 0 = 500 */
+    int batch_size;         /* 0 = 5 */
+} attx_partition_options;
+
+/* Runs the partition explainer. Evaluations <= max_evals + 1 (shap's loop may overshoot by one
+ * pair). phi[n]; opts NULL = defaults with seed 0; info may be NULL. Errors: max_evals < 2, the
+ * game's errors, out of memory. */
+int attx_shapley_partition(const attx_game *g, const attx_partition_options *opts, double *phi,
+                           attx_shapley_info *info, attx_error *err);
+
+/* Evaluations the partition explainer needs to expand the whole hierarchy of n players (so that
+ * it returns the Owen values): 2 + 2 * sum over internal nodes of 2^depth. */
+uint64_t attx_partition_full_evals(int n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
