@@ -1,0 +1,192 @@
+/* test_cmd_train.c — `attx train` and `attx vocab` end to end on a small made-up task: the
+ * model it writes predicts, the JSON log has one record per epoch, a run stopped after an epoch
+ * and resumed writes the same bytes as one that ran straight through, and bad invocations
+ * fail with the documented exit status and a clear message. */
+#include "testutil.h"
+
+#define VOCAB "test/fixtures/bert/tiny/vocab.txt"
+
+static char *dir;
+
+/* label 1 when "good" comes before "bad" or there is no "bad"; learnable from word order */
+static void write_data(const char *path, int rows, uint64_t seed)
+{
+    static const char *filler[] = {"the", "movie", "film", "plot", "actor", "story", "very", "really", "time"};
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "label\tsentence\n");
+    for (int r = 0; r < rows; r++) {
+        int label = (int)(tu_random(&seed) % 2);
+        int n = 2 + (int)(tu_random(&seed) % 4);
+        fprintf(f, "%d\t", label);
+        for (int w = 0; w < n; w++) fprintf(f, "%s ", filler[tu_random(&seed) % 9]);
+        fprintf(f, "%s\n", label ? "good" : "bad");
+    }
+    fclose(f);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = tu_mkdtemp();
+    char *train = tu_path(dir, "train.tsv"), *dev = tu_path(dir, "dev.tsv");
+    write_data(train, 64, 1);
+    write_data(dev, 16, 2);
+    free(train);
+    free(dev);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmdir(dir);
+    return 0;
+}
+
+static int train(const char *extra, char **out, char **err)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "%s train --data %s/train.tsv --dev %s/dev.tsv --vocab " VOCAB " --labels bad,good --layers 1 "
+             "--hidden 16 --heads 2 --max-len 12 --batch 8 --lr 3e-3 --threads 1 %s",
+             tu_attx(), dir, dir, extra);
+    return tu_run(cmd, out, err);
+}
+
+static void test_train_predict_log(void **state)
+{
+    (void)state;
+    char *out, *err, extra[1024];
+    snprintf(extra, sizeof extra, "--epochs 10 --out %s/m.safetensors --log %s/log.jsonl", dir, dir);
+    int rc = train(extra, &out, &err);
+    if (rc != 0) fail_msg("attx train exited %d: %s", rc, err);
+    assert_contains(out, "best dev accuracy");
+    assert_contains(err, "64 training examples");
+    free(out);
+    free(err);
+    /* the log: ten JSON objects, one per epoch */
+    char *log_path = tu_path(dir, "log.jsonl");
+    size_t len;
+    char *log = tu_read(log_path, &len);
+    int lines = 0;
+    double last_dev = -1;
+    for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+        attx_json_doc *doc;
+        attx_error e;
+        if (attx_json_parse(line, strlen(line), NULL, &doc, &e) != 0) fail_msg("log line %d: %s", lines + 1, e.msg);
+        const attx_json_value *acc = attx_json_get(attx_json_root(doc), "best_dev_accuracy");
+        assert_non_null(acc);
+        assert_int_equal(attx_json_double(acc, &last_dev), 0);
+        attx_json_free(doc);
+        lines++;
+    }
+    assert_int_equal(lines, 10);
+    print_message("best dev accuracy on the made-up task: %.3f\n", last_dev);
+    assert_true(last_dev >= 0.9);   /* the task is one word: learnt */
+    free(log);
+    free(log_path);
+    /* the model it wrote is a self-contained classifier */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s predict %s/m.safetensors 'the movie was good'", tu_attx(), dir);
+    assert_int_equal(tu_run(cmd, &out, NULL), 0);
+    assert_contains(out, "good");
+    free(out);
+}
+
+static void test_resume_same_bytes(void **state)
+{
+    (void)state;
+    char extra[1024];
+    snprintf(extra, sizeof extra, "--epochs 3 --out %s/a.safetensors", dir);
+    assert_int_equal(train(extra, NULL, NULL), 0);
+    snprintf(extra, sizeof extra, "--epochs 3 --stop-after 1 --out %s/b.safetensors", dir);
+    char *out;
+    assert_int_equal(train(extra, &out, NULL), 0);
+    assert_contains(out, "stopped after epoch 1 of 3");
+    free(out);
+    /* --resume: the model comes from the checkpoint, so no --vocab */
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "%s train --data %s/train.tsv --dev %s/dev.tsv --labels bad,good --batch 8 --lr 3e-3 --threads 2 "
+             "--epochs 3 --out %s/b.safetensors --resume",
+             tu_attx(), dir, dir, dir);
+    char *err;
+    int rc = tu_run(cmd, NULL, &err);
+    if (rc != 0) fail_msg("resume exited %d: %s", rc, err);
+    assert_contains(err, "resuming after epoch 1");
+    free(err);
+    const char *files[] = {"%s/%c.resume.safetensors", "%s/%c.resume.optim.safetensors"};
+    for (int f = 0; f < 2; f++) {
+        char pa[1024], pb[1024];
+        snprintf(pa, sizeof pa, files[f], dir, 'a');
+        snprintf(pb, sizeof pb, files[f], dir, 'b');
+        size_t la, lb;
+        char *a = tu_read(pa, &la), *b = tu_read(pb, &lb);
+        assert_int_equal(la, lb);
+        assert_memory_equal(a, b, la);   /* and 1 thread vs 2 threads for the resumed part */
+        free(a);
+        free(b);
+    }
+}
+
+static void expect(const char *args, int status, const char *message)
+{
+    char cmd[4096], *err;
+    snprintf(cmd, sizeof cmd, "%s %s", tu_attx(), args);
+    int rc = tu_run(cmd, NULL, &err);
+    if (rc != status) fail_msg("'%s' exited %d, expected %d: %s", args, rc, status, err);
+    assert_contains(err, message);
+    free(err);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    char args[4096];
+    expect("train --data x.tsv --out m.safetensors --vocab " VOCAB, 2, "--dev DEV or --dev-split N is needed");
+    snprintf(args, sizeof args, "train --data %s/train.tsv --dev-split 4 --out %s/e.safetensors", dir, dir);
+    expect(args, 2, "give exactly one of --vocab");
+    snprintf(args, sizeof args, "train --data %s/train.tsv --dev-split 4 --vocab " VOCAB " --labels one --out %s/e.safetensors",
+             dir, dir);
+    expect(args, 2, "--labels names fewer classes than the data has (2)");
+    expect("train --data /nonexistent/t.tsv --dev-split 4 --vocab " VOCAB " --out /tmp/x.safetensors", 1,
+           "/nonexistent/t.tsv");
+    snprintf(args, sizeof args, "train --data %s/train.tsv --dev-split 4 --resume --out %s/none.safetensors", dir, dir);
+    expect(args, 1, "none.resume.safetensors");
+    snprintf(args, sizeof args, "train --data %s/train.tsv --dev-split 100 --vocab " VOCAB " --out %s/e.safetensors", dir, dir);
+    expect(args, 1, "leaves no training rows");
+    snprintf(args, sizeof args, "train --data %s/train.tsv --dev-split 4 --vocab " VOCAB " --hidden 10 --heads 4 --out %s/e.safetensors",
+             dir, dir);
+    expect(args, 2, "not a multiple of --heads");
+}
+
+static void test_vocab_command(void **state)
+{
+    (void)state;
+    char cmd[2048], *out;
+    snprintf(cmd, sizeof cmd, "%s vocab %s/train.tsv --out %s/v.txt --size 40", tu_attx(), dir, dir);
+    assert_int_equal(tu_run(cmd, &out, NULL), 0);
+    assert_contains(out, "40 tokens learned from 64 texts");
+    free(out);
+    char *path = tu_path(dir, "v.txt");
+    size_t len;
+    char *v = tu_read(path, &len);
+    assert_true(strncmp(v, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n", 30) == 0);
+    free(v);
+    free(path);
+    expect("vocab", 2, "DATA is needed");
+    snprintf(cmd, sizeof cmd, "vocab %s/train.tsv --out %s/v.txt --size 2", dir, dir);
+    expect(cmd, 2, "--size");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_train_predict_log),
+        cmocka_unit_test(test_resume_same_bytes),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_vocab_command),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
