@@ -183,6 +183,13 @@ int attx_encode_text(const attx_model *m, const char *text, size_t len, attx_enc
                      attx_error *err);
 void attx_encoding_free(attx_encoding *e);
 
+/* An image file made ready for an image model, as Hugging Face's pipeline does it: decoded
+ * (attx_image_load), turned upright by its EXIF orientation, then resized, rescaled and
+ * normalised by the model's preprocessor settings (preprocessor_config.json or
+ * attx.preprocessor; ViTImageProcessor's defaults when absent) into pixels[3, H, W], H × W the
+ * model's image size. Errors name the file. */
+int attx_encode_image(const attx_model *m, const char *path, float *pixels, attx_error *err);
+
 /* One batch of inputs: token ids for a text model, or pixels for an image model. */
 typedef struct attx_batch {
     int B;

@@ -1,4 +1,5 @@
-/* encode.c — text to model input: WordPiece tokens wrapped as [CLS] ... [SEP]. */
+/* encode.c — inputs made ready for a model: a text as WordPiece tokens wrapped in [CLS] ... [SEP],
+ * an image file as the normalised pixels its preprocessor settings describe. */
 #include "model.h"
 
 #include <stdlib.h>
@@ -44,4 +45,23 @@ void attx_encoding_free(attx_encoding *e)
     attx_tokens_free(&e->tokens);
     free(e->ids);
     memset(e, 0, sizeof *e);
+}
+
+int attx_encode_image(const attx_model *m, const char *path, float *pixels, attx_error *err)
+{
+    const attx_config *c = m->config;
+    if (c->arch != ATTX_ARCH_VIT)
+        return attx_fail(err, "%s is a %s model; it reads text, not images", m->files.path, attx_arch_name(c->arch));
+    attx_preprocessor pp;
+    const char *json = m->files.preprocessor_json;
+    if (attx_preprocessor_parse(&pp, json, json ? strlen(json) : 0, m->files.preprocessor_source, c->image_height,
+                                c->image_width, err) != 0)
+        return -1;
+    attx_image img;
+    if (attx_image_load(&img, path, err) != 0) return -1;
+    int rc = attx_image_apply_orientation(&img, err);
+    if (rc == 0) rc = attx_image_preprocess(&img, &pp, c->image_height, c->image_width, pixels, err);
+    if (rc != 0 && err && !strstr(err->msg, path)) attx_fail_prefix(err, "%s", path);
+    attx_image_free(&img);
+    return rc;
 }
