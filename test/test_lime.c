@@ -422,6 +422,20 @@ static void test_lime_linear_recovers_weights(void **state)
     assert_close(info.local_pred, s, 1e-12, "local_pred", 0);
     assert_close(info.intercept, 0.3, 0.05, "intercept", 0);
     lime_data_free(&L);
+
+    /* 70 features (masks of two words), 2000 samples: against the reference fit */
+    double w70[70], coef70[70], want[70], b0, sc;
+    for (int j = 0; j < 70; j++) w70[j] = W10[j % 10] * (1 + j / 10);
+    feat_game f70 = {.linear = 1, .b = -0.2, .w = w70};
+    attx_game g70 = make_game(70, &f70);
+    attx_lime_options o70 = {.seed = 8, .num_samples = 2000};
+    if (attx_lime(&g70, &o70, coef70, &info, &err) != 0) fail_msg("%s", err.msg);
+    ref_lime_all(&f70, 70, 2000, 8, 0, 1.0, want, &b0, &sc);
+    for (int j = 0; j < 70; j++) assert_close(coef70[j], want[j], 1e-9, "d=70 coef", j);
+    assert_close(info.intercept, b0, 1e-9, "d=70 intercept", 0);
+    assert_close(info.score, sc, 1e-10, "d=70 score", 0);
+    assert_true(info.score > 0.99);
+    for (int j = 0; j < 70; j++) assert_close(coef70[j], w70[j], 0.05, "d=70 recovered w", j);
 }
 
 /* Against the reference fit from the definitions, on a non-linear game, with repeats. */
