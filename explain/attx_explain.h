@@ -1,4 +1,5 @@
-/* attx_explain.h — the explain module's public API: cooperative games and Shapley solvers.
+/* attx_explain.h — the explain module's public API: cooperative games, Shapley solvers, LIME,
+ * faithfulness metrics.
  *
  * A game is a value: n players and a callback that evaluates v(S) for a batch of coalitions S.
  * Any solver runs on any game:
@@ -9,6 +10,9 @@
  *   Kernel SHAP         Shapley-kernel weighted least squares (shap's scheme) samples
  *   paper samplers      P1's "random" and "kernel_shap" unnormalised sums   2*n*count
  *   partition (Owen)    shap's PartitionExplainer on a balanced binary tree  max_evals
+ *
+ * On the same games: LIME (lime_text semantics, weighted ridge surrogate) and the faithfulness
+ * metrics (P1's comprehensiveness / sufficiency, ERASER's AOPC) with the prediction F1.
  *
  * Coalitions are bitsets: player i is in S when bit i of the mask is set. A mask is
  * attx_mask_words(n) uint64_t words (player i is bit i%64 of word i/64); a batch of `count`
@@ -264,6 +268,164 @@ int attx_shapley_partition(const attx_game *g, const attx_partition_options *opt
 /* Evaluations the partition explainer needs to expand the whole hierarchy of n players (so that
  * it returns the Owen values): 2 + 2 * sum over internal nodes of 2^depth. */
 uint64_t attx_partition_full_evals(int n);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Weighted ridge regression (LIME's surrogate model)                                          */
+
+/* sklearn's Ridge(alpha, fit_intercept=True).fit(X, y, sample_weight=w) in double:
+ *   x_mean = sum_k w_k x_k / sum_k w_k,  y_mean likewise           (weighted centering)
+ *   Xc_k = sqrt(w_k) (x_k - x_mean),  yc_k = sqrt(w_k) (y_k - y_mean)
+ *   (Xc^T Xc + alpha I) coef = Xc^T yc                              (Cholesky)
+ *   intercept = y_mean - x_mean . coef
+ *   score = weighted R^2 = 1 - sum w (y - yhat)^2 / sum w (y - y_mean)^2
+ * (as sklearn's r2_score: 1 when the denominator and the numerator are 0, 0 when only the
+ * denominator is). With alpha = 0 (ordinary weighted least squares) a column that is constant
+ * or a linear combination of earlier ones gets coefficient 0 (same fitted values as sklearn's
+ * least-squares fallback, so the same score; the coefficients of such a rank-deficient problem
+ * are not unique).
+ * X[rows * cols] row-major; w[rows] (NULL = all 1, else finite and >= 0 with a positive sum);
+ * coef[cols]; intercept, score may be NULL. Errors: rows < 1, cols < 0, alpha < 0 or not
+ * finite, a value that is not finite, weights that sum to 0, out of memory. */
+int attx_weighted_ridge(size_t rows, int cols, const double *X, const double *y, const double *w,
+                        double alpha, double *coef, double *intercept, double *score,
+                        attx_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* LIME                                                                                        */
+
+/* LIME with LimeTextExplainer's semantics (lime/lime_text.py, lime/lime_base.py) on a game whose
+ * d = g->n players are LIME's features: v(S) is the model's output on the input with only the
+ * features in S kept (text with bow=True: the distinct words, every occurrence removed
+ * together; images: patches). The caller maps players to words or patches.
+ *
+ * Per run:
+ *   samples   sample 0 keeps every feature (the unperturbed input); for samples 1..N-1 first
+ *             all the sizes s ~ Uniform{1..d} are drawn (as lime's randint(1, d+1, N-1)), then
+ *             for each sample s distinct features chosen uniformly are removed (as
+ *             choice(range(d), s, replace=False)); s = d removes every feature. The stream is
+ *             attx_rng's, not numpy's, so the samples are LIME's distribution, not its draws.
+ *   distance  cosine distance to the all-ones vector x 100: with m features kept,
+ *             100 (1 - sqrt(m/d)); 100 for the empty sample (sklearn: cosine similarity 0)
+ *   weight    sqrt(exp(-distance^2 / width^2)), width 25
+ *   selection feature_selection='auto': forward selection when num_features <= 6, else highest
+ *             weights (lime's rule is on num_features, not on d). Forward selection adds, up to
+ *             min(num_features, d) times, the feature whose weighted least-squares fit
+ *             (Ridge alpha 0, intercept) with the features chosen so far has the largest
+ *             weighted R^2 (first index on ties). Highest weights fits Ridge(alpha=0.01) on all
+ *             features and keeps the num_features largest |coef| (first index on ties). When
+ *             num_features >= d every method keeps all d features.
+ *   fit       attx_weighted_ridge(alpha 1) of v on the kept features' 0/1 columns with the
+ *             kernel weights; features not kept get coefficient 0.
+ * Repeats: run r draws its samples with seed stream r (attx_lime_samples(..., seed, r, ...));
+ * the coefficients, intercept, score and local prediction are averaged over the runs (P2
+ * averages 5). Evaluations = num_samples * repeats (sample 0 included each run, as lime).
+ * lime's 'lasso_path' selection is not implemented. */
+typedef enum attx_lime_selection {
+    ATTX_LIME_AUTO = 0,         /* forward selection if num_features <= 6, else highest weights */
+    ATTX_LIME_NONE,             /* every feature */
+    ATTX_LIME_FORWARD,          /* 'forward_selection' */
+    ATTX_LIME_HIGHEST_WEIGHTS   /* 'highest_weights' */
+} attx_lime_selection;
+
+typedef struct attx_lime_options {
+    uint64_t seed;
+    int num_samples;            /* per run, sample 0 included; 0 = 5000 */
+    int num_features;           /* features in the explanation; 0 = all d (lime's own default is
+                                   10; P2 asks 255, i.e. all) */
+    attx_lime_selection selection;
+    double kernel_width;        /* 0 = 25 */
+    double alpha;               /* ridge penalty of the final fit; 0 = 1 (lime's); must be > 0 */
+    int repeats;                /* runs averaged; 0 = 1 */
+} attx_lime_options;
+
+typedef struct attx_lime_info {
+    uint64_t evaluations;       /* coalitions the game evaluated */
+    double intercept;           /* mean over runs of the ridge intercept */
+    double score;               /* mean over runs of the weighted R^2 (lime's `score`) */
+    double local_pred;          /* mean over runs of the surrogate at the full input
+                                   (intercept + sum of coef): lime's `local_pred` */
+    double v_full;              /* v(N), the value of sample 0 */
+    int features_used;          /* features the selection kept (min(num_features, d)) */
+    attx_lime_selection selection;   /* what AUTO resolved to (NONE when all were kept) */
+} attx_lime_info;
+
+/* The samples of run `run`: masks[num_samples * attx_mask_words(d)], sample 0 the full
+ * coalition, a player in a mask = a feature kept. Errors: d < 1 or above the limit,
+ * num_samples < 1, run < 0. */
+int attx_lime_samples(int d, int num_samples, uint64_t seed, int run, uint64_t *masks,
+                      attx_error *err);
+
+/* Runs LIME. coef[d] (one per feature, 0 for features not selected); opts NULL = defaults with
+ * seed 0; info may be NULL. Errors: a game with no players, bad options, the game's errors, out
+ * of memory. */
+int attx_lime(const attx_game *g, const attx_lime_options *opts, double *coef,
+              attx_lime_info *info, attx_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Faithfulness metrics                                                                        */
+
+/* Comprehensiveness and sufficiency of an attribution vector scores[n] on a game whose value is
+ * the probability of the originally predicted class with only the players in S kept (the rest
+ * replaced by [MASK] or a baseline), so v(N) = p(y_hat | x). For each bin k (in percent),
+ * k_n = ceil(n k / 100) (in integers: (n k + 99) / 100) and top_k = the k_n best-ranked players:
+ *   comp = sum_k [v(N) - v(N \ top_k)] / (|K| + 1)
+ *   suff = sum_k [v(N) - v(top_k)]     / (|K| + 1)
+ * P1 (research-notes §1.4): K = {0, 10, 20, 50}, divisor 5; at k = 0 comp's term is 0 and
+ * suff's is v(N) - v(empty). ERASER's AOPC: B = {1, 5, 10, 20, 50}, divisor 6.
+ * Ranking: descending score (or |score| with rank_by_abs, as P1 does for SHAP), ties broken by
+ * the lower player index first (P1 uses torch.topk, whose tie order is unspecified).
+ * All the distinct coalitions (N, and for every bin N \ top_k and top_k; duplicates merged) are
+ * evaluated in one attx_game_eval call. */
+#define ATTX_FAITH_MAX_BINS 16
+
+typedef enum attx_faith_bins {
+    ATTX_FAITH_P1 = 0,          /* {0, 10, 20, 50} % */
+    ATTX_FAITH_ERASER           /* {1, 5, 10, 20, 50} % */
+} attx_faith_bins;
+
+typedef struct attx_faithfulness_options {
+    attx_faith_bins bins;       /* preset, used when count is 0 */
+    int count;                  /* custom bins: count percents in 0..100 (at most
+                                   ATTX_FAITH_MAX_BINS), divisor count + 1 */
+    const int *percents;
+    int rank_by_abs;            /* rank by |score| */
+} attx_faithfulness_options;
+
+typedef struct attx_faithfulness {
+    double comprehensiveness;
+    double sufficiency;
+    double v_full;              /* v(N) */
+    int bins;                   /* |K| */
+    int percent[ATTX_FAITH_MAX_BINS];
+    int k[ATTX_FAITH_MAX_BINS];         /* k_n, players in top_k */
+    double v_removed[ATTX_FAITH_MAX_BINS];   /* v(N \ top_k) */
+    double v_kept[ATTX_FAITH_MAX_BINS];      /* v(top_k) */
+    uint64_t evaluations;       /* distinct coalitions evaluated */
+} attx_faithfulness;
+
+/* order[n] = the players by rank (best first) under the rule above. Errors: n < 0, a score that
+ * is not finite, NULL pointers with n > 0, out of memory. */
+int attx_rank_players(int n, const double *scores, int rank_by_abs, int *order, attx_error *err);
+
+/* The sufficiency coalition of one bin: mask[attx_mask_words(n)] = the ceil(n percent / 100)
+ * best-ranked players (e.g. percent 20 for P1's F1 on the 20% sufficiency input); *k_out (may
+ * be NULL) = how many. Errors: as attx_rank_players, percent outside 0..100. */
+int attx_top_players_mask(int n, const double *scores, int rank_by_abs, int percent,
+                          uint64_t *mask, int *k_out, attx_error *err);
+
+/* Computes comprehensiveness and sufficiency. scores[g->n]; opts NULL = P1 with plain ranking.
+ * Errors: bad bins, scores that are not finite, the game's errors, out of memory. */
+int attx_faithfulness_eval(const attx_game *g, const double *scores,
+                           const attx_faithfulness_options *opts, attx_faithfulness *out,
+                           attx_error *err);
+
+/* Dataset level: macro-F1 and support-weighted F1 of pred[count] against gold[count], as
+ * sklearn's f1_score(average='macro' / 'weighted') with its default labels (the labels present
+ * in gold or pred): per label F1 = 2 tp / (2 tp + fp + fn); macro = the mean over those labels;
+ * weighted = sum over labels of F1 * (gold count) / count. macro, weighted may be NULL. Errors:
+ * count 0, a negative label. */
+int attx_f1_scores(size_t count, const int *gold, const int *pred, double *macro,
+                   double *weighted, attx_error *err);
 
 #ifdef __cplusplus
 }
