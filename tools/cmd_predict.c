@@ -72,6 +72,8 @@ static int run_predict(int argc, char **argv)
     attx_batch batch = {.B = 1, .T = enc.length, .ids = enc.ids, .lengths = &enc.length};
     if (attx_forward(model, ctx, &batch, &out, &err) != 0) cli_fail(&err);
     int C = cfg->num_labels, best = 0;
+    /* attn1 always runs on T positions; its UNK padding is not shown */
+    int shown = cfg->arch == ATTX_ARCH_ATTN1 ? 1 + (int)enc.tokens.n : enc.length;
     const float *logits = out.logits->data;
     double *probs = malloc((size_t)C * sizeof *probs);
     if (!probs) cli_failf("out of memory");
@@ -99,7 +101,7 @@ static int run_predict(int argc, char **argv)
         attx_jw_int(&w, best);
         attx_jw_key(&w, "tokens");
         attx_jw_array_begin(&w);
-        for (int t = 0; t < enc.length; t++) attx_jw_string(&w, attx_wordpiece_token(tokenizer, enc.ids[t]));
+        for (int t = 0; t < shown; t++) attx_jw_string(&w, attx_wordpiece_token(tokenizer, enc.ids[t]));
         attx_jw_array_end(&w);
         attx_jw_object_end(&w);
         cli_print_json(&buf);
@@ -108,8 +110,8 @@ static int run_predict(int argc, char **argv)
         printf("%s  (p = %.4f)\n", cfg->labels[best], probs[best]);
         for (int k = 0; k < C; k++)
             printf("  %c %-16s p %.4f  logit %+.4f\n", k == best ? '*' : ' ', cfg->labels[k], probs[k], logits[k]);
-        printf("tokens (%d):", enc.length);
-        for (int t = 0; t < enc.length; t++) printf(" %s", attx_wordpiece_token(tokenizer, enc.ids[t]));
+        printf("tokens (%d):", shown);
+        for (int t = 0; t < shown; t++) printf(" %s", attx_wordpiece_token(tokenizer, enc.ids[t]));
         printf("\n");
     }
     free(probs);
