@@ -53,6 +53,7 @@ static void grow(rewrite *r, size_t need)
 
 static void put(rewrite *r, const char *bytes, size_t n, uint32_t src)
 {
+    if (n == 0) return;
     grow(r, n);
     if (r->failed) return;
     memcpy(r->s + r->n, bytes, n);

@@ -267,7 +267,7 @@ static void test_encode_matches_reference(void **state)
     load_fixture(&f);
     attx_error err;
     for (int b = 0; b < f.B; b++) {
-        char key[16];
+        char key[32];
         snprintf(key, sizeof key, "text.%d", b);
         const char *text = attx_tensor_file_meta(&f.ref, key);
         assert_non_null(text);
