@@ -8,6 +8,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <time.h>
 
 #include "model.h"
 
@@ -208,6 +209,42 @@ static void test_vocab_matches_python(void **state)
     free(vocab);
     free(expected);
     free(corpus);
+}
+
+/* The vocabulary of the whole IMDb train split, read by attx's data set reader, against the
+ * size and hash tools/reference/attn1_ref.py --imdb prints for Python's (skipped without
+ * ../shared). Also times the vocabulary builder. */
+static void test_vocab_imdb(void **state)
+{
+    (void)state;
+    const char *path = "../shared/data/imdb/train.tsv";
+    if (access(path, R_OK) != 0) {
+        printf("skipped: %s is not there\n", path);
+        return;
+    }
+    attx_dataset ds;
+    attx_dataset_spec spec = {.format = "imdb"};
+    attx_error err;
+    if (attx_dataset_read(&ds, path, &spec, &err) != 0) fail_msg("%s", err.msg);
+    assert_int_equal(ds.n, 25000);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    attx_buf out;
+    if (attx_attn1_vocab_build((const char *const *)ds.texts, ds.n, 0, 1, &out, &err) != 0) fail_msg("%s", err.msg);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t lines = 0;
+    for (size_t i = 0; i < out.len; i++) {
+        h = (h ^ (unsigned char)out.data[i]) * 0x100000001B3ull;
+        lines += out.data[i] == '\n';
+    }
+    printf("IMDb train vocabulary: %zu tokens, %zu bytes, FNV-1a %#llx, built in %.2f s\n", lines, out.len,
+           (unsigned long long)h, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    assert_int_equal(lines, 100685);
+    assert_int_equal(out.len, 965043);
+    assert_true(h == 0xfa7fe6e2ee58bdb6ull);
+    attx_buf_free(&out);
+    attx_dataset_free(&ds);
 }
 
 /* ---- parity with the reference ---- */
@@ -649,6 +686,7 @@ int main(void)
         cmocka_unit_test(test_vocab_order),
         cmocka_unit_test(test_vocab_cut_and_min_freq),
         cmocka_unit_test(test_vocab_matches_python),
+        cmocka_unit_test(test_vocab_imdb),
         cmocka_unit_test(test_encode_matches_reference),
         cmocka_unit_test(test_forward_and_gradients),
         cmocka_unit_test(test_theorem_4_1),

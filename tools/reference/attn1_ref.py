@@ -25,6 +25,8 @@ formulation and Theorem 4.1's closed-form gradient, then writes test/fixtures/at
     grad1_alpha, grad1_inputs_embeds: gradients of sum_b logits[b,1] (P2 explains class 1)
     gradp_alpha, gradp_inputs_embeds: gradients of sum_b logits[b,pred_b]
   basic_english.json: tricky strings and their tokens.
+With --imdb ../shared/data/imdb/train.tsv it prints the size and hash of the vocabulary of
+that split instead (the numbers test_attn1.c checks when ../shared is there).
 All float tensors are F32, computed in float64 from the stored float32 weights.
     /usr/bin/python3 tools/reference/attn1_ref.py [--out test/fixtures/attn1]
 """
@@ -200,10 +202,29 @@ CASES = [
 ]
 
 
+def imdb_vocab_check(path):
+    """Prints what test_attn1.c's IMDb check compares with: the vocabulary of every review of
+    an IMDb TSV (header label, id, rating, text): its size, bytes and FNV-1a 64 hash."""
+    with open(path, encoding="utf-8", newline="\n") as f:
+        next(f)
+        texts = [line.rstrip("\n").split("\t", 3)[3] for line in f]
+    data = "".join(t + "\n" for t in build_vocab(texts)).encode()
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    n_tokens = data.count(b"\n")
+    print(f"{path}: {len(texts)} texts, vocabulary {n_tokens} tokens, {len(data)} bytes, "
+          f"FNV-1a 64 {h:#018x}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="test/fixtures/attn1")
+    ap.add_argument("--imdb", help="only print the vocabulary check of this IMDb TSV")
     args = ap.parse_args()
+    if args.imdb:
+        imdb_vocab_check(args.imdb)
+        return
     torch.set_default_dtype(torch.float64)
 
     # tokenizer and vocabulary
