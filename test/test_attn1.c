@@ -211,8 +211,9 @@ static void test_vocab_matches_python(void **state)
     free(corpus);
 }
 
-/* The vocabulary of the whole IMDb train split, read by attx's data set reader, against the
- * size and hash tools/reference/attn1_ref.py --imdb prints for Python's (skipped without
+/* The vocabulary of the whole IMDb train split, read by attx's data set reader, and the
+ * encodings of 2,000 test reviews with it, against the sizes and hashes that
+ * tools/reference/attn1_ref.py --imdb ../shared/data/imdb prints for Python's (skipped without
  * ../shared). Also times the vocabulary builder. */
 static void test_vocab_imdb(void **state)
 {
@@ -243,6 +244,30 @@ static void test_vocab_imdb(void **state)
     assert_int_equal(lines, 100685);
     assert_int_equal(out.len, 965043);
     assert_true(h == 0xfa7fe6e2ee58bdb6ull);
+
+    /* the first 2,000 test reviews encoded to T = 256 with that vocabulary ("[cls] " + text,
+     * cut, UNK padding), hashed as int32 little-endian ids */
+    attx_model *m;
+    if (attx_model_create(&m, attn1_config((int)lines, 256, 2, 1, 1, 1), out.data, out.len, 1, &err) != 0)
+        fail_msg("%s", err.msg);
+    attx_dataset test;
+    if (attx_dataset_read(&test, "../shared/data/imdb/test.tsv", &spec, &err) != 0) fail_msg("%s", err.msg);
+    h = 0xcbf29ce484222325ull;
+    int cut = 0;
+    for (size_t i = 0; i < 2000; i++) {
+        attx_encoding enc;
+        if (attx_encode_text(m, test.texts[i], strlen(test.texts[i]), &enc, &err) != 0) fail_msg("%s", err.msg);
+        assert_int_equal(enc.length, 256);
+        cut += enc.n_dropped > 0;
+        for (int t = 0; t < 256; t++)
+            for (int k = 0; k < 4; k++) h = (h ^ (((uint32_t)enc.ids[t] >> (8 * k)) & 0xFF)) * 0x100000001B3ull;
+        attx_encoding_free(&enc);
+    }
+    printf("IMDb test, first 2000 reviews at T = 256: %d truncated, ids FNV-1a %#llx\n", cut, (unsigned long long)h);
+    assert_int_equal(cut, 689);
+    assert_true(h == 0x310294c4b9869fffull);
+    attx_dataset_free(&test);
+    attx_model_close(m);
     attx_buf_free(&out);
     attx_dataset_free(&ds);
 }

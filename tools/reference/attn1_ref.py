@@ -25,8 +25,9 @@ formulation and Theorem 4.1's closed-form gradient, then writes test/fixtures/at
     grad1_alpha, grad1_inputs_embeds: gradients of sum_b logits[b,1] (P2 explains class 1)
     gradp_alpha, gradp_inputs_embeds: gradients of sum_b logits[b,pred_b]
   basic_english.json: tricky strings and their tokens.
-With --imdb ../shared/data/imdb/train.tsv it prints the size and hash of the vocabulary of
-that split instead (the numbers test_attn1.c checks when ../shared is there).
+With --imdb ../shared/data/imdb it prints the size and hash of the vocabulary of the train
+split and the hash of 2,000 test reviews encoded with it instead (the numbers test_attn1.c
+checks when ../shared is there).
 All float tensors are F32, computed in float64 from the stored float32 weights.
     /usr/bin/python3 tools/reference/attn1_ref.py [--out test/fixtures/attn1]
 """
@@ -202,28 +203,46 @@ CASES = [
 ]
 
 
-def imdb_vocab_check(path):
-    """Prints what test_attn1.c's IMDb check compares with: the vocabulary of every review of
-    an IMDb TSV (header label, id, rating, text): its size, bytes and FNV-1a 64 hash."""
-    with open(path, encoding="utf-8", newline="\n") as f:
-        next(f)
-        texts = [line.rstrip("\n").split("\t", 3)[3] for line in f]
-    data = "".join(t + "\n" for t in build_vocab(texts)).encode()
-    h = 0xcbf29ce484222325
+def fnv1a64(data, h=0xcbf29ce484222325):
     for b in data:
         h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def read_imdb(path):
+    with open(path, encoding="utf-8", newline="\n") as f:
+        next(f)
+        return [line.rstrip("\n").split("\t", 3)[3] for line in f]
+
+
+def imdb_vocab_check(train, test, n_test=2000, T=256):
+    """Prints what test_attn1.c's IMDb check compares with: the vocabulary of every review of
+    the IMDb train TSV (header label, id, rating, text): its size, bytes and FNV-1a 64 hash;
+    and the FNV-1a 64 hash of the ids (int32 little-endian) of the first n_test test reviews
+    encoded with it to T positions."""
+    texts = read_imdb(train)
+    vocab = build_vocab(texts)
+    data = "".join(t + "\n" for t in vocab).encode()
     n_tokens = data.count(b"\n")
-    print(f"{path}: {len(texts)} texts, vocabulary {n_tokens} tokens, {len(data)} bytes, "
-          f"FNV-1a 64 {h:#018x}")
+    print(f"{train}: {len(texts)} texts, vocabulary {n_tokens} tokens, {len(data)} bytes, "
+          f"FNV-1a 64 {fnv1a64(data):#018x}")
+    h, cut = 0xcbf29ce484222325, 0
+    index = {tok: i for i, tok in enumerate(vocab)}
+    for text in read_imdb(test)[:n_test]:
+        ids = [index.get(tok, 1) for tok in basic_english("[cls] " + text)]
+        cut += len(ids) > T
+        ids = ids[:T] + [1] * (T - min(len(ids), T))
+        h = fnv1a64(b"".join(i.to_bytes(4, "little") for i in ids), h)
+    print(f"{test}: first {n_test} reviews at T = {T} ({cut} truncated): ids FNV-1a 64 {h:#018x}")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="test/fixtures/attn1")
-    ap.add_argument("--imdb", help="only print the vocabulary check of this IMDb TSV")
+    ap.add_argument("--imdb", help="only print the vocabulary check of this IMDb directory")
     args = ap.parse_args()
     if args.imdb:
-        imdb_vocab_check(args.imdb)
+        imdb_vocab_check(os.path.join(args.imdb, "train.tsv"), os.path.join(args.imdb, "test.tsv"))
         return
     torch.set_default_dtype(torch.float64)
 
