@@ -202,12 +202,18 @@ typedef struct attx_batch {
 } attx_batch;
 
 /* What a forward pass leaves in its context. With the tape off only logits are set; with it
- * on every tensor here is kept and has its gradient after attx_backward. */
+ * on every tensor here is kept and has its gradient after attx_backward.
+ * attn1 (one layer, only the [CLS] query): attn[0] is [B, K, 1, T], the [CLS] row α of each
+ * head (read shape[2]); inputs_embeds is e = W_e[x] + PE, positions INCLUDED (the tensor P2's
+ * gradients are taken with respect to); hidden[0] = e, hidden[1] = [B, 1, K·d_out], the heads'
+ * Σ_t α_t v_t side by side; key_valid is NULL (no mask: padding takes part). */
 typedef struct attx_outputs {
     attx_tensor *logits;          /* [B, C]; NULL for a bare encoder */
     attx_tensor *inputs_embeds;   /* [B, T, D]: word embeddings before positions are added;
-                                     ViT: patch embeddings [B, N, D] before [CLS] and positions */
-    attx_tensor **attn;           /* [L] of [B, H, T, T]: post-softmax attention probabilities */
+                                     ViT: patch embeddings [B, N, D] before [CLS] and positions;
+                                     attn1: after positions are added (see above) */
+    attx_tensor **attn;           /* [L] of [B, H, T, T]: post-softmax attention probabilities
+                                     (attn1: [B, H, 1, T]) */
     attx_tensor **hidden;         /* [L+1] of [B, T, D]: embeddings output, then each block's */
     uint8_t *key_valid;           /* [B·T] 1 for real tokens, 0 for padding (NULL: no padding) */
 } attx_outputs;
@@ -216,6 +222,37 @@ typedef struct attx_outputs {
  * positions, pixels missing for an image model, out of memory). */
 int attx_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch,
                  attx_outputs *out, attx_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* attn1                                                                                       */
+/*                                                                                             */
+/* The one-layer multi-head [CLS]-query attention classifier of Lopardo et al. (ICML 2024),    */
+/* model_type "attx-attn1" (engine/attn1.c has the equations): tensors attn1.word_embeddings,  */
+/* attn1.query, attn1.key, attn1.value, attn1.classifier (.weight, no biases). Text goes       */
+/* through torchtext's basic_english tokenizer; the vocabulary is one token per line with       */
+/* "[cls]" (id 0) and "UNK" (id 1: unknown words and padding) first. For an attn1 model:        */
+/*   - attx_model_tokenizer gives that vocabulary as an attx_wordpiece that looks basic_english */
+/*     words up whole (attx_wordpiece_encode, _token, _id work; special ids: cls = "[cls]",     */
+/*     unk = pad = "UNK", sep = mask = -1);                                                     */
+/*   - attx_encode_text gives ids of length T = max_position_embeddings, always: [cls], the     */
+/*     first T − 1 words (tokens.n of them, with byte ranges), then UNK padding;                */
+/*   - attx_forward needs batch->T == T (lengths are not used: attention covers all T);         */
+/*   - attx_model_create initialises as P2's code: embedding N(0, 1), W_q W_k W_v W_l           */
+/*     Uniform(−0.1, 0.1).                                                                     */
+
+/* torchtext basic_english: lowercase (Python's str.lower), then in order ' -> " '  ", " -> "",  */
+/* . -> " . ", "<br />" -> " ", , ( ) ! ? each spaced, ; and : -> " ", and a Python str.split(). */
+/* Each word (UTF-8, not NUL-terminated) goes to on_word in order. Errors: invalid UTF-8, text  */
+/* over 4 GiB, out of memory. */
+int attx_basic_english(const char *text, size_t len, attx_word_fn on_word, void *user, attx_error *err);
+
+/* The vocabulary torchtext's build_vocab_from_iterator(specials=["[cls]", "UNK"]) makes of the
+ * basic_english tokens of texts[0..n) (NUL-terminated): "[cls]", "UNK", then the tokens by
+ * count descending, ties by token ascending (byte order); max_size > 0 keeps the first
+ * max_size − 2 of that order before the specials are taken out of it (torchtext's max_tokens),
+ * min_freq drops tokens seen fewer times. out gets the text, one token per line. */
+int attx_attn1_vocab_build(const char *const *texts, size_t n, int max_size, int min_freq, attx_buf *out,
+                           attx_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Training                                                                                    */

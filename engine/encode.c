@@ -1,5 +1,6 @@
-/* encode.c — inputs made ready for a model: a text as WordPiece tokens wrapped in [CLS] ... [SEP],
- * an image file as the normalised pixels its preprocessor settings describe. */
+/* encode.c — inputs made ready for a model: a text as BERT's WordPiece tokens wrapped in
+ * [CLS] ... [SEP], or as attn1's basic_english words, [cls] ... then UNK up to the model's fixed
+ * length; an image file as the normalised pixels its preprocessor settings describe. */
 #include "model.h"
 
 #include <stdlib.h>
@@ -20,6 +21,21 @@ int attx_encode_text(const attx_model *m, const char *text, size_t len, attx_enc
         return attx_fail(err, "the text is empty (no tokens after removing whitespace and control characters)");
     }
     attx_special_ids sp = attx_wordpiece_special_ids(m->tokenizer);
+    if (m->config->arch == ATTX_ARCH_ATTN1) {
+        /* P2: tokens of "[cls] " + text, the first T kept, UNK padding to exactly T */
+        size_t T = (size_t)m->config->max_position_embeddings, kept = out->tokens.n < T - 1 ? out->tokens.n : T - 1;
+        out->n_dropped = out->tokens.n - kept;
+        out->tokens.n = kept;
+        out->length = (int32_t)T;
+        if (!(out->ids = malloc(T * sizeof *out->ids))) {
+            attx_encoding_free(out);
+            return attx_fail(err, "out of memory");
+        }
+        out->ids[0] = sp.cls;
+        memcpy(out->ids + 1, out->tokens.ids, kept * sizeof *out->ids);
+        for (size_t t = kept + 1; t < T; t++) out->ids[t] = sp.unk;
+        return 0;
+    }
     if (sp.cls < 0 || sp.sep < 0) {
         attx_encoding_free(out);
         return attx_fail(err, "the vocabulary has no [CLS] or [SEP] token");

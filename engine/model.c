@@ -1,5 +1,6 @@
 /* model.c — loading a model's weights as tensors: F32 used in place from the mapped file,
  * F16/BF16 (and misaligned F32) converted once into the model's own storage. */
+#include "basic_english.h"
 #include "model.h"
 #include "rng.h"
 
@@ -34,7 +35,8 @@ static attx_tensor *load_param(attx_model *m, const attx_stored_tensor *st, attx
     return t;
 }
 
-/* A new parameter initialised as Hugging Face's _init_weights does for BERT and ViT: LayerNorm
+/* A new parameter. attn1: as Lopardo et al.'s code (below). BERT and ViT: as Hugging Face's
+ * _init_weights does: LayerNorm
  * weights 1, every bias 0, every other tensor (linear and convolution weights, embeddings,
  * the [CLS] token, positions) N(0, initializer_range²); BERT's [PAD] embedding row 0. (ViT
  * draws from a normal truncated at ±2, which at σ = 0.02 is a normal.) */
@@ -58,7 +60,13 @@ static attx_tensor *new_param(attx_model *m, const attx_tensor_spec *spec, attx_
     const char *name = spec->name, *last = strrchr(name, '.');
     int is_norm = strstr(name, "LayerNorm.") || strstr(name, "layernorm");
     const attx_config *c = &m->files.config;
-    if (last && strcmp(last, ".bias") == 0) {
+    if (c->arch == ATTX_ARCH_ATTN1) {
+        /* as P2's code leaves them: nn.Embedding's default N(0, 1); W_q, W_k, W_v, W_l drawn
+         * from Uniform(-0.1, 0.1) */
+        int is_embedding = strcmp(name, "attn1.word_embeddings.weight") == 0;
+        for (int64_t k = 0; k < t->numel; k++)
+            t->data[k] = is_embedding ? (float)attx_rng_normal(rng) : (float)(0.2 * attx_rng_uniform(rng) - 0.1);
+    } else if (last && strcmp(last, ".bias") == 0) {
         memset(t->data, 0, (size_t)t->numel * sizeof(float));
     } else if (is_norm) {
         for (int64_t k = 0; k < t->numel; k++) t->data[k] = 1.0f;
@@ -137,6 +145,40 @@ static void bind_vit(attx_model *m)
     }
 }
 
+static int bind_attn1(attx_model *m, attx_error *err)
+{
+    attx_attn1_weights *w = &m->attn1;
+    const attx_config *c = m->config;
+    w->word_emb = attx_model_param(m, "attn1.word_embeddings.weight");
+    w->query_w = attx_model_param(m, "attn1.query.weight");
+    w->key_w = attx_model_param(m, "attn1.key.weight");
+    w->value_w = attx_model_param(m, "attn1.value.weight");
+    w->classifier_w = attx_model_param(m, "attn1.classifier.weight");
+    int64_t T = c->max_position_embeddings, D = c->hidden_size;
+    w->positions = attx_arena_alloc(&m->storage, sizeof *w->positions);
+    float *pe = attx_arena_alloc(&m->storage, (size_t)(T * D) * sizeof(float));
+    if (!w->positions || !pe) return attx_fail(err, "%s: out of memory loading the model", m->files.path);
+    memset(w->positions, 0, sizeof *w->positions);
+    w->positions->data = pe;
+    w->positions->ndim = 2;
+    w->positions->shape[0] = T;
+    w->positions->shape[1] = D;
+    w->positions->numel = T * D;
+    attx_attn1_positions(pe, T, D);
+    if (!m->files.vocab_text) return 0;
+    if (attx_attn1_vocab_load(&m->tokenizer, m->files.vocab_text, m->files.vocab_len, err) != 0)
+        return attx_fail_prefix(err, "%s", m->files.vocab_source);
+    attx_special_ids sp = attx_wordpiece_special_ids(m->tokenizer);
+    size_t n = attx_wordpiece_vocab_size(m->tokenizer);
+    if (n > (size_t)c->vocab_size)
+        return attx_fail(err, "%s: %zu tokens, more than the config's vocab_size %d", m->files.vocab_source, n,
+                         c->vocab_size);
+    if (sp.unk != c->pad_token_id)
+        return attx_fail(err, "%s: UNK has id %d but the config's pad_token_id is %d (attn1 pads with UNK)",
+                         m->files.vocab_source, sp.unk, c->pad_token_id);
+    return 0;
+}
+
 /* Builds the model's tensors from its files (m->files is open): stored tensors become
  * parameters; with `seed` (init = 1) every tensor the config names is created and initialised
  * instead. Then binds the architecture's weight slots and the tokenizer. */
@@ -167,6 +209,7 @@ static int build(attx_model *m, int init, uint64_t seed, attx_error *err)
                                 err) != 0)
             return attx_fail_prefix(err, "%s", m->files.vocab_source);
     }
+    if (m->config->arch == ATTX_ARCH_ATTN1 && bind_attn1(m, err) != 0) return -1;
     if (m->config->arch == ATTX_ARCH_VIT) {
         m->vit.layers = attx_arena_alloc(&m->storage, (size_t)m->config->num_layers * sizeof *m->vit.layers);
         if (!m->vit.layers) goto oom;
@@ -242,6 +285,7 @@ int attx_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch, at
     switch (m->config->arch) {
     case ATTX_ARCH_BERT: return attx_bert_forward(m, ctx, batch, out, err);
     case ATTX_ARCH_VIT: return attx_vit_forward(m, ctx, batch, out, err);
+    case ATTX_ARCH_ATTN1: return attx_attn1_forward(m, ctx, batch, out, err);
     default: return attx_fail(err, "%s: %s models are not supported by this build yet", m->files.path,
                               attx_arch_name(m->config->arch));
     }

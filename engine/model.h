@@ -43,6 +43,15 @@ typedef struct attx_vit_weights {
     attx_tensor *classifier_w, *classifier_b;   /* NULL in a bare ViTModel */
 } attx_vit_weights;
 
+typedef struct attx_attn1_weights {
+    attx_tensor *word_emb;        /* [V, d_e] */
+    attx_tensor *query_w;         /* [K·d_att, d_e]: head i owns rows [i·d_att, (i+1)·d_att) */
+    attx_tensor *key_w;           /* [K·d_att, d_e] */
+    attx_tensor *value_w;         /* [K·d_out, d_e] */
+    attx_tensor *classifier_w;    /* [C, K·d_out]: columns grouped by head; NULL in a bare model */
+    attx_tensor *positions;       /* [T, d_e] the sinusoidal table PE (fixed, not a parameter) */
+} attx_attn1_weights;
+
 struct attx_model {
     attx_model_files files;
     const attx_config *config;    /* = &files.config */
@@ -50,6 +59,7 @@ struct attx_model {
     attx_tensor **params;         /* [files.n_specs], NULL where the file has no such tensor */
     attx_bert_weights bert;
     attx_vit_weights vit;
+    attx_attn1_weights attn1;
     attx_wordpiece *tokenizer;    /* text models with a vocabulary; NULL otherwise */
 };
 
@@ -65,5 +75,12 @@ int attx_bert_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batc
 /* ViT forward (pre-LN blocks, [CLS] classifier); batch->pixels holds [B, C, H, W]. */
 int attx_vit_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch, attx_outputs *out,
                      attx_error *err);
+
+/* attn1's sinusoidal positions: pe[T, D] (interleaved sin/cos, computed in double). */
+void attx_attn1_positions(float *pe, int64_t T, int64_t D);
+
+/* attn1 forward (Lopardo et al. 2024): batch->T must be max_position_embeddings. */
+int attx_attn1_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch, attx_outputs *out,
+                       attx_error *err);
 
 #endif

@@ -25,6 +25,9 @@ attx_tensor *attx_op_gelu(attx_ctx *ctx, attx_tensor *x);
 attx_tensor *attx_op_dropout(attx_ctx *ctx, attx_tensor *x, float p);
 /* tanh(x) */
 attx_tensor *attx_op_tanh(attx_ctx *ctx, attx_tensor *x);
+/* x viewed with another shape of as many elements (shares x's data; NULL when the counts
+ * differ): e.g. [B, D] -> [B, 1, D] for a one-query attention */
+attx_tensor *attx_op_reshape(attx_ctx *ctx, attx_tensor *x, int ndim, const int64_t *shape);
 
 /* ---- ops_embedding.c ---- */
 /* out[i, :] = table[ids[i], :] for the n = B·T ids -> [B, T, D]; ids must be in range */

@@ -1,4 +1,4 @@
-/* ops_elementwise.c — residual add, scaling, GELU and tanh, forward and backward. */
+/* ops_elementwise.c — residual add, scaling, GELU, tanh and reshaping, forward and backward. */
 #include "mathf.h"
 #include "ops.h"
 
@@ -52,6 +52,31 @@ attx_tensor *attx_op_scale(attx_ctx *ctx, attx_tensor *x, float s)
     for (int64_t i = 0; i < x->numel; i++) y->data[i] = s * x->data[i];
     attx_node *n = attx_record(ctx, scale_backward, y, x, NULL, NULL, NULL);
     if (n) n->farg[0] = s;
+    return y;
+}
+
+/* ---- out = x with another shape (same elements in the same order) ----
+ * The output shares x's data (which no op writes after creating it); its gradient is its own
+ * and flows back into x's. */
+static void reshape_backward(attx_ctx *ctx, attx_node *node)
+{
+    attx_tensor *x = node->in[0];
+    float *dx = attx_grad(ctx, x);
+    if (!dx) return;
+    const float *dy = node->out->grad;
+    for (int64_t i = 0; i < x->numel; i++) dx[i] += dy[i];
+}
+
+attx_tensor *attx_op_reshape(attx_ctx *ctx, attx_tensor *x, int ndim, const int64_t *shape)
+{
+    if (!x) return NULL;
+    attx_tensor *y = attx_tensor_wrap(ctx, x->data, ndim, shape);
+    if (!y) return NULL;
+    if (y->numel != x->numel) {     /* a programming error: refuse rather than read past x */
+        ctx->failed = 1;
+        return NULL;
+    }
+    attx_record(ctx, reshape_backward, y, x, NULL, NULL, NULL);
     return y;
 }
 

@@ -34,6 +34,7 @@
  *     whole, with [UNK]'s id or (newer versions) a new id past the vocabulary.
  */
 #include "attx_engine.h"
+#include "basic_english.h"
 #include "unicode.h"
 
 #include <stdlib.h>
@@ -55,6 +56,7 @@ struct attx_wordpiece {
     size_t slot_mask;      /* table size - 1 (a power of two) */
     size_t max_token_len;  /* bytes of the longest token */
     int do_lower_case;
+    int whole_words;       /* attn1: basic_english words looked up whole ("UNK" for unknown) */
     int32_t special[SPECIAL_COUNT];
 };
 
@@ -114,8 +116,8 @@ static size_t line_end(const char *s, size_t len, size_t i, size_t *next)
     return i;
 }
 
-int attx_wordpiece_load(attx_wordpiece **out, const char *vocab_text, size_t len,
-                        int do_lower_case, attx_error *err)
+static int load_vocab(attx_wordpiece **out, const char *vocab_text, size_t len, int do_lower_case,
+                      int whole_words, attx_error *err)
 {
     *out = NULL;
     if (len == 0) return attx_fail(err, "vocabulary: empty");
@@ -159,6 +161,21 @@ int attx_wordpiece_load(attx_wordpiece **out, const char *vocab_text, size_t len
     }
     wp->offset[n] = (uint32_t)pos;
     for (size_t i = 0; i < n; i++) insert(wp, (int32_t)i);
+    wp->whole_words = whole_words;
+    if (whole_words) {
+        /* P2's specials: "UNK" for unknown words and padding, "[cls]" first */
+        for (int k = 0; k < SPECIAL_COUNT; k++) wp->special[k] = -1;
+        wp->special[SPECIAL_UNK] = wp->special[SPECIAL_PAD] = lookup(wp, 0, "UNK", 3);
+        wp->special[SPECIAL_CLS] = lookup(wp, 0, "[cls]", 5);
+        if (wp->special[SPECIAL_UNK] < 0 || wp->special[SPECIAL_CLS] < 0) {
+            const char *missing = wp->special[SPECIAL_UNK] < 0 ? "UNK" : "[cls]";
+            attx_wordpiece_free(wp);
+            return attx_fail(err, "vocabulary: no \"%s\" token (an attn1 vocabulary starts with [cls] and UNK)",
+                             missing);
+        }
+        *out = wp;
+        return 0;
+    }
     for (int k = 0; k < SPECIAL_COUNT; k++)
         wp->special[k] = lookup(wp, 0, special_text[k], strlen(special_text[k]));
     if (wp->special[SPECIAL_UNK] < 0) {
@@ -167,6 +184,17 @@ int attx_wordpiece_load(attx_wordpiece **out, const char *vocab_text, size_t len
     }
     *out = wp;
     return 0;
+}
+
+int attx_wordpiece_load(attx_wordpiece **out, const char *vocab_text, size_t len,
+                        int do_lower_case, attx_error *err)
+{
+    return load_vocab(out, vocab_text, len, do_lower_case, 0, err);
+}
+
+int attx_attn1_vocab_load(attx_wordpiece **out, const char *vocab_text, size_t len, attx_error *err)
+{
+    return load_vocab(out, vocab_text, len, 1, 1, err);
 }
 
 void attx_wordpiece_free(attx_wordpiece *wp)
@@ -188,7 +216,7 @@ const char *attx_wordpiece_token(const attx_wordpiece *wp, int32_t id)
     if (id < 0 || (size_t)id >= wp->n_ids) return NULL;
     const char *t = wp->text + wp->offset[id];
     /* HF's ids_to_tokens comes from the token -> id dict: a shadowed id converts to [UNK] */
-    if (lookup(wp, 0, t, token_len(wp, id)) != id) return special_text[SPECIAL_UNK];
+    if (lookup(wp, 0, t, token_len(wp, id)) != id) return wp->whole_words ? "UNK" : special_text[SPECIAL_UNK];
     return t;
 }
 
@@ -567,10 +595,28 @@ static int check_text(const char *text, size_t len, attx_error *err)
     return 0;
 }
 
+/* attn1: each basic_english word is one token, its id or UNK's */
+static void push_whole_word(void *user, const char *word, size_t len, uint32_t start, uint32_t end)
+{
+    encoder *e = user;
+    if (e->failed) return;
+    int32_t id = lookup(e->wp, 0, word, len);
+    push_token(e, id >= 0 ? id : e->wp->special[SPECIAL_UNK], start, end);
+}
+
 int attx_wordpiece_encode(const attx_wordpiece *wp, const char *text, size_t len,
                           attx_tokens *out, attx_error *err)
 {
     out->n = 0;
+    if (wp->whole_words) {
+        encoder e = {.wp = wp, .out = out};
+        if (attx_basic_english_spans(text, len, push_whole_word, &e, err) != 0) return -1;
+        if (e.failed) {
+            out->n = 0;
+            return attx_fail(err, "out of memory");
+        }
+        return 0;
+    }
     if (check_text(text, len, err) != 0) return -1;
     encoder *e = calloc(1, sizeof *e);
     if (!e) return attx_fail(err, "out of memory");

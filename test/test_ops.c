@@ -200,6 +200,34 @@ static void test_attention_gradients(void **state)
     attx_ctx_free(ctx);
 }
 
+/* One [CLS] query over all keys, as attn1 runs it: reshape [B, D] -> [B, 1, D] for the query,
+ * scores, softmax without a mask, context [B, 1, H·dv] reshaped to [B, H·dv], a classifier. */
+static attx_tensor *run_one_query(attx_ctx *ctx, attx_tensor **in, const void *arg)
+{
+    (void)arg;
+    attx_tensor *x = in[0];
+    int64_t B = x->shape[0], D = x->shape[2], q_shape[3] = {B, 1, D}, flat[2] = {B, in[3]->shape[0]};
+    attx_tensor *q = attx_op_linear(ctx, attx_op_reshape(ctx, attx_op_first_token(ctx, x), 3, q_shape), in[1], NULL);
+    attx_tensor *k = attx_op_linear(ctx, x, in[2], NULL), *v = attx_op_linear(ctx, x, in[3], NULL);
+    attx_tensor *p = attx_op_softmax(ctx, attx_op_attention_scores(ctx, q, k, 2, 0.5f), NULL);
+    return attx_op_linear(ctx, attx_op_reshape(ctx, attx_op_attention_context(ctx, p, v), 2, flat), in[4], NULL);
+}
+
+static void test_one_query_attention_gradients(void **state)
+{
+    (void)state;
+    attx_ctx *ctx = attx_ctx_new();
+    int64_t xs[3] = {2, 5, 4}, qs[2] = {6, 4}, vs[2] = {4, 4}, ls[2] = {3, 4};   /* H 2: d 3, dv 2 */
+    attx_tensor *in[5] = {random_tensor(ctx, 3, xs, 1, 1), random_tensor(ctx, 2, qs, 1, 1),
+                          random_tensor(ctx, 2, qs, 1, 1), random_tensor(ctx, 2, vs, 1, 1),
+                          random_tensor(ctx, 2, ls, 1, 1)};
+    check_gradients(run_one_query, in, 5, NULL, 1e-2f, 2e-3f);
+    /* a reshape to a different element count is refused */
+    int64_t wrong[2] = {3, 3};
+    assert_null(attx_op_reshape(ctx, in[0], 2, wrong));
+    attx_ctx_free(ctx);
+}
+
 /* The tape records nothing when no input requires a gradient, and the probabilities of an
  * attention chain get their own gradient (what the explain module reads). */
 static void test_tape_mechanics(void **state)
@@ -268,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_embedding_gradients),
         cmocka_unit_test(test_patch_gradients),
         cmocka_unit_test(test_attention_gradients),
+        cmocka_unit_test(test_one_query_attention_gradients),
         cmocka_unit_test(test_tape_mechanics),
         cmocka_unit_test(test_math_accuracy),
     };

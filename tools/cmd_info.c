@@ -141,8 +141,8 @@ static void print_text(const attx_model_files *m)
         printf("text          vocabulary %d, up to %d positions, %d token types, %s\n", c->vocab_size,
                c->max_position_embeddings, c->type_vocab_size, m->do_lower_case ? "lower-cased" : "cased");
     else if (c->arch == ATTX_ARCH_ATTN1)
-        printf("text          vocabulary %d, fixed length %d with [CLS] first, padding id %d\n",
-               c->vocab_size, c->max_position_embeddings, c->pad_token_id);
+        printf("text          vocabulary %d, torchtext basic_english words, fixed length %d: [cls] first, "
+               "UNK (id %d) pads\n", c->vocab_size, c->max_position_embeddings, c->pad_token_id);
     else
         printf("image         %dx%d, %d channels, patches %dx%d (%d), qkv bias %s\n", c->image_width,
                c->image_height, c->num_channels, c->patch_size, c->patch_size,

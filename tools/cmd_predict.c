@@ -103,6 +103,8 @@ static int run_predict(int argc, char **argv)
     attx_outputs out;
     if (attx_forward(model, ctx, &batch, &out, &err) != 0) cli_fail(&err);
     int C = cfg->num_labels, best = 0;
+    /* attn1 always runs on T positions; its UNK padding is not shown */
+    int n_tokens = cfg->arch == ATTX_ARCH_ATTN1 ? 1 + (int)enc.tokens.n : enc.length;
     const float *logits = out.logits->data;
     double *probs = malloc((size_t)C * sizeof *probs);
     int *ranked = malloc((size_t)C * sizeof *ranked);
@@ -139,7 +141,7 @@ static int run_predict(int argc, char **argv)
         } else {
             attx_jw_key(&w, "tokens");
             attx_jw_array_begin(&w);
-            for (int t = 0; t < enc.length; t++) attx_jw_string(&w, attx_wordpiece_token(tokenizer, enc.ids[t]));
+            for (int t = 0; t < n_tokens; t++) attx_jw_string(&w, attx_wordpiece_token(tokenizer, enc.ids[t]));
             attx_jw_array_end(&w);
         }
         attx_jw_object_end(&w);
@@ -156,8 +158,8 @@ static int run_predict(int argc, char **argv)
             printf("image: %s, %dx%d pixels in %d patches of %dx%d\n", input, cfg->image_width, cfg->image_height,
                    patches, cfg->patch_size, cfg->patch_size);
         } else {
-            printf("tokens (%d):", enc.length);
-            for (int t = 0; t < enc.length; t++) printf(" %s", attx_wordpiece_token(tokenizer, enc.ids[t]));
+            printf("tokens (%d):", n_tokens);
+            for (int t = 0; t < n_tokens; t++) printf(" %s", attx_wordpiece_token(tokenizer, enc.ids[t]));
             printf("\n");
         }
     }
