@@ -161,6 +161,31 @@ static void test_errors(void **state)
     expect(args, 2, "not a multiple of --heads");
 }
 
+/* attn1: vocabulary from the training rows, fixed T, constant rate as in Lopardo et al. */
+static void test_attn1(void **state)
+{
+    (void)state;
+    char cmd[4096], *out, *err;
+    snprintf(cmd, sizeof cmd,
+             "%s train --arch attn1 --data %s/train.tsv --dev %s/dev.tsv --labels bad,good --hidden 16 --heads 2 "
+             "--head-size 8 --max-len 12 --batch 8 --lr 1e-2 --schedule constant --warmup 0 --clip 0 --epochs 8 "
+             "--threads 1 --out %s/a1.safetensors",
+             tu_attx(), dir, dir, dir);
+    int rc = tu_run(cmd, &out, &err);
+    if (rc != 0) fail_msg("attx train --arch attn1 exited %d: %s", rc, err);
+    assert_contains(err, "attn1 vocabulary of 13 words from the 64 training rows");   /* [cls] UNK + 11 words */
+    assert_contains(out, "best dev accuracy 100.00%");
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s info %s/a1.safetensors --json", tu_attx(), dir);
+    assert_int_equal(tu_run(cmd, &out, NULL), 0);
+    assert_contains(out, "\"arch\":\"attn1\"");
+    free(out);
+    snprintf(cmd, sizeof cmd, "train --arch attn1 --vocab " VOCAB " --data %s/train.tsv --dev-split 4 --out %s/x.safetensors",
+             dir, dir);
+    expect(cmd, 2, "no --vocab");
+}
+
 static void test_vocab_command(void **state)
 {
     (void)state;
@@ -186,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_train_predict_log),
         cmocka_unit_test(test_resume_same_bytes),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_attn1),
         cmocka_unit_test(test_vocab_command),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -16,10 +16,13 @@ static int run_train(int argc, char **argv);
 const cli_command cmd_train = {
     "train", "train a text classifier (a new BERT, or continue one)",
     "usage: attx train --data TRAIN --out MODEL.safetensors [--dev DEV | --dev-split N]\n"
-    "                  (--vocab VOCAB.txt [model sizes] | --init MODEL | --resume) [options]\n"
+    "                  ([--arch bert] --vocab VOCAB.txt [model sizes] | --arch attn1 [sizes]\n"
+    "                   | --init MODEL | --resume) [options]\n"
     "\n"
-    "Trains a BertForSequenceClassification on the labelled texts of TRAIN (TSV/CSV, see\n"
-    "--format), evaluates it on DEV after every epoch and writes the best one to MODEL (one\n"
+    "Trains a text classifier on the labelled texts of TRAIN (TSV/CSV, see --format): a\n"
+    "BertForSequenceClassification, or attn1, the one-layer [CLS]-query attention classifier of\n"
+    "Lopardo et al. (2024), whose vocabulary is built from the training rows as torchtext does.\n"
+    "It evaluates the model on DEV after every epoch and writes the best one to MODEL (one\n"
     "self-contained .safetensors file with its config and vocabulary). After every epoch it\n"
     "also writes MODEL.resume.safetensors and MODEL.resume.optim.safetensors, from which\n"
     "--resume continues; a resumed run gives the same weights, bit for bit, as one that was\n"
@@ -35,7 +38,8 @@ const cli_command cmd_train = {
     "  --label-col C        label column (default label)\n"
     "  --labels A,B,...     class names, in label order (default LABEL_0, LABEL_1, ...)\n"
     "a new model:\n"
-    "  --vocab FILE         its vocab.txt (e.g. from `attx vocab`)\n"
+    "  --arch bert|attn1    the architecture (default bert)\n"
+    "  --vocab FILE         a BERT's vocab.txt (e.g. from `attx vocab`)\n"
     "  --layers N           encoder layers (default 4)\n"
     "  --hidden N           hidden size (default 256)\n"
     "  --heads N            attention heads (default 4)\n"
@@ -43,6 +47,8 @@ const cli_command cmd_train = {
     "  --max-len N          positions = the longest input in tokens, [CLS] and [SEP] included;\n"
     "                       longer texts are truncated (default 128)\n"
     "  --dropout P          hidden and attention dropout (default 0.1)\n"
+    "  attn1 (defaults are the paper's): --hidden (d_e, 128), --heads (6), --head-size\n"
+    "  (d_att = d_out, 64), --max-len (T with [cls], 256), --vocab-size N (all words; 0)\n"
     "or:\n"
     "  --init MODEL         continue training MODEL (same classes)\n"
     "  --resume             continue the run that wrote MODEL.resume.* (same flags)\n"
@@ -50,8 +56,8 @@ const cli_command cmd_train = {
     "  --epochs N           passes over the training data (default 3)\n"
     "  --batch N            examples per step (default 32)\n"
     "  --lr X               peak learning rate of AdamW (default 5e-4)\n"
-    "  --warmup X           fraction of the steps with a linear warm-up (default 0.06), then\n"
-    "                       linear decay to 0\n"
+    "  --schedule S         linear (warm-up, then linear decay to 0; default) or constant\n"
+    "  --warmup X           fraction of the steps with a linear warm-up (default 0.06)\n"
     "  --weight-decay X     AdamW's decoupled weight decay, not on biases/LayerNorm (default 0.01)\n"
     "  --clip X             gradient norm clipping (default 1.0; 0: none)\n"
     "  --seed N             seed of the initialisation, shuffling and dropout (default 42)\n"
@@ -64,9 +70,10 @@ const cli_command cmd_train = {
 };
 
 typedef struct options {
-    const char *data, *dev, *out, *vocab, *init, *labels, *log, *threads, *dtype_name;
+    const char *data, *dev, *out, *vocab, *init, *labels, *log, *threads, *dtype_name, *arch, *schedule;
     attx_dataset_spec spec, dev_spec;
-    long dev_split, stop_after, layers, hidden, heads, ffn, max_len, epochs, batch;
+    long dev_split, stop_after, layers, hidden, heads, head_size, vocab_size, ffn, max_len, epochs, batch;
+    int attn1;
     double dropout, lr, warmup, weight_decay, clip;
     unsigned long long seed;
     int resume;
@@ -84,7 +91,7 @@ static double parse_double(const char *name, const char *v, double lo, double hi
 static void parse_options(int argc, char **argv, options *o)
 {
     const char *v;
-    *o = (options){.layers = 4, .hidden = 256, .heads = 4, .max_len = 128, .epochs = 3, .batch = 32,
+    *o = (options){.layers = 4, .hidden = 0, .heads = 0, .max_len = 0, .epochs = 3, .batch = 32,
                    .dropout = 0.1, .lr = 5e-4, .warmup = 0.06, .weight_decay = 0.01, .clip = 1.0, .seed = 42};
     for (int i = 1; i < argc; i++) {
         if (cli_flag(argv[i], "--resume")) o->resume = 1;
@@ -97,6 +104,10 @@ static void parse_options(int argc, char **argv, options *o)
         else if (cli_value(argc, argv, &i, "--log", &o->log)) continue;
         else if (cli_value(argc, argv, &i, "--threads", &o->threads)) continue;
         else if (cli_value(argc, argv, &i, "--dtype", &o->dtype_name)) continue;
+        else if (cli_value(argc, argv, &i, "--arch", &o->arch)) continue;
+        else if (cli_value(argc, argv, &i, "--schedule", &o->schedule)) continue;
+        else if (cli_value(argc, argv, &i, "--head-size", &v)) o->head_size = cli_parse_long(&cmd_train, "--head-size", v, 1, 8192);
+        else if (cli_value(argc, argv, &i, "--vocab-size", &v)) o->vocab_size = cli_parse_long(&cmd_train, "--vocab-size", v, 0, 100000000);
         else if (cli_value(argc, argv, &i, "--format", &o->spec.format)) continue;
         else if (cli_value(argc, argv, &i, "--dev-format", &o->dev_spec.format)) continue;
         else if (cli_value(argc, argv, &i, "--text-col", &o->spec.text_cols)) continue;
@@ -123,16 +134,69 @@ static void parse_options(int argc, char **argv, options *o)
     if (!o->out) cli_usage_error(&cmd_train, "--out MODEL.safetensors is needed");
     if (!o->dev && !o->dev_split) cli_usage_error(&cmd_train, "--dev DEV or --dev-split N is needed");
     if (o->dev && o->dev_split) cli_usage_error(&cmd_train, "--dev and --dev-split exclude each other");
-    if (!!o->vocab + !!o->init + o->resume != 1)
-        cli_usage_error(&cmd_train, "give exactly one of --vocab (a new model), --init MODEL or --resume");
-    if (o->hidden % o->heads) cli_usage_error(&cmd_train, "--hidden %ld is not a multiple of --heads %ld", o->hidden, o->heads);
+    if (o->arch && strcmp(o->arch, "bert") != 0 && strcmp(o->arch, "attn1") != 0)
+        cli_usage_error(&cmd_train, "--arch must be bert or attn1, not '%s'", o->arch);
+    o->attn1 = o->arch && strcmp(o->arch, "attn1") == 0;
+    if (o->schedule && strcmp(o->schedule, "linear") != 0 && strcmp(o->schedule, "constant") != 0)
+        cli_usage_error(&cmd_train, "--schedule must be linear or constant, not '%s'", o->schedule);
+    if (o->attn1 && o->vocab) cli_usage_error(&cmd_train, "attn1 builds its vocabulary from the data: no --vocab");
+    if (!!o->vocab + o->attn1 + !!o->init + o->resume != 1)
+        cli_usage_error(&cmd_train, "give exactly one of --vocab (a new BERT), --arch attn1 (a new attn1), --init MODEL "
+                                    "or --resume");
+    if (!o->hidden) o->hidden = o->attn1 ? 128 : 256;
+    if (!o->heads) o->heads = o->attn1 ? 6 : 4;
+    if (!o->max_len) o->max_len = o->attn1 ? 256 : 128;
+    if (!o->head_size) o->head_size = 64;
+    if (!o->attn1 && o->hidden % o->heads)
+        cli_usage_error(&cmd_train, "--hidden %ld is not a multiple of --heads %ld", o->hidden, o->heads);
+    if (o->attn1 && o->hidden % 2) cli_usage_error(&cmd_train, "attn1's --hidden (d_e) must be even");
     if (!o->ffn) o->ffn = 4 * o->hidden;
     o->dev_spec.text_cols = o->spec.text_cols;
     o->dev_spec.label_col = o->spec.label_col;
     if (!o->dev_spec.format) o->dev_spec.format = o->spec.format;
 }
 
-/* ---- the config of a new BERT ---- */
+/* ---- the config of a new model ---- */
+static void write_labels(attx_json_writer *w, char **labels, int n_labels)
+{
+    char key[16];
+    attx_jw_key(w, "id2label");
+    attx_jw_object_begin(w);
+    for (int k = 0; k < n_labels; k++) {
+        snprintf(key, sizeof key, "%d", k);
+        attx_jw_key(w, key);
+        attx_jw_string(w, labels[k]);
+    }
+    attx_jw_object_end(w);
+    attx_jw_key(w, "label2id");
+    attx_jw_object_begin(w);
+    for (int k = 0; k < n_labels; k++) {
+        attx_jw_key(w, labels[k]);
+        attx_jw_int(w, k);
+    }
+    attx_jw_object_end(w);
+}
+
+static char *new_attn1_config(const options *o, int vocab_size, char **labels, int n_labels)
+{
+    attx_buf buf = {0};
+    attx_json_writer w;
+    attx_jw_init(&w, &buf, 1);
+    attx_jw_object_begin(&w);
+    attx_jw_key(&w, "model_type"); attx_jw_string(&w, "attx-attn1");
+    attx_jw_key(&w, "vocab_size"); attx_jw_int(&w, vocab_size);
+    attx_jw_key(&w, "hidden_size"); attx_jw_int(&w, o->hidden);
+    attx_jw_key(&w, "num_attention_heads"); attx_jw_int(&w, o->heads);
+    attx_jw_key(&w, "attention_head_size"); attx_jw_int(&w, o->head_size);
+    attx_jw_key(&w, "value_head_size"); attx_jw_int(&w, o->head_size);
+    attx_jw_key(&w, "max_position_embeddings"); attx_jw_int(&w, o->max_len);
+    attx_jw_key(&w, "pad_token_id"); attx_jw_int(&w, 1);
+    write_labels(&w, labels, n_labels);
+    attx_jw_object_end(&w);
+    if (buf.failed) cli_failf("out of memory");
+    return buf.data;
+}
+
 static char *new_config(const options *o, int vocab_size, int pad_id, char **labels, int n_labels)
 {
     attx_buf buf = {0};
@@ -157,22 +221,7 @@ static char *new_config(const options *o, int vocab_size, int pad_id, char **lab
     attx_jw_key(&w, "attention_probs_dropout_prob"); attx_jw_double(&w, o->dropout);
     attx_jw_key(&w, "initializer_range"); attx_jw_double(&w, 0.02);
     attx_jw_key(&w, "pad_token_id"); attx_jw_int(&w, pad_id);
-    char key[16];
-    attx_jw_key(&w, "id2label");
-    attx_jw_object_begin(&w);
-    for (int k = 0; k < n_labels; k++) {
-        snprintf(key, sizeof key, "%d", k);
-        attx_jw_key(&w, key);
-        attx_jw_string(&w, labels[k]);
-    }
-    attx_jw_object_end(&w);
-    attx_jw_key(&w, "label2id");
-    attx_jw_object_begin(&w);
-    for (int k = 0; k < n_labels; k++) {
-        attx_jw_key(&w, labels[k]);
-        attx_jw_int(&w, k);
-    }
-    attx_jw_object_end(&w);
+    write_labels(&w, labels, n_labels);
     attx_jw_object_end(&w);
     if (buf.failed) cli_failf("out of memory");
     return buf.data;
@@ -408,6 +457,24 @@ static int run_train(int argc, char **argv)
         if (attx_model_open(&model, resume_model, &err) != 0) cli_fail(&err);
     } else if (o.init) {
         if (attx_model_open(&model, o.init, &err) != 0) cli_fail(&err);
+    } else if (o.attn1) {
+        /* the vocabulary of the training rows only (not of the dev rows held out of them) */
+        const char **texts = malloc((n_train ? n_train : 1) * sizeof *texts);
+        if (!texts) cli_failf("out of memory");
+        for (size_t i = 0; i < n_train; i++) texts[i] = train.texts[train_rows[i]];
+        attx_buf vocab = {0};
+        if (attx_attn1_vocab_build(texts, n_train, (int)o.vocab_size, 1, &vocab, &err) != 0) cli_fail(&err);
+        free(texts);
+        int vocab_size = 0;
+        for (size_t i = 0; i < vocab.len; i++) vocab_size += vocab.data[i] == '\n';
+        char **names = label_names(o.labels, n_labels);
+        char *config = new_attn1_config(&o, vocab_size, names, n_labels);
+        if (attx_model_create(&model, config, vocab.data, vocab.len, o.seed, &err) != 0) cli_fail(&err);
+        fprintf(stderr, "attx: attn1 vocabulary of %d words from the %zu training rows\n", vocab_size, n_train);
+        for (int k = 0; k < n_labels; k++) free(names[k]);
+        free(names);
+        free(config);
+        attx_buf_free(&vocab);
     } else {
         size_t vlen;
         char *vocab;
@@ -431,8 +498,9 @@ static int run_train(int argc, char **argv)
         free(vocab);
     }
     const attx_config *cfg = attx_model_config(model);
-    if (cfg->arch != ATTX_ARCH_BERT || !attx_model_has_classifier(model) || !attx_model_tokenizer(model))
-        cli_failf("%s: attx trains BERT classifiers with a vocabulary (this is a %s%s)",
+    if ((cfg->arch != ATTX_ARCH_BERT && cfg->arch != ATTX_ARCH_ATTN1) || !attx_model_has_classifier(model) ||
+        !attx_model_tokenizer(model))
+        cli_failf("%s: attx trains BERT and attn1 text classifiers with a vocabulary (this is a %s%s)",
                   o.resume ? resume_model : o.init, attx_arch_name(cfg->arch),
                   attx_model_has_classifier(model) ? "" : " without a classifier");
     if (cfg->num_labels != n_labels)
@@ -512,7 +580,9 @@ static int run_train(int argc, char **argv)
             int nb = (int)(n_order - first < (size_t)B ? n_order - first : (size_t)B);
             make_batch(&tr, order + first, nb, pad, &bb);
             int64_t step = (int64_t)epoch * (int64_t)steps_per_epoch + (int64_t)s;
-            double lr = o.lr * attx_linear_schedule(step, warmup_steps, total_steps);
+            double lr = o.schedule && strcmp(o.schedule, "constant") == 0
+                            ? o.lr * (step < warmup_steps ? (double)step / (double)warmup_steps : 1.0)
+                            : o.lr * attx_linear_schedule(step, warmup_steps, total_steps);
             attx_step_stats st;
             uint64_t dropout_seed = o.seed * 0x9E3779B97F4A7C15ull + (uint64_t)step;
             if (attx_train_step(model, ctx, &opt, &bb.batch, bb.labels, lr, o.clip, dropout_seed, &st, &err) != 0)
