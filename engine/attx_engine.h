@@ -192,6 +192,10 @@ typedef struct attx_batch {
     const int32_t *lengths;
     /* images: pixels[B, C, H, W], normalized as the model's preprocessor says */
     const float *pixels;
+    /* text, optional (NULL: the rows of ids): word embeddings [B, T, D] used in place of the
+     * word-embedding rows of ids, before positions are added (ids are still checked; they give
+     * nothing else). For paths between inputs, e.g. integrated gradients. */
+    const float *inputs_embeds;
 } attx_batch;
 
 /* What a forward pass leaves in its context. With the tape off only logits are set; with it
