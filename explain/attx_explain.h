@@ -359,6 +359,8 @@ uint64_t attx_game_model_forwards(const attx_game *g);
 /*                  default (P2's model has one layer); with layers, mean over those layers    */
 /*                  (att-max: max over heads and those layers)                                 */
 /*   grad-avg grad-l1 grad-l2 grad-x-input  P2 on the explained logit's gradient with respect  */
+/*                  (note: for BERT grad-avg is 0 up to rounding: the embedding LayerNorm does not */
+/*                  change when a constant is added to every feature, so the gradient sums to 0)  */
 /*                  to inputs_embeds e_t: mean, L1, L2 of grad_{e_t} z, and e_t . grad_{e_t} z.  */
 /*                  BERT: e_t is the word embedding before positions and token types are added */
 /*                  (P2's e_t includes positions; BERT adds them after, so ours does not);      */
@@ -444,6 +446,11 @@ typedef struct attx_explanation {
 int attx_explain_text(const attx_model *m, const char *text, size_t len, const char *const *names,
                       int n_names, const attx_explain_options *opts, attx_explanation *out,
                       attx_error *err);
+/* Explains an encoded sequence ids[length] ([CLS] content [SEP], e.g. from attx_encode_text or
+ * a data set already tokenized); out->enc gets a copy of the ids (no token byte ranges). */
+int attx_explain_ids(const attx_model *m, const int32_t *ids, int length, const char *const *names,
+                     int n_names, const attx_explain_options *opts, attx_explanation *out,
+                     attx_error *err);
 /* Explains one preprocessed image pixels[C*H*W] (attx_image_preprocess) with an image model. */
 int attx_explain_image(const attx_model *m, const float *pixels, const char *const *names,
                        int n_names, const attx_explain_options *opts, attx_explanation *out,

@@ -223,6 +223,29 @@ int attx_explain_text(const attx_model *m, const char *text, size_t len, const c
     return explain_example(&mc, names, n_names, out, err);
 }
 
+int attx_explain_ids(const attx_model *m, const int32_t *ids, int length, const char *const *names,
+                     int n_names, const attx_explain_options *opts, attx_explanation *out,
+                     attx_error *err)
+{
+    memset(out, 0, sizeof *out);
+    attx_explain_options defaults;
+    if (!opts) {
+        attx_explain_options_init(&defaults);
+        opts = &defaults;
+    }
+    if (check_model(m, ATTX_ARCH_BERT, err) != 0) return -1;
+    if (!ids || length < 3) return attx_fail(err, "the sequence has no tokens to explain");
+    if (!(out->enc.ids = malloc((size_t)length * sizeof *ids))) return attx_fail(err, "out of memory");
+    memcpy(out->enc.ids, ids, (size_t)length * sizeof *ids);
+    out->enc.length = length;
+    out->arch = ATTX_ARCH_BERT;
+    out->first_player = 1;
+    out->n_players = length - 2;
+    method_ctx mc = {.model = m, .cfg = attx_model_config(m), .opt = opts, .n = out->n_players, .first = 1,
+                     .T = length, .ids = out->enc.ids};
+    return explain_example(&mc, names, n_names, out, err);
+}
+
 int attx_explain_image(const attx_model *m, const float *pixels, const char *const *names,
                        int n_names, const attx_explain_options *opts, attx_explanation *out,
                        attx_error *err)
