@@ -677,6 +677,89 @@ static void test_vit_methods(void **state)
     attx_model_close(m);
 }
 
+
+/* shap in P1's mode explains log(p1/(1-p1)) whatever the class: on a two-class model that is
+ * minus the logit-odds of class 0, so its values are the negated default values for class 0. */
+static void test_shap_p1_mode(void **state)
+{
+    (void)state;
+    attx_model *m;
+    attx_error err;
+    if (attx_model_open(&m, "test/fixtures/bert/batch", &err) != 0) fail_msg("%s", err.msg);
+    const char *text = "the film was really fun , not boring";
+    const char *names[] = {"shap"};
+    attx_explain_options o;
+    attx_explain_options_init(&o);
+    o.klass = 0;
+    attx_explanation a, b;
+    if (attx_explain_text(m, text, strlen(text), names, 1, &o, &a, &err) != 0) fail_msg("%s", err.msg);
+    o.shap_p1 = 1;
+    if (attx_explain_text(m, text, strlen(text), names, 1, &o, &b, &err) != 0) fail_msg("%s", err.msg);
+    assert_non_null(strstr(b.methods[0].how, "class 1"));
+    double neg[32];
+    for (int i = 0; i < a.n_players; i++) neg[i] = -a.methods[0].scores[i];
+    expect_close("shap p1", b.methods[0].scores, neg, a.n_players, 1e-9, 1e-6);
+    attx_explanation_free(&a);
+    attx_explanation_free(&b);
+    attx_model_close(m);
+}
+
+/* att-ig with one path point is the grad-att [CLS] row at the midpoint of the path, which the
+ * test builds here: content rows halfway between the word embeddings and [PAD]'s. */
+static void test_att_ig_one_step(void **state)
+{
+    (void)state;
+    fixture f;
+    load_fixture(&f, "heads4");
+    int len = f.lengths[0], n = len - 2, D = f.cfg->hidden_size;
+    int32_t *ids = example_ids(&f, 0);
+    const char *names[] = {"att-ig"};
+    attx_explain_options o;
+    attx_explain_options_init(&o);
+    o.steps = 1;
+    attx_explanation ex;
+    attx_error err;
+    if (attx_explain_ids(f.model, ids, len, names, 1, &o, &ex, &err) != 0) fail_msg("%s", err.msg);
+    /* the midpoint input: the reference embeddings, content rows averaged with row [PAD] = id 0 */
+    const attx_stored_tensor *emb = ref_tensor(&f, "inputs_embeds", 0);
+    float *mid = malloc((size_t)len * D * sizeof *mid);
+    for (int t = 0; t < len; t++)
+        for (int k = 0; k < D; k++) mid[t * D + k] = (float)at(emb, (uint64_t)t * D + k);
+    int32_t pad_ids[1] = {0}, one = 1;
+    attx_ctx *ctx = attx_ctx_new();
+    attx_ctx_set_tape(ctx, 1);
+    attx_outputs out;
+    attx_batch pb = {.B = 1, .T = 1, .ids = pad_ids, .lengths = &one};
+    assert_int_equal(attx_forward(f.model, ctx, &pb, &out, &err), 0);
+    float *pad = malloc((size_t)D * sizeof *pad);
+    memcpy(pad, out.inputs_embeds->data, (size_t)D * sizeof *pad);
+    for (int t = 1; t <= n; t++)
+        for (int k = 0; k < D; k++) mid[t * D + k] = (float)(pad[k] + 0.5 * ((double)mid[t * D + k] - pad[k]));
+    attx_ctx_reset(ctx);
+    attx_batch mb = {.B = 1, .T = len, .ids = ids, .lengths = &len, .inputs_embeds = mid};
+    assert_int_equal(attx_forward(f.model, ctx, &mb, &out, &err), 0);
+    float seed[3] = {0};
+    seed[ex.klass] = 1;
+    assert_int_equal(attx_backward(ctx, out.logits, seed), 0);
+    double want[32];
+    for (int j = 0; j < n; j++) {
+        want[j] = 0;
+        for (int l = 0; l < f.L; l++)
+            for (int h = 0; h < f.H; h++) {
+                size_t k = ((size_t)h * len + 0) * len + 1 + j;
+                double a = out.attn[l]->data[k], g = out.attn[l]->grad[k];
+                want[j] += a * (g > 0 ? g : 0) / (f.H * f.L);
+            }
+    }
+    expect_close("att-ig 1 step", ex.methods[0].scores, want, n, 1e-7, 1e-5);
+    attx_explanation_free(&ex);
+    attx_ctx_free(ctx);
+    free(mid);
+    free(pad);
+    free(ids);
+    free_fixture(&f);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -721,6 +804,8 @@ int main(void)
         cmocka_unit_test(test_integrated_gradients_completeness),
         cmocka_unit_test(test_shapley_input_brute_force),
         cmocka_unit_test(test_rollout_by_hand),
+        cmocka_unit_test(test_shap_p1_mode),
+        cmocka_unit_test(test_att_ig_one_step),
         cmocka_unit_test(test_model_game_text),
         cmocka_unit_test(test_vit_methods),
         cmocka_unit_test(test_errors),
