@@ -376,8 +376,10 @@ uint64_t attx_game_model_forwards(const attx_game *g);
 /*                  normalised, R = product over layers (last on the left), R[0, players]       */
 /*   grad-rollout   Chefer et al. 2021: Abar^l = mean_h (dA^l * A^l)^+, R <- R + Abar^l R from  */
 /*                  R = I, R[0, players]                                                        */
-/* Costs: the attention and gradient methods share one forward with the tape and one backward; */
-/* each reports that pass in its time and counts (what it would cost alone).                   */
+/* Costs: the attention and gradient methods share one forward with the tape and one backward  */
+/* (run only when a requested method reads gradients); each method reports that pass in its    */
+/* time and counts, i.e. what it would cost alone. The model games run their own batched       */
+/* forwards (shap's partition explainer evaluates at most 2 x 5 coalitions per batch).          */
 
 typedef enum attx_sampler {
     ATTX_SAMPLER_NONE = 0,          /* closed form / exact / the method's default */

@@ -97,11 +97,14 @@ static int explain_example(method_ctx *mc, const char *const *names, int n_names
         attx_fail(err, "out of memory");
         goto done;
     }
-    for (int i = 0; i < n_names; i++)
+    int need_grad = 0;
+    for (int i = 0; i < n_names; i++) {
         if ((which[i] = attx_method_find(names[i])) < 0) {
             attx_fail(err, "unknown method '%s'", names[i]);
             goto done;
         }
+        need_grad |= METHODS[which[i]].flags & METHOD_USES_GRAD;
+    }
     for (int i = 0; i < mc->opt->layers.n_layers; i++)
         if (mc->opt->layers.layers[i] < 0 || mc->opt->layers.layers[i] >= cfg->num_layers) {
             attx_fail(err, "layer %d is out of range (the model has %d layers, numbered from 0)",
@@ -139,13 +142,13 @@ static int explain_example(method_ctx *mc, const char *const *names, int n_names
     }
     mc->klass = ex->klass;
     attx_seed_explained_logits(1, C, &mc->klass, seed);
-    if (attx_backward(ctx, out.logits, seed) != 0) {
+    if (need_grad && attx_backward(ctx, out.logits, seed) != 0) {   /* only when a method reads gradients */
         attx_fail(err, "out of memory in the backward pass");
         goto done;
     }
     mc->out = &out;
     mc->pass_ms = now_ms() - t0;
-    mc->pass_has_backward = 1;
+    mc->pass_has_backward = need_grad;
 
     ex->methods = calloc((size_t)(n_names > 0 ? n_names : 1), sizeof *ex->methods);
     if (!ex->methods) {

@@ -48,6 +48,7 @@ const cli_command cmd_explain = {
     "  --json           print one JSON object on stdout:\n"
     "                   {\"tokens\":[...],\"class\":k,\"logits\":[...],\"methods\":{NAME:{\"scores\":[...],\n"
     "                   \"time_ms\":t,\"forward_passes\":f,\"backward_passes\":b}}}\n"
+    "                   (integrated-gradients adds \"completeness_error\")\n"
     "  --trace          print each step of the pipeline (for teaching)\n"
     "  --trace-layer L  layer shown by --trace (default the last); --trace-head H (default 0)\n"
     "  --threads N      threads to use (default: all cores); results do not depend on it\n",
