@@ -148,6 +148,10 @@ const attx_config *attx_model_config(const attx_model *m);
 int attx_model_has_classifier(const attx_model *m);
 /* The WordPiece tokenizer of a text model, or NULL. */
 const attx_wordpiece *attx_model_tokenizer(const attx_model *m);
+/* The text of the model's preprocessor_config.json (NUL-terminated), or NULL when it has none;
+ * *source (may be NULL) names where it came from, for messages. Parse it with
+ * attx_preprocessor_parse. */
+const char *attx_model_preprocessor_json(const attx_model *m, const char **source);
 
 /* A new model with random weights (initialised as Hugging Face does: N(0, initializer_range²)
  * for weights and embeddings, 0 for biases, 1 for LayerNorm scales), built from the text of a
@@ -199,6 +203,10 @@ typedef struct attx_batch {
     const int32_t *lengths;
     /* images: pixels[B, C, H, W], normalized as the model's preprocessor says */
     const float *pixels;
+    /* text, optional (NULL: the rows of ids): word embeddings [B, T, D] used in place of the
+     * word-embedding rows of ids, before positions are added (ids are still checked; they give
+     * nothing else). For paths between inputs, e.g. integrated gradients. */
+    const float *inputs_embeds;
 } attx_batch;
 
 /* What a forward pass leaves in its context. With the tape off only logits are set; with it

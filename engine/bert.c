@@ -65,6 +65,8 @@ int attx_bert_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batc
         }
 
     out->inputs_embeds = attx_op_embedding(ctx, w->word_emb, batch->ids, B, T);
+    if (batch->inputs_embeds && out->inputs_embeds)   /* caller's embeddings instead of the rows */
+        memcpy(out->inputs_embeds->data, batch->inputs_embeds, (size_t)out->inputs_embeds->numel * sizeof(float));
     if (recording && out->inputs_embeds) out->inputs_embeds->flags |= ATTX_REQUIRES_GRAD;
     attx_tensor *x = attx_op_add_embedding(ctx, out->inputs_embeds, w->pos_emb, positions);
     x = attx_op_add_embedding(ctx, x, w->type_emb, types);

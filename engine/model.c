@@ -279,6 +279,12 @@ const attx_wordpiece *attx_model_tokenizer(const attx_model *m)
     return m->tokenizer;
 }
 
+const char *attx_model_preprocessor_json(const attx_model *m, const char **source)
+{
+    if (source) *source = m->files.preprocessor_source;
+    return m->files.preprocessor_json;
+}
+
 int attx_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch, attx_outputs *out,
                  attx_error *err)
 {

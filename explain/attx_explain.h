@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "attx_weights.h"   /* attx_error */
+#include "attx_engine.h"    /* models, forward passes (influence matrices, model games) */
 
 #ifdef __cplusplus
 extern "C" {
@@ -426,6 +427,199 @@ int attx_faithfulness_eval(const attx_game *g, const double *scores,
  * count 0, a negative label. */
 int attx_f1_scores(size_t count, const int *gold, const int *pred, double *macro,
                    double *weighted, attx_error *err);
+
+
+/* ------------------------------------------------------------------------------------------ */
+/* Influence matrices (research-notes §1.2)                                                    */
+/*                                                                                             */
+/* From one forward pass with the tape on (out.attn[l] = A^l [B, H, T, T], post-softmax) and,  */
+/* for the Grad-Att kind, one backward pass from the explained logit (out.attn[l]->grad = dA^l */
+/* = dz/dA^l):                                                                                 */
+/*   Mbar = mean over heads h and the chosen layers l of  A^{l,h}             (ATT)             */
+/*                                                   or  A^{l,h} * ReLU(dA^{l,h})  (GRAD_ATT)   */
+/* restricted to the players: token positions first .. first+n-1 (text: the content tokens     */
+/* 1..n, never [CLS], [SEP] or padding; images: the patches 1..T-1, token 0 being [CLS]).       */
+/* M = Mbar[players, players] (n x n, row = query) and cls = Mbar[0, players].                  */
+/* Examples of a batch are independent: a backward seeded with a one-hot row per example       */
+/* (attx_seed_explained_logits) gives every example its own dA.                                */
+
+typedef enum attx_influence_kind {
+    ATTX_INFLUENCE_ATT = 0,        /* A */
+    ATTX_INFLUENCE_GRAD_ATT = 1    /* A * ReLU(dA) */
+} attx_influence_kind;
+
+/* Which layers to average: NULL / 0 = all of them. Layer numbers from 0. */
+typedef struct attx_layer_set {
+    const int *layers;
+    int n_layers;
+} attx_layer_set;
+
+/* Fills M[n*n] (may be NULL) and cls[n] (may be NULL) for example b of a tape forward `out`
+ * with L layers. Errors: no attention tensors (tape off), a layer out of range, GRAD_ATT
+ * without gradients (no backward pass), players outside the sequence. */
+int attx_influence(const attx_outputs *out, int num_layers, int b, attx_influence_kind kind,
+                   const attx_layer_set *layers, int first, int n, double *M, double *cls,
+                   attx_error *err);
+
+/* Seeds for attx_backward(ctx, out.logits, seed): seed[B*C] = one-hot of klass[b] per row, so
+ * one backward gives each example the gradient of its own explained (pre-softmax) logit. */
+void attx_seed_explained_logits(int B, int C, const int *klass, float *seed);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Model games                                                                                 */
+/*                                                                                             */
+/* v(S) = a value of the model's output on the input with the players outside S removed:      */
+/* text: their tokens replaced by [MASK] (attention mask unchanged, [CLS]/[SEP] kept); images: */
+/* their patches' pixels set to a baseline value (after normalisation). Coalitions are         */
+/* evaluated in batches of forward passes with the tape off. The game owns a context and is   */
+/* not thread safe; the model must outlive it.                                                 */
+
+typedef enum attx_model_value {
+    ATTX_VALUE_PROB = 0,       /* softmax probability of the class */
+    ATTX_VALUE_LOGIT,          /* the class's pre-softmax logit */
+    ATTX_VALUE_LOGODDS         /* log(p/(1-p)) of the class = z_k - logsumexp_{j != k} z_j */
+} attx_model_value;
+
+typedef struct attx_model_game_options {
+    int klass;                 /* the class whose value is taken */
+    attx_model_value value;
+    int batch_size;            /* coalitions per forward pass; 0 = 32 */
+    int32_t mask_id;           /* text: replacement token; < 0 = the vocabulary's [MASK] */
+    float baseline;            /* images: pixel value of removed patches (0 = the mean colour
+                                  for ViTImageProcessor's normalisation) */
+} attx_model_game_options;
+
+/* The text game on one encoded sequence ids[length] ([CLS] content [SEP]); players are the
+ * content tokens 1..length-2 (n = length - 2). Copies ids. Errors: not a text model with a
+ * classifier, no [MASK] token, klass out of range, length < 3, out of memory. */
+int attx_game_model_text(attx_game *g, const attx_model *m, const int32_t *ids, int length,
+                         const attx_model_game_options *opts, attx_error *err);
+
+/* The image game on one preprocessed image pixels[C*H*W] (as attx_image_preprocess gives it);
+ * players are the patches in row-major order (n = (H/P)*(W/P)). Copies the pixels. */
+int attx_game_model_image(attx_game *g, const attx_model *m, const float *pixels,
+                          const attx_model_game_options *opts, attx_error *err);
+
+/* Forward passes (one per coalition) a model game has run so far; 0 for other games. */
+uint64_t attx_game_model_forwards(const attx_game *g);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Explanation methods and the driver                                                          */
+/*                                                                                             */
+/* Every method gives one score per player. Names are stable (kebab-case):                     */
+/*   att-cls grad-att-cls att-mutual grad-att-mutual att-max-mutual grad-att-max-mutual        */
+/*       P1's games on the influence matrix (closed form; exact = enumeration; or sampled)     */
+/*   shapley-input  the model game (probability of the class, [MASK]/baseline removal);       */
+/*                  exact enumeration up to 16 players unless --samples; sampled otherwise     */
+/*   shap           partition (Owen) explainer on the model game, max_evals = samples or 500;  */
+/*                  value = the class's logit-odds log(p/(1-p)); shap_p1: P1's quirk, always   */
+/*                  log(p1/(1-p1)) of class 1 whatever the explained class                     */
+/*   grad-sam       P1: sum over keys of A * ReLU(dA), mean over heads and layers, / T         */
+/*   att            P1's baseline: sum over keys of A / (H L T). Every softmax row sums to 1,  */
+/*                  so every player gets 1/T (degenerate, kept to reproduce P1)                */
+/*   att-avg att-max  P2: [CLS]-row attention, mean / max over heads, of the LAST layer by     */
+/*                  default (P2's model has one layer); with layers, mean over those layers    */
+/*                  (att-max: max over heads and those layers)                                 */
+/*   grad-avg grad-l1 grad-l2 grad-x-input  P2 on the explained logit's gradient with respect  */
+/*                  (note: for BERT grad-avg is 0 up to rounding: the embedding LayerNorm does not */
+/*                  change when a constant is added to every feature, so the gradient sums to 0)  */
+/*                  to inputs_embeds e_t: mean, L1, L2 of grad_{e_t} z, and e_t . grad_{e_t} z.  */
+/*                  BERT: e_t is the word embedding before positions and token types are added */
+/*                  (P2's e_t includes positions; BERT adds them after, so ours does not);      */
+/*                  ViT: the patch embedding (projection output) before [CLS] and positions    */
+/*   integrated-gradients  on inputs_embeds from a baseline ([PAD]'s word embedding, or zero;   */
+/*                  images: pixels at the image baseline, which is the same path in patch      */
+/*                  embeddings) at the players, [CLS]/[SEP] fixed; midpoint rule with `steps`  */
+/*                  nodes; completeness_error = |sum - (z(x) - z(x'))| / |z(x) - z(x')|          */
+/*   att-ig         the grad-att [CLS] row averaged along the same path (same nodes):          */
+/*                  (1/steps) sum_k Mbar_gradatt(x_k)[0, players]. An answer to P1's "open      */
+/*                  question 2" chosen for simplicity; it has no completeness property          */
+/*   rollout        Abnar & Zuidema: per layer Abar = mean over heads, 0.5 Abar + 0.5 I, rows   */
+/*                  normalised, R = product over layers (last on the left), R[0, players]       */
+/*   grad-rollout   Chefer et al. 2021: Abar^l = mean_h (dA^l * A^l)^+, R <- R + Abar^l R from  */
+/*                  R = I, R[0, players]                                                        */
+/* Costs: the attention and gradient methods share one forward with the tape and one backward  */
+/* (run only when a requested method reads gradients); each method reports that pass in its    */
+/* time and counts, i.e. what it would cost alone. The model games run their own batched       */
+/* forwards (shap's partition explainer evaluates at most 2 x 5 coalitions per batch).          */
+
+typedef enum attx_sampler {
+    ATTX_SAMPLER_NONE = 0,          /* closed form / exact / the method's default */
+    ATTX_SAMPLER_PERMUTATION,       /* samples = permutations */
+    ATTX_SAMPLER_KERNEL,            /* samples = coalitions */
+    ATTX_SAMPLER_PAPER_RANDOM,      /* samples = coalitions (P1: 100) */
+    ATTX_SAMPLER_PAPER_KERNEL
+} attx_sampler;
+
+typedef enum attx_ig_baseline {
+    ATTX_IG_BASELINE_PAD = 0,       /* text: [PAD]'s word embedding (images: the pixel baseline) */
+    ATTX_IG_BASELINE_ZERO           /* text: zero embedding */
+} attx_ig_baseline;
+
+typedef struct attx_explain_options {
+    int klass;                  /* explained class; < 0 = the predicted one */
+    int exact;                  /* Shapley by enumeration (pairwise games and shapley-input) */
+    int samples;                /* > 0: sample with `sampler` (its own unit); shap: max_evals */
+    attx_sampler sampler;       /* NONE with samples > 0 = permutation */
+    uint64_t seed;
+    int steps;                  /* integrated-gradients, att-ig: 0 = 64 */
+    attx_layer_set layers;      /* influence / rollout / att-avg layers; all (att-avg: last) */
+    attx_ig_baseline ig_baseline;
+    float image_baseline;       /* removed patches' pixel value (model games, IG) */
+    int shap_p1;                /* shap explains logit(P(class 1)) as P1's code does */
+    int batch_size;             /* forward batch of the model games and IG; 0 = 32 */
+} attx_explain_options;
+
+void attx_explain_options_init(attx_explain_options *o);   /* the defaults above, seed 0 */
+
+/* The method names, in a fixed order; count returned. */
+int attx_method_count(void);
+const char *attx_method_name(int index);
+/* Index of a method name, or -1. */
+int attx_method_find(const char *name);
+
+typedef struct attx_method_result {
+    char name[32];
+    int n;                      /* players */
+    double *scores;             /* [n] */
+    double *se;                 /* [n] standard errors when the sampler gives them, else NULL */
+    double time_ms;
+    uint64_t forward_passes;    /* sequences / images run forward (a batch of k counts k) */
+    uint64_t backward_passes;   /* backward passes (a batch of k examples counts k) */
+    double completeness_error;  /* integrated-gradients; NAN otherwise */
+    char how[96];               /* e.g. "closed form", "exact, 4096 coalitions" */
+} attx_method_result;
+
+typedef struct attx_explanation {
+    attx_arch arch;
+    int n_players;
+    int first_player;           /* token position of player 0 (1) */
+    int klass, predicted, num_labels;
+    float *logits;              /* [num_labels] */
+    double *probs;              /* [num_labels] */
+    attx_encoding enc;          /* text: the encoded input (players = enc.tokens) */
+    int grid_h, grid_w;         /* images: patches per column / row */
+    int n_methods;
+    attx_method_result *methods;
+} attx_explanation;
+
+/* Explains text (encoded with the model's tokenizer and truncated as attx_encode_text does)
+ * with the methods names[n_names]. Errors: bad text, unknown method, a method that cannot run
+ * on this input (named in the message), the engine's errors. *out is freed by
+ * attx_explanation_free whatever the result. */
+int attx_explain_text(const attx_model *m, const char *text, size_t len, const char *const *names,
+                      int n_names, const attx_explain_options *opts, attx_explanation *out,
+                      attx_error *err);
+/* Explains an encoded sequence ids[length] ([CLS] content [SEP], e.g. from attx_encode_text or
+ * a data set already tokenized); out->enc gets a copy of the ids (no token byte ranges). */
+int attx_explain_ids(const attx_model *m, const int32_t *ids, int length, const char *const *names,
+                     int n_names, const attx_explain_options *opts, attx_explanation *out,
+                     attx_error *err);
+/* Explains one preprocessed image pixels[C*H*W] (attx_image_preprocess) with an image model. */
+int attx_explain_image(const attx_model *m, const float *pixels, const char *const *names,
+                       int n_names, const attx_explain_options *opts, attx_explanation *out,
+                       attx_error *err);
+void attx_explanation_free(attx_explanation *e);
 
 #ifdef __cplusplus
 }

@@ -57,6 +57,7 @@ const char *cli_bytes(unsigned long long v, char *buf, size_t cap);
 extern const cli_command cmd_info;
 extern const cli_command cmd_convert;
 extern const cli_command cmd_predict;
+extern const cli_command cmd_explain;
 extern const cli_command cmd_train;
 extern const cli_command cmd_vocab;
 

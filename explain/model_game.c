@@ -1,0 +1,217 @@
+/* model_game.c — games whose value is the model's output on the input with the players
+ * outside the coalition removed: text tokens replaced by [MASK], image patches set to a
+ * baseline pixel value. Coalitions run through the engine in batches, tape off. */
+#include "attx_explain.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct model_game {
+    const attx_model *model;
+    attx_ctx *ctx;
+    attx_model_game_options opt;
+    int n;
+    /* text */
+    int32_t *ids;               /* [length] the full sequence */
+    int length;
+    int32_t *batch_ids;         /* [batch_size * length] */
+    int32_t *batch_len;         /* [batch_size] */
+    /* images */
+    float *pixels;              /* [C*H*W] */
+    float *batch_pixels;        /* [batch_size * C*H*W] */
+    int C, H, W, P, grid_w;
+    uint64_t forwards;
+} model_game;
+
+static void model_game_free(void *user)
+{
+    model_game *mg = user;
+    if (!mg) return;
+    attx_ctx_free(mg->ctx);
+    free(mg->ids);
+    free(mg->batch_ids);
+    free(mg->batch_len);
+    free(mg->pixels);
+    free(mg->batch_pixels);
+    free(mg);
+}
+
+/* The value of one row of logits z[C] for class k. */
+static double logit_value(const float *z, int C, int k, attx_model_value value)
+{
+    if (value == ATTX_VALUE_LOGIT) return z[k];
+    double max = -INFINITY;
+    for (int j = 0; j < C; j++) max = fmax(max, z[j]);
+    double sum = 0, others = 0;
+    for (int j = 0; j < C; j++) {
+        double e = exp((double)z[j] - max);
+        sum += e;
+        if (j != k) others += e;
+    }
+    if (value == ATTX_VALUE_PROB) return exp((double)z[k] - max) / sum;
+    /* log p/(1-p) = z_k - logsumexp_{j != k} z_j */
+    return ((double)z[k] - max) - log(others);
+}
+
+static int model_game_eval(void *user, int n, size_t count, const uint64_t *masks, double *values,
+                           attx_error *err)
+{
+    model_game *mg = user;
+    size_t words = attx_mask_words(n), bs = (size_t)mg->opt.batch_size;
+    int C = attx_model_config(mg->model)->num_labels;
+    for (size_t start = 0; start < count; start += bs) {
+        int B = (int)(count - start < bs ? count - start : bs);
+        attx_batch batch = {.B = B};
+        for (int b = 0; b < B; b++) {
+            const uint64_t *mask = masks + (start + (size_t)b) * words;
+            if (mg->ids) {
+                int32_t *row = mg->batch_ids + (size_t)b * (size_t)mg->length;
+                memcpy(row, mg->ids, (size_t)mg->length * sizeof *row);
+                for (int i = 0; i < n; i++)
+                    if (!attx_mask_has(mask, i)) row[1 + i] = mg->opt.mask_id;
+                mg->batch_len[b] = mg->length;
+            } else {
+                size_t plane = (size_t)mg->H * (size_t)mg->W;
+                float *img = mg->batch_pixels + (size_t)b * (size_t)mg->C * plane;
+                memcpy(img, mg->pixels, (size_t)mg->C * plane * sizeof *img);
+                for (int i = 0; i < n; i++) {
+                    if (attx_mask_has(mask, i)) continue;
+                    int y0 = (i / mg->grid_w) * mg->P, x0 = (i % mg->grid_w) * mg->P;
+                    for (int c = 0; c < mg->C; c++)
+                        for (int y = y0; y < y0 + mg->P; y++)
+                            for (int x = x0; x < x0 + mg->P; x++)
+                                img[(size_t)c * plane + (size_t)y * (size_t)mg->W + (size_t)x] = mg->opt.baseline;
+                }
+            }
+        }
+        if (mg->ids) {
+            batch.T = mg->length;
+            batch.ids = mg->batch_ids;
+            batch.lengths = mg->batch_len;
+        } else {
+            batch.pixels = mg->batch_pixels;
+        }
+        attx_outputs out;
+        attx_ctx_reset(mg->ctx);
+        if (attx_forward(mg->model, mg->ctx, &batch, &out, err) != 0) return -1;
+        mg->forwards += (uint64_t)B;
+        for (int b = 0; b < B; b++)
+            values[start + (size_t)b] = logit_value(out.logits->data + (size_t)b * (size_t)C, C, mg->opt.klass,
+                                                    mg->opt.value);
+    }
+    return 0;
+}
+
+/* Common checks and the shell of the game. */
+static int model_game_new(attx_game *g, const attx_model *m, const attx_model_game_options *opts, attx_arch arch,
+                          model_game **out, attx_error *err)
+{
+    memset(g, 0, sizeof *g);
+    *out = NULL;
+    if (!m || !opts) return attx_fail(err, "model game: no model or options");
+    const attx_config *cfg = attx_model_config(m);
+    if (cfg->arch != arch)
+        return attx_fail(err, "model game: a %s model cannot play a %s game", attx_arch_name(cfg->arch),
+                         arch == ATTX_ARCH_BERT ? "text" : "image");
+    if (!attx_model_has_classifier(m)) return attx_fail(err, "model game: the model has no classifier");
+    if (opts->klass < 0 || opts->klass >= cfg->num_labels)
+        return attx_fail(err, "model game: class %d is out of range (the model has %d)", opts->klass, cfg->num_labels);
+    model_game *mg = calloc(1, sizeof *mg);
+    if (!mg || !(mg->ctx = attx_ctx_new())) {
+        free(mg);
+        return attx_fail(err, "model game: out of memory");
+    }
+    mg->model = m;
+    mg->opt = *opts;
+    if (mg->opt.batch_size <= 0) mg->opt.batch_size = 32;
+    *out = mg;
+    return 0;
+}
+
+static void model_game_finish(attx_game *g, model_game *mg)
+{
+    g->n = mg->n;
+    g->eval = model_game_eval;
+    g->user = mg;
+    g->free_user = model_game_free;
+    g->kind = ATTX_GAME_CUSTOM;
+    g->thread_safe = 0;
+    g->max_batch = (size_t)mg->opt.batch_size;
+    g->exact_max_players = 16;
+}
+
+int attx_game_model_text(attx_game *g, const attx_model *m, const int32_t *ids, int length,
+                         const attx_model_game_options *opts, attx_error *err)
+{
+    model_game *mg;
+    if (model_game_new(g, m, opts, ATTX_ARCH_BERT, &mg, err) != 0) return -1;
+    if (!ids || length < 3) {
+        model_game_free(mg);
+        return attx_fail(err, "model game: the text has no content tokens");
+    }
+    if (length - 2 > ATTX_GAME_MAX_PLAYERS) {
+        model_game_free(mg);
+        return attx_fail(err, "model game: %d tokens (the limit is %d)", length - 2, ATTX_GAME_MAX_PLAYERS);
+    }
+    if (mg->opt.mask_id < 0) {
+        const attx_wordpiece *wp = attx_model_tokenizer(m);
+        mg->opt.mask_id = wp ? attx_wordpiece_special_ids(wp).mask : -1;
+        if (mg->opt.mask_id < 0) {
+            model_game_free(mg);
+            return attx_fail(err, "model game: the vocabulary has no [MASK] token");
+        }
+    }
+    size_t bs = (size_t)mg->opt.batch_size;
+    mg->length = length;
+    mg->n = length - 2;
+    mg->ids = malloc((size_t)length * sizeof *mg->ids);
+    mg->batch_ids = malloc(bs * (size_t)length * sizeof *mg->batch_ids);
+    mg->batch_len = malloc(bs * sizeof *mg->batch_len);
+    if (!mg->ids || !mg->batch_ids || !mg->batch_len) {
+        model_game_free(mg);
+        return attx_fail(err, "model game: out of memory");
+    }
+    memcpy(mg->ids, ids, (size_t)length * sizeof *ids);
+    model_game_finish(g, mg);
+    return 0;
+}
+
+int attx_game_model_image(attx_game *g, const attx_model *m, const float *pixels,
+                          const attx_model_game_options *opts, attx_error *err)
+{
+    model_game *mg;
+    if (model_game_new(g, m, opts, ATTX_ARCH_VIT, &mg, err) != 0) return -1;
+    const attx_config *cfg = attx_model_config(m);
+    mg->C = cfg->num_channels;
+    mg->H = cfg->image_height;
+    mg->W = cfg->image_width;
+    mg->P = cfg->patch_size;
+    mg->grid_w = mg->W / mg->P;
+    mg->n = (mg->H / mg->P) * mg->grid_w;
+    size_t numel = (size_t)mg->C * (size_t)mg->H * (size_t)mg->W;
+    if (!pixels) {
+        model_game_free(mg);
+        return attx_fail(err, "model game: no pixels");
+    }
+    if (mg->n > ATTX_GAME_MAX_PLAYERS) {
+        int n = mg->n;
+        model_game_free(mg);
+        return attx_fail(err, "model game: %d patches (the limit is %d)", n, ATTX_GAME_MAX_PLAYERS);
+    }
+    mg->pixels = malloc(numel * sizeof *mg->pixels);
+    mg->batch_pixels = malloc((size_t)mg->opt.batch_size * numel * sizeof *mg->batch_pixels);
+    if (!mg->pixels || !mg->batch_pixels) {
+        model_game_free(mg);
+        return attx_fail(err, "model game: out of memory");
+    }
+    memcpy(mg->pixels, pixels, numel * sizeof *pixels);
+    model_game_finish(g, mg);
+    return 0;
+}
+
+uint64_t attx_game_model_forwards(const attx_game *g)
+{
+    if (!g || g->eval != model_game_eval || !g->user) return 0;
+    return ((const model_game *)g->user)->forwards;
+}

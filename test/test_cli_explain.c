@@ -1,0 +1,227 @@
+/* test_cli_explain.c — `attx explain` as a user runs it: --json parsed back (one score per
+ * player, the class, logits, costs), the terminal output without a TTY, --trace's steps and
+ * efficiency check, an image model on a PNG, and the exit statuses of usage and input errors. */
+#include "testutil.h"
+
+#include <math.h>
+
+#include "attx_engine.h"
+
+static char *run_attx(const char *args, int *status, char **err)
+{
+    char cmd[8192], *out;
+    snprintf(cmd, sizeof cmd, "%s %s", tu_attx(), args);
+    *status = tu_run(cmd, &out, err);
+    return out;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* Parses the JSON of `explain --json` and checks its shape: tokens, class, logits and every
+ * method with one score per player. Returns the number of players. */
+static int check_json(const char *out, int want_methods, int num_labels, const char *first_method)
+{
+    attx_json_doc *doc;
+    attx_error err;
+    if (attx_json_parse(out, strlen(out), NULL, &doc, &err) != 0) fail_msg("%s in %s", err.msg, out);
+    const attx_json_value *root = attx_json_root(doc), *tokens = attx_json_get(root, "tokens");
+    assert_non_null(tokens);
+    assert_int_equal(attx_json_kind(tokens), ATTX_JSON_ARRAY);
+    int n = (int)attx_json_len(tokens);
+    assert_true(n > 0);
+    int64_t klass;
+    assert_int_equal(attx_json_i64(attx_json_get(root, "class"), &klass), 0);
+    assert_true(klass >= 0 && klass < num_labels);
+    assert_int_equal(attx_json_len(attx_json_get(root, "logits")), (size_t)num_labels);
+    const attx_json_value *methods = attx_json_get(root, "methods");
+    assert_int_equal(attx_json_len(methods), (size_t)want_methods);
+    assert_string_equal(attx_json_key(methods, 0, NULL), first_method);
+    for (size_t i = 0; i < attx_json_len(methods); i++) {
+        const attx_json_value *m = attx_json_member(methods, i), *scores = attx_json_get(m, "scores");
+        assert_int_equal(attx_json_len(scores), (size_t)n);
+        for (int j = 0; j < n; j++) {
+            double v;
+            assert_int_equal(attx_json_double(attx_json_item(scores, (size_t)j), &v), 0);
+        }
+        double t;
+        uint64_t f, b;
+        assert_int_equal(attx_json_double(attx_json_get(m, "time_ms"), &t), 0);
+        assert_int_equal(attx_json_u64(attx_json_get(m, "forward_passes"), &f), 0);
+        assert_int_equal(attx_json_u64(attx_json_get(m, "backward_passes"), &b), 0);
+        assert_true(t >= 0 && f >= 1);
+    }
+    attx_json_free(doc);
+    return n;
+}
+
+static void test_json(void **state)
+{
+    (void)state;
+    int status;
+    char *err, *out = run_attx("explain test/fixtures/bert/heads4 'the movie was not good' --json "
+                               "--method grad-att-max-mutual,att-cls,shapley-input,integrated-gradients", &status, &err);
+    if (status != 0) fail_msg("exit %d: %s", status, err);
+    assert_int_equal(check_json(out, 4, 3, "grad-att-max-mutual"), 5);
+    assert_contains(out, "\"tokens\":[\"the\",\"movie\",\"was\",\"not\",\"good\"]");
+    assert_contains(out, "\"completeness_error\":");
+    assert_string_equal(err, "");
+    free(out);
+    free(err);
+
+    /* all methods, sampled, chosen layers, a class, @FILE */
+    char *dir = tu_mkdtemp(), *file = tu_path(dir, "text.txt"), args[8192];
+    tu_write_str(file, "a great film , really fun !\n");
+    snprintf(args, sizeof args, "explain test/fixtures/bert/batch @%s --json --method all --samples 20 --sampler kernel "
+                                "--seed 3 --layers 0-1 --class 1 --steps 8", file);
+    out = run_attx(args, &status, &err);
+    if (status != 0) fail_msg("exit %d: %s", status, err);
+    assert_int_equal(check_json(out, 20, 2, "att-cls"), 7);
+    assert_contains(out, "\"class\":1");
+    free(out);
+    free(err);
+    free(file);
+    tu_rmdir(dir);
+}
+
+static void test_terminal_and_trace(void **state)
+{
+    (void)state;
+    int status;
+    char *err, *out = run_attx("explain test/fixtures/bert/tiny 'the movie was good' --method att-mutual,grad-x-input",
+                               &status, &err);
+    if (status != 0) fail_msg("exit %d: %s", status, err);
+    assert_contains(out, "4 players (content tokens)");
+    assert_contains(out, "att-mutual  (closed form");
+    assert_contains(out, "movie(");               /* plain text with the numbers: not a TTY */
+    assert_contains(out, "ranked: 1.");
+    assert_contains(out, "scores: ");
+    assert_null(strstr(out, "\033["));
+    free(out);
+    free(err);
+
+    out = run_attx("explain test/fixtures/bert/heads4 'the movie was not good' --trace --method grad-att-mutual "
+                   "--trace-layer 1 --trace-head 2", &status, &err);
+    if (status != 0) fail_msg("exit %d: %s", status, err);
+    for (int s = 1; s <= 5; s++) {
+        char step[32];
+        snprintf(step, sizeof step, "== step %d:", s);
+        assert_contains(out, step);
+    }
+    assert_contains(out, "layer 1 head 2");
+    assert_contains(out, "A * ReLU(dA)");
+    assert_contains(out, "the game Mutual");
+    assert_contains(out, "v(empty) = 0.000000");
+    assert_contains(out, "efficiency: sum(phi) = ");
+    /* the efficiency difference printed is at rounding level */
+    const char *d = strstr(out, "difference ");
+    assert_non_null(d);
+    assert_true(fabs(atof(d + strlen("difference "))) < 1e-9);
+    free(out);
+    free(err);
+
+    /* --trace with --json: the trace goes to stderr, stdout stays one JSON object */
+    out = run_attx("explain test/fixtures/bert/tiny 'good fun' --trace --json --method att-cls", &status, &err);
+    assert_int_equal(status, 0);
+    check_json(out, 1, 2, "att-cls");
+    assert_contains(err, "== step 5:");
+    free(out);
+    free(err);
+}
+
+/* An image model: a random ViT saved here, explained on a PNG fixture (resized to 8x8). */
+static void test_image_model(void **state)
+{
+    (void)state;
+    static const char *config =
+        "{\"model_type\": \"vit\", \"hidden_size\": 8, \"num_hidden_layers\": 2, \"num_attention_heads\": 2,"
+        " \"intermediate_size\": 16, \"image_size\": 8, \"patch_size\": 4, \"num_channels\": 3,"
+        " \"initializer_range\": 0.5, \"num_labels\": 3}";
+    attx_model *m;
+    attx_error e;
+    if (attx_model_create(&m, config, NULL, 0, 11, &e) != 0) fail_msg("%s", e.msg);
+    char *dir = tu_mkdtemp(), *path = tu_path(dir, "vit.safetensors"), args[8192];
+    if (attx_model_save(m, path, ATTX_F32, &e) != 0) fail_msg("%s", e.msg);
+    attx_model_close(m);
+    int status;
+    char *err;
+    snprintf(args, sizeof args, "explain %s test/fixtures/images/noise_13x9.png --json --method all", path);
+    char *out = run_attx(args, &status, &err);
+    if (status != 0) fail_msg("exit %d: %s", status, err);
+    assert_int_equal(check_json(out, 20, 3, "att-cls"), 4);
+    assert_contains(out, "\"patch 1,1\"");
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "explain %s test/fixtures/images/noise_13x9.png --method rollout --trace", path);
+    out = run_attx(args, &status, &err);
+    if (status != 0) fail_msg("exit %d: %s", status, err);
+    assert_contains(out, "4 patches; token 0 is [CLS]");
+    assert_contains(out, "efficiency");
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "explain %s test/fixtures/images/no_such.png", path);
+    out = run_attx(args, &status, &err);
+    assert_int_equal(status, 1);
+    assert_contains(err, "no_such.png");
+    assert_int_equal(count_lines(err), 1);
+    free(out);
+    free(err);
+    free(path);
+    tu_rmdir(dir);
+}
+
+static void expect_status(const char *args, int want, const char *phrase)
+{
+    int status;
+    char *err, *out = run_attx(args, &status, &err);
+    if (status != want) fail_msg("attx %s: exit %d (want %d), stderr: %s", args, status, want, err);
+    assert_contains(err, phrase);
+    if (want == 1) {
+        assert_int_equal(count_lines(err), 1);
+        assert_contains(err, "attx: error: ");
+    }
+    assert_string_equal(out, "");
+    free(out);
+    free(err);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    expect_status("explain test/fixtures/bert/tiny 'good' --method att-cls,frobnicate", 2, "unknown method 'frobnicate'");
+    expect_status("explain test/fixtures/bert/tiny 'good' --method frobnicate", 2, "grad-att-max-mutual");
+    expect_status("explain test/fixtures/bert/tiny 'good' --sampler bogus --samples 3", 2, "--sampler must be");
+    expect_status("explain test/fixtures/bert/tiny 'good' --sampler kernel", 2, "--sampler needs --samples");
+    expect_status("explain test/fixtures/bert/tiny 'good' --exact --samples 4", 2, "exclude each other");
+    expect_status("explain test/fixtures/bert/tiny 'good' --layers 1-x", 2, "--layers");
+    expect_status("explain test/fixtures/bert/tiny", 2, "MODEL and INPUT");
+    expect_status("explain test/fixtures/bert/tiny 'good' --class 5", 1, "class 5 is out of range");
+    expect_status("explain test/fixtures/bert/tiny 'good' --layers 4", 1, "layer 4 is out of range");
+    expect_status("explain test/fixtures/bert/tiny @/nonexistent/text.txt", 1, "/nonexistent/text.txt");
+    expect_status("explain /nonexistent/model 'good'", 1, "/nonexistent/model");
+    int status;
+    char *err, *out = run_attx("explain --help", &status, &err);
+    assert_int_equal(status, 0);
+    assert_contains(out, "usage: attx explain MODEL INPUT");
+    free(out);
+    free(err);
+    out = run_attx("--help", &status, &err);
+    assert_contains(out, "explain");
+    free(out);
+    free(err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_terminal_and_trace),
+        cmocka_unit_test(test_image_model),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,380 @@
+/* cmd_explain.c — `attx explain MODEL INPUT [...]`: attributions of one prediction, by every
+ * requested method, as shaded tokens (patches) in the terminal or one JSON object. */
+#include "cli.h"
+#include "cmd_explain.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int run_explain(int argc, char **argv);
+
+#define DEFAULT_METHODS "grad-att-max-mutual,grad-att-mutual,grad-att-cls,att-cls,grad-sam,grad-x-input,rollout"
+
+const cli_command cmd_explain = {
+    "explain", "explain a prediction (attention-weighted Shapley values and baselines)",
+    "usage: attx explain MODEL INPUT [--method LIST] [--class K] [--exact | --samples N]\n"
+    "                    [--sampler S] [--seed S] [--steps N] [--layers LIST] [--json] [--trace]\n"
+    "                    [--threads N]\n"
+    "\n"
+    "Explains MODEL's prediction on INPUT: one score per player (content tokens of a text,\n"
+    "patches of an image). INPUT is a text, @FILE (@- for standard input) or, for an image\n"
+    "model (ViT), the path of a PNG / JPEG / PPM image.\n"
+    "\n"
+    "  --method LIST    comma-separated methods (default " DEFAULT_METHODS "):\n"
+    "                   att-cls grad-att-cls att-mutual grad-att-mutual att-max-mutual\n"
+    "                   grad-att-max-mutual   P1's attention games (closed-form Shapley values)\n"
+    "                   shapley-input         Shapley values of the model with tokens [MASK]ed\n"
+    "                                         (patches at --baseline); exact up to 16 players\n"
+    "                   shap                  shap's partition explainer, logit-odds of the class\n"
+    "                   grad-sam att att-avg att-max grad-avg grad-l1 grad-l2 grad-x-input\n"
+    "                   integrated-gradients att-ig rollout grad-rollout\n"
+    "                   all                   every method\n"
+    "  --class K        explain class K (default: the predicted class)\n"
+    "  --exact          Shapley values by enumerating every coalition (attention games <= 24\n"
+    "                   players, model games <= 16)\n"
+    "  --samples N      sample instead: permutations (permutation), coalitions (kernel,\n"
+    "                   paper-*); for shap the evaluation budget (default 500)\n"
+    "  --sampler S      permutation (default), kernel, paper-random, paper-kernel\n"
+    "  --seed S         seed of every sampler (default 0)\n"
+    "  --steps N        integrated-gradients / att-ig path points (default 64)\n"
+    "  --layers LIST    layers (from 0) to average in the influence matrix, e.g. 0,2 or 1-3\n"
+    "                   (default all; att-avg/att-max: the last layer)\n"
+    "  --ig-baseline B  pad (default: [PAD]'s embedding) or zero\n"
+    "  --baseline V     pixel value of removed image patches, after normalisation (default 0)\n"
+    "  --shap-p1        shap explains log(p1/(1-p1)) of class 1 whatever the class (P1's code)\n"
+    "  --batch N        forward batch of the model games and integrated gradients\n"
+    "  --json           print one JSON object on stdout:\n"
+    "                   {\"tokens\":[...],\"class\":k,\"logits\":[...],\"methods\":{NAME:{\"scores\":[...],\n"
+    "                   \"time_ms\":t,\"forward_passes\":f,\"backward_passes\":b}}}\n"
+    "                   (integrated-gradients adds \"completeness_error\")\n"
+    "  --trace          print each step of the pipeline (for teaching)\n"
+    "  --trace-layer L  layer shown by --trace (default the last); --trace-head H (default 0)\n"
+    "  --threads N      threads to use (default: all cores); results do not depend on it\n",
+    run_explain,
+};
+
+const char *explain_player_label(const attx_model *m, const attx_explanation *ex, int i, char *buf, size_t cap)
+{
+    if (ex->arch == ATTX_ARCH_BERT) {
+        const char *t = attx_wordpiece_token(attx_model_tokenizer(m), ex->enc.ids[ex->first_player + i]);
+        return t ? t : "?";
+    }
+    snprintf(buf, cap, "patch %d,%d", i / ex->grid_w, i % ex->grid_w);
+    return buf;
+}
+
+/* Splits a comma list into names; "all" expands to every method. Unknown names are usage
+ * errors listing the known ones. */
+static char **parse_methods(const char *list, int *count)
+{
+    char *copy = strdup(list);
+    int cap = attx_method_count() + 64, n = 0;
+    char **names = malloc((size_t)cap * sizeof *names);
+    if (!copy || !names) cli_failf("out of memory");
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') tok++;
+        if (!*tok) continue;
+        if (strcmp(tok, "all") == 0) {
+            for (int k = 0; k < attx_method_count() && n < cap; k++) names[n++] = strdup(attx_method_name(k));
+            continue;
+        }
+        if (attx_method_find(tok) < 0) {
+            char known[2048] = "";
+            for (int k = 0; k < attx_method_count(); k++) {
+                strncat(known, k ? ", " : "", sizeof known - strlen(known) - 1);
+                strncat(known, attx_method_name(k), sizeof known - strlen(known) - 1);
+            }
+            cli_usage_error(&cmd_explain, "unknown method '%s' (known: %s)", tok, known);
+        }
+        if (n < cap) names[n++] = strdup(tok);
+    }
+    free(copy);
+    if (n == 0) cli_usage_error(&cmd_explain, "--method needs at least one method name");
+    *count = n;
+    return names;
+}
+
+/* "0,2,5" or "1-3" (mixed allowed) */
+static int *parse_layers(const char *list, int *count)
+{
+    int cap = 256, n = 0, *layers = malloc((size_t)cap * sizeof *layers);
+    if (!layers) cli_failf("out of memory");
+    const char *p = list;
+    while (*p) {
+        char *end;
+        long a = strtol(p, &end, 10), b = a;
+        if (end == p || a < 0 || a > 10000) cli_usage_error(&cmd_explain, "--layers: bad list '%s'", list);
+        p = end;
+        if (*p == '-') {
+            b = strtol(p + 1, &end, 10);
+            if (end == p + 1 || b < a || b > 10000) cli_usage_error(&cmd_explain, "--layers: bad range in '%s'", list);
+            p = end;
+        }
+        for (long l = a; l <= b; l++) {
+            if (n == cap) cli_usage_error(&cmd_explain, "--layers: too many layers");
+            layers[n++] = (int)l;
+        }
+        if (*p == ',') p++;
+        else if (*p) cli_usage_error(&cmd_explain, "--layers: bad list '%s'", list);
+    }
+    if (n == 0) cli_usage_error(&cmd_explain, "--layers needs at least one layer");
+    *count = n;
+    return layers;
+}
+
+/* ANSI 256-colour background for a score relative to the largest |score|: reds for positive,
+ * blues for negative, five steps each. */
+static int shade_colour(double s, double scale)
+{
+    static const int reds[5] = {224, 217, 210, 203, 196}, blues[5] = {189, 153, 111, 69, 27};
+    if (scale <= 0 || s == 0) return 255;
+    double r = fabs(s) / scale;
+    int k = r < 0.1 ? -1 : r < 0.3 ? 0 : r < 0.5 ? 1 : r < 0.7 ? 2 : r < 0.9 ? 3 : 4;
+    if (k < 0) return 255;
+    return s > 0 ? reds[k] : blues[k];
+}
+
+static void print_method(const attx_model *m, const attx_explanation *ex, const attx_method_result *r, int tty)
+{
+    char buf[64];
+    printf("\n%s  (%s; %.1f ms, %llu forward, %llu backward", r->name, r->how, r->time_ms,
+           (unsigned long long)r->forward_passes, (unsigned long long)r->backward_passes);
+    if (!isnan(r->completeness_error)) printf("; completeness error %.2g%%", 100 * r->completeness_error);
+    printf(")\n");
+    double scale = 0;
+    for (int i = 0; i < r->n; i++) scale = fmax(scale, fabs(r->scores[i]));
+    if (ex->arch == ATTX_ARCH_BERT) {
+        printf("  ");
+        for (int i = 0; i < r->n; i++) {
+            const char *t = explain_player_label(m, ex, i, buf, sizeof buf);
+            if (tty) {
+                int c = shade_colour(r->scores[i], scale);
+                printf("\033[38;5;%dm\033[48;5;%dm%s\033[0m ", (c == 196 || c == 27) ? 231 : 16, c, t);
+            } else {
+                printf("%s(%+.3g) ", t, r->scores[i]);
+            }
+        }
+        printf("\n");
+    } else {                                   /* the patch grid */
+        for (int y = 0; y < ex->grid_h; y++) {
+            printf("  ");
+            for (int x = 0; x < ex->grid_w; x++) {
+                double s = r->scores[y * ex->grid_w + x];
+                if (tty) printf("\033[48;5;%dm  \033[0m", shade_colour(s, scale));
+                else printf("%+9.2e ", s);
+            }
+            printf("\n");
+        }
+    }
+    /* ranked: players by score, highest first (at most 10) */
+    int *order = malloc((size_t)r->n * sizeof *order);
+    if (!order) cli_failf("out of memory");
+    for (int i = 0; i < r->n; i++) order[i] = i;
+    for (int i = 1; i < r->n; i++)            /* insertion sort, stable */
+        for (int j = i; j > 0 && r->scores[order[j]] > r->scores[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    printf("  ranked:");
+    for (int k = 0; k < r->n && k < 10; k++)
+        printf(" %d.%s %+.4g", k + 1, explain_player_label(m, ex, order[k], buf, sizeof buf), r->scores[order[k]]);
+    if (r->n > 10) printf(" ...");
+    printf("\n  scores:");
+    for (int i = 0; i < r->n; i++) printf(" %.6g", r->scores[i]);
+    printf("\n");
+    free(order);
+}
+
+static void print_json(const attx_model *m, const attx_explanation *ex)
+{
+    char buf[64];
+    attx_buf out = {0};
+    attx_json_writer w;
+    attx_jw_init(&w, &out, 0);
+    attx_jw_object_begin(&w);
+    attx_jw_key(&w, "tokens");
+    attx_jw_array_begin(&w);
+    for (int i = 0; i < ex->n_players; i++) attx_jw_string(&w, explain_player_label(m, ex, i, buf, sizeof buf));
+    attx_jw_array_end(&w);
+    attx_jw_key(&w, "class");
+    attx_jw_int(&w, ex->klass);
+    attx_jw_key(&w, "logits");
+    attx_jw_array_begin(&w);
+    for (int k = 0; k < ex->num_labels; k++) attx_jw_float(&w, ex->logits[k]);
+    attx_jw_array_end(&w);
+    attx_jw_key(&w, "methods");
+    attx_jw_object_begin(&w);
+    for (int i = 0; i < ex->n_methods; i++) {
+        const attx_method_result *r = &ex->methods[i];
+        attx_jw_key(&w, r->name);
+        attx_jw_object_begin(&w);
+        attx_jw_key(&w, "scores");
+        attx_jw_array_begin(&w);
+        for (int j = 0; j < r->n; j++) attx_jw_double(&w, r->scores[j]);
+        attx_jw_array_end(&w);
+        attx_jw_key(&w, "time_ms");
+        attx_jw_double(&w, r->time_ms);
+        attx_jw_key(&w, "forward_passes");
+        attx_jw_uint(&w, r->forward_passes);
+        attx_jw_key(&w, "backward_passes");
+        attx_jw_uint(&w, r->backward_passes);
+        if (!isnan(r->completeness_error)) {      /* integrated-gradients only */
+            attx_jw_key(&w, "completeness_error");
+            attx_jw_double(&w, r->completeness_error);
+        }
+        attx_jw_object_end(&w);
+    }
+    attx_jw_object_end(&w);
+    attx_jw_object_end(&w);
+    cli_print_json(&out);
+    attx_buf_free(&out);
+}
+
+/* Decodes and preprocesses an image file for the model: pixels[C*H*W]. */
+static float *load_pixels(const attx_model *m, const char *path)
+{
+    const attx_config *cfg = attx_model_config(m);
+    attx_error err;
+    attx_preprocessor pp;
+    const char *source = NULL, *json = attx_model_preprocessor_json(m, &source);
+    if (attx_preprocessor_parse(&pp, json, json ? strlen(json) : 0, source ? source : "preprocessor",
+                                cfg->image_height, cfg->image_width, &err) != 0)
+        cli_fail(&err);
+    attx_image img;
+    if (attx_image_load(&img, path, &err) != 0) cli_fail(&err);
+    if (attx_image_apply_orientation(&img, &err) != 0) cli_fail(&err);
+    float *pixels = malloc((size_t)cfg->num_channels * (size_t)cfg->image_height * (size_t)cfg->image_width *
+                           sizeof *pixels);
+    if (!pixels) cli_failf("out of memory");
+    if (attx_image_preprocess(&img, &pp, cfg->image_height, cfg->image_width, pixels, &err) != 0) {
+        attx_fail_prefix(&err, "%s", path);
+        cli_fail(&err);
+    }
+    attx_image_free(&img);
+    return pixels;
+}
+
+static int run_explain(int argc, char **argv)
+{
+    const char *model_path = NULL, *input = NULL, *threads = NULL, *methods = DEFAULT_METHODS, *v;
+    int json = 0, trace = 0, trace_layer = -1, trace_head = 0, n_layers = 0;
+    int *layers = NULL;
+    attx_explain_options opt;
+    attx_explain_options_init(&opt);
+    for (int i = 1; i < argc; i++) {
+        if (cli_flag(argv[i], "--json")) json = 1;
+        else if (cli_flag(argv[i], "--trace")) trace = 1;
+        else if (cli_flag(argv[i], "--exact")) opt.exact = 1;
+        else if (cli_flag(argv[i], "--shap-p1")) opt.shap_p1 = 1;
+        else if (cli_value(argc, argv, &i, "--threads", &threads)) continue;
+        else if (cli_value(argc, argv, &i, "--method", &methods)) continue;
+        else if (cli_value(argc, argv, &i, "--methods", &methods)) continue;
+        else if (cli_value(argc, argv, &i, "--class", &v)) opt.klass = (int)cli_parse_long(&cmd_explain, "--class", v, 0, 1 << 20);
+        else if (cli_value(argc, argv, &i, "--samples", &v)) opt.samples = (int)cli_parse_long(&cmd_explain, "--samples", v, 1, 100000000);
+        else if (cli_value(argc, argv, &i, "--seed", &v)) opt.seed = (uint64_t)cli_parse_long(&cmd_explain, "--seed", v, 0, 0x7fffffffffffffffL);
+        else if (cli_value(argc, argv, &i, "--steps", &v)) opt.steps = (int)cli_parse_long(&cmd_explain, "--steps", v, 1, 100000);
+        else if (cli_value(argc, argv, &i, "--batch", &v)) opt.batch_size = (int)cli_parse_long(&cmd_explain, "--batch", v, 1, 4096);
+        else if (cli_value(argc, argv, &i, "--trace-layer", &v)) trace_layer = (int)cli_parse_long(&cmd_explain, "--trace-layer", v, 0, 10000);
+        else if (cli_value(argc, argv, &i, "--trace-head", &v)) trace_head = (int)cli_parse_long(&cmd_explain, "--trace-head", v, 0, 10000);
+        else if (cli_value(argc, argv, &i, "--layers", &v)) layers = parse_layers(v, &n_layers);
+        else if (cli_value(argc, argv, &i, "--sampler", &v)) {
+            if (strcmp(v, "permutation") == 0) opt.sampler = ATTX_SAMPLER_PERMUTATION;
+            else if (strcmp(v, "kernel") == 0) opt.sampler = ATTX_SAMPLER_KERNEL;
+            else if (strcmp(v, "paper-random") == 0) opt.sampler = ATTX_SAMPLER_PAPER_RANDOM;
+            else if (strcmp(v, "paper-kernel") == 0) opt.sampler = ATTX_SAMPLER_PAPER_KERNEL;
+            else cli_usage_error(&cmd_explain, "--sampler must be permutation, kernel, paper-random or paper-kernel, not '%s'", v);
+        } else if (cli_value(argc, argv, &i, "--ig-baseline", &v)) {
+            if (strcmp(v, "pad") == 0) opt.ig_baseline = ATTX_IG_BASELINE_PAD;
+            else if (strcmp(v, "zero") == 0) opt.ig_baseline = ATTX_IG_BASELINE_ZERO;
+            else cli_usage_error(&cmd_explain, "--ig-baseline must be pad or zero, not '%s'", v);
+        } else if (cli_value(argc, argv, &i, "--baseline", &v)) {
+            char *end;
+            opt.image_baseline = strtof(v, &end);
+            if (end == v || *end || !isfinite(opt.image_baseline)) cli_usage_error(&cmd_explain, "--baseline must be a number, not '%s'", v);
+        } else if (cli_is_option(argv[i])) cli_unknown_option(&cmd_explain, argv[i]);
+        else if (!model_path) model_path = argv[i];
+        else if (!input) input = argv[i];
+        else cli_usage_error(&cmd_explain, "unexpected argument '%s' (quote a text with spaces)", argv[i]);
+    }
+    if (!model_path || !input) cli_usage_error(&cmd_explain, "MODEL and INPUT are both needed");
+    if (opt.exact && opt.samples) cli_usage_error(&cmd_explain, "--exact and --samples exclude each other");
+    if (opt.sampler != ATTX_SAMPLER_NONE && !opt.samples) cli_usage_error(&cmd_explain, "--sampler needs --samples N");
+    int n_names;
+    char **names = parse_methods(methods, &n_names);
+    opt.layers.layers = layers;
+    opt.layers.n_layers = n_layers;
+    cli_set_threads(&cmd_explain, threads);
+
+    attx_model *model;
+    attx_error err;
+    if (attx_model_open(&model, model_path, &err) != 0) cli_fail(&err);
+    const attx_config *cfg = attx_model_config(model);
+    if (!attx_model_has_classifier(model))
+        cli_failf("%s is a bare %s without a classifier; it has no prediction to explain", model_path,
+                  attx_arch_name(cfg->arch));
+    attx_explanation ex;
+    float *pixels = NULL;
+    int rc;
+    if (cfg->arch == ATTX_ARCH_VIT) {
+        pixels = load_pixels(model, input);
+        rc = attx_explain_image(model, pixels, (const char *const *)names, n_names, &opt, &ex, &err);
+    } else if (cfg->arch == ATTX_ARCH_BERT) {
+        size_t len;
+        char *text = cli_read_input(input, &len);
+        rc = attx_explain_text(model, text, len, (const char *const *)names, n_names, &opt, &ex, &err);
+        if (rc != 0 && input[0] == '@' && ex.enc.ids == NULL) attx_fail_prefix(&err, "%s", input + 1);
+        free(text);
+        if (rc == 0 && ex.enc.n_dropped)
+            fprintf(stderr, "attx: warning: the text has %zu tokens; the last %zu were cut to fit the model's %d "
+                            "positions\n", ex.enc.tokens.n + ex.enc.n_dropped, ex.enc.n_dropped,
+                    cfg->max_position_embeddings);
+    } else {
+        cli_failf("%s: explain does not support %s models yet", model_path, attx_arch_name(cfg->arch));
+    }
+    if (rc != 0) cli_fail(&err);
+
+    if (trace) {
+        /* the game of the first attention-game method asked for (default Grad-Att Max-Mutual) */
+        attx_influence_kind kind = ATTX_INFLUENCE_GRAD_ATT;
+        trace_game game = TRACE_GAME_MAX_MUTUAL;
+        for (int i = 0; i < n_names; i++) {
+            const char *s = names[i];
+            int g = strstr(s, "max-mutual") ? TRACE_GAME_MAX_MUTUAL : strstr(s, "mutual") ? TRACE_GAME_MUTUAL
+                  : strstr(s, "-cls") ? TRACE_GAME_CLS : -1;
+            if (g < 0) continue;
+            game = (trace_game)g;
+            kind = strncmp(s, "grad-", 5) == 0 ? ATTX_INFLUENCE_GRAD_ATT : ATTX_INFLUENCE_ATT;
+            break;
+        }
+        if (trace_layer >= cfg->num_layers)
+            cli_usage_error(&cmd_explain, "--trace-layer %d: the model has %d layers (from 0)", trace_layer, cfg->num_layers);
+        if (trace_head >= cfg->num_heads)
+            cli_usage_error(&cmd_explain, "--trace-head %d: the model has %d heads (from 0)", trace_head, cfg->num_heads);
+        FILE *to = json ? stderr : stdout;    /* --json keeps stdout for the JSON object */
+        if (explain_trace(to, model, &ex, pixels, &opt, trace_layer < 0 ? cfg->num_layers - 1 : trace_layer,
+                          trace_head, kind, game, &err) != 0)
+            cli_fail(&err);
+    }
+
+    /* --html FILE / --png FILE (to come): render `ex` (tokens or patch grid with scores) here */
+    if (json) {
+        print_json(model, &ex);
+    } else {
+        const char *label = cfg->labels[ex.predicted];
+        printf("%s  (p = %.4f)", label, ex.probs[ex.predicted]);
+        if (ex.klass != ex.predicted) printf("; explaining class %d %s (p = %.4f)", ex.klass, cfg->labels[ex.klass], ex.probs[ex.klass]);
+        printf("\n%d players (%s)\n", ex.n_players, ex.arch == ATTX_ARCH_BERT ? "content tokens" : "patches");
+        int tty = isatty(STDOUT_FILENO);
+        for (int i = 0; i < ex.n_methods; i++) print_method(model, &ex, &ex.methods[i], tty);
+    }
+    attx_explanation_free(&ex);
+    for (int i = 0; i < n_names; i++) free(names[i]);
+    free(names);
+    free(layers);
+    free(pixels);
+    attx_model_close(model);
+    return EXIT_OK;
+}
