@@ -17,12 +17,7 @@ static const method_entry METHODS[] = {
     {"grad-att-max-mutual", method_grad_att_max_mutual, METHOD_USES_PASS | METHOD_USES_GRAD},
     {"shapley-input", method_shapley_input, 0},
     {"shap", method_shap, 0},
-    /* LIME hook: explain/lime.c provides the solver; the lead adds here
-     *   {"lime", method_lime, 0},
-     * with method_lime(const method_ctx *, attx_method_result *, attx_error *) declared in
-     * methods_internal.h: it builds its perturbations from mc->ids / mc->pixels (or the model
-     * game of method_model_game with ATTX_VALUE_PROB / ATTX_VALUE_LOGIT) and fills r->scores,
-     * r->forward_passes and r->how. */
+    {"lime", method_lime, 0},
     {"grad-sam", method_grad_sam, METHOD_USES_PASS | METHOD_USES_GRAD},
     {"att", method_att, METHOD_USES_PASS},
     {"att-avg", method_att_avg, METHOD_USES_PASS},

@@ -62,6 +62,8 @@ int method_grad_rollout(const method_ctx *mc, attx_method_result *r, attx_error 
 /* methods_model.c */
 int method_shapley_input(const method_ctx *mc, attx_method_result *r, attx_error *err);
 int method_shap(const method_ctx *mc, attx_method_result *r, attx_error *err);
+/* methods_lime.c */
+int method_lime(const method_ctx *mc, attx_method_result *r, attx_error *err);
 
 /* Runs the Shapley solver the options ask for on g: closed form (when g has one and neither
  * exact nor samples is asked), exact enumeration, or the sampler. Fills r->scores, r->se (when

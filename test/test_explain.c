@@ -760,6 +760,83 @@ static void test_att_ig_one_step(void **state)
     free_fixture(&f);
 }
 
+/* lime: the distinct words are the features (both "the" tokens, both "movie" tokens and the two
+ * pieces of one word share a coefficient), and the scores are attx_lime's on a word game the
+ * test builds itself from plain model games. */
+typedef struct { attx_game *tokens; const int *word_of; int n_tokens; } word_game;
+
+static int word_game_eval(void *user, int n, size_t count, const uint64_t *masks, double *values, attx_error *err)
+{
+    const word_game *wg = user;
+    (void)n;
+    uint64_t *tm = calloc(count, sizeof *tm);
+    for (size_t k = 0; k < count; k++)
+        for (int t = 0; t < wg->n_tokens; t++)
+            if (masks[k] >> wg->word_of[t] & 1) tm[k] |= (uint64_t)1 << t;
+    int rc = attx_game_eval(wg->tokens, count, tm, values, err);
+    free(tm);
+    return rc;
+}
+
+static void test_lime_words(void **state)
+{
+    (void)state;
+    attx_model *m;
+    attx_error err;
+    if (attx_model_open(&m, "test/fixtures/bert/tiny", &err) != 0) fail_msg("%s", err.msg);
+    const char *text = "the movie was boring , the movie was unful";
+    const char *names[] = {"lime"};
+    attx_explain_options o;
+    attx_explain_options_init(&o);
+    o.samples = 600;
+    o.seed = 3;
+    attx_explanation ex;
+    if (attx_explain_text(m, text, strlen(text), names, 1, &o, &ex, &err) != 0) fail_msg("%s", err.msg);
+    /* the tokens: the movie was boring , the movie was un ##ful (pieces of the tiny vocabulary) */
+    attx_encoding enc;
+    assert_int_equal(attx_encode_text(m, text, strlen(text), &enc, &err), 0);
+    const attx_wordpiece *wp = attx_model_tokenizer(m);
+    int n = enc.length - 2, word_of[16], n_words = 0;
+    char words[16][32], cur[32] = "";
+    assert_int_equal(n, ex.n_players);
+    for (int i = 0, start = 0; i <= n; i++) {      /* an independent grouping of the pieces */
+        const char *p = i < n ? attx_wordpiece_token(wp, enc.ids[1 + i]) : "";
+        if (i < n && i > start && strncmp(p, "##", 2) == 0) {
+            strcat(cur, p + 2);
+            continue;
+        }
+        if (i > 0) {
+            int f = 0;
+            while (f < n_words && strcmp(words[f], cur) != 0) f++;
+            if (f == n_words) strcpy(words[n_words++], cur);
+            for (int j = start; j < i; j++) word_of[j] = f;
+        }
+        snprintf(cur, sizeof cur, "%s", p);
+        start = i;
+    }
+    attx_model_game_options go = {.klass = ex.klass, .value = ATTX_VALUE_PROB, .mask_id = -1};
+    attx_game tokens;
+    assert_int_equal(attx_game_model_text(&tokens, m, enc.ids, enc.length, &go, &err), 0);
+    word_game wg = {&tokens, word_of, n};
+    attx_game g = {.n = n_words, .eval = word_game_eval, .user = &wg};
+    attx_lime_options lo = {.seed = 3, .num_samples = 600};
+    double coef[16];
+    assert_int_equal(attx_lime(&g, &lo, coef, NULL, &err), 0);
+    double want[16];
+    for (int i = 0; i < n; i++) want[i] = coef[word_of[i]];
+    expect_close("lime by words", ex.methods[0].scores, want, n, 1e-12, 0);
+    assert_true(n_words < n);                                  /* repeated words were merged */
+    assert_true(ex.methods[0].scores[0] == ex.methods[0].scores[5]);   /* the ... the */
+    assert_int_equal(n, 10);
+    assert_true(ex.methods[0].scores[8] == ex.methods[0].scores[9]);   /* un ##ful: one word */
+    assert_int_equal(n_words, 6);                                    /* the movie was boring , unful */
+    assert_int_equal(ex.methods[0].forward_passes, 600);
+    attx_game_free(&tokens);
+    attx_encoding_free(&enc);
+    attx_explanation_free(&ex);
+    attx_model_close(m);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -785,7 +862,8 @@ static void test_errors(void **state)
     assert_contains(err.msg, "layer 9 is out of range");
     attx_explanation_free(&ex);
     assert_int_equal(attx_method_find("grad-att-max-mutual") >= 0, 1);
-    assert_int_equal(attx_method_find("lime"), -1);
+    assert_true(attx_method_find("lime") >= 0);
+    assert_int_equal(attx_method_find("lime-text"), -1);
     /* one player: the closed forms' n = 1 rule */
     const char *mm[] = {"att-mutual", "att-max-mutual"};
     if (attx_explain_text(m, "good", 4, mm, 2, NULL, &ex, &err) != 0) fail_msg("%s", err.msg);
@@ -808,6 +886,7 @@ int main(void)
         cmocka_unit_test(test_att_ig_one_step),
         cmocka_unit_test(test_model_game_text),
         cmocka_unit_test(test_vit_methods),
+        cmocka_unit_test(test_lime_words),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
