@@ -16,7 +16,11 @@ OPT     ?= -O3
 SAN     ?=
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
-CFLAGS  := -std=c11 $(OPT) -g $(WARN) -fopenmp -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 \
+# -fno-trapping-math: attx never reads floating-point exception flags; without it gcc will not
+# if-convert the clamps and selects of engine/mathf.h (they could raise a flag on a path that
+# did not compute them), and the GELU / softmax loops stay scalar. Values are unchanged: no
+# reassociation or contraction is allowed (ISO C mode), each element is the same IEEE sequence.
+CFLAGS  := -std=c11 $(OPT) -g $(WARN) -fopenmp -fno-trapping-math -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 \
            -I. -Iweights -Iengine -Iexplain $(SAN) $(EXTRA_CFLAGS)
 LDLIBS  := -lpng -ljpeg -lm
 LDFLAGS := -fopenmp $(SAN) $(EXTRA_LDFLAGS)

@@ -1,8 +1,10 @@
 /* bench_vit.c — ViT-B/16-sized forward and forward+backward at batch 1 (224x224, 197 tokens),
  * with 1 and 2 threads, against PyTorch in the same run (tools/reference/torch_bench_vit.py,
- * when /usr/bin/python3 has torch); and the context memory of each pass. */
+ * when /usr/bin/python3 has torch); the context memory of each pass; and a real-size check of
+ * the logits against PyTorch's float64 forward of the same weights and image. */
 #include "random_model.h"
 
+#include <math.h>
 #include <time.h>
 
 #include "attx_engine.h"
@@ -75,6 +77,48 @@ static void torch_times(int threads, double *fwd, double *fwd_bwd)
     pclose(p);
 }
 
+/* The same model and image through tools/reference/torch_bench_vit.py --check in float64:
+ * prints max |attx − PyTorch| over the logits and whether the top class agrees. */
+static void check_logits(attx_model *m, const char *dir, const float *pixels, size_t n_pixels)
+{
+    char path[512], cmd[1024];
+    snprintf(path, sizeof path, "%s/pixels.f32", dir);
+    tu_write(path, pixels, n_pixels * sizeof *pixels);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tools/reference/torch_bench_vit.py --check %s --pixels %s "
+             "2>/dev/null", dir, path);
+    attx_ctx *ctx = attx_ctx_new();
+    attx_outputs out;
+    attx_error err;
+    attx_batch batch = {.B = 1, .pixels = pixels};
+    if (attx_forward(m, ctx, &batch, &out, &err) != 0) {
+        fprintf(stderr, "bench_vit: %s\n", err.msg);
+        exit(1);
+    }
+    int C = attx_model_config(m)->num_labels, n = 0, top_attx = 0, top_torch = 0;
+    double worst = 0, best_torch = -1e300;
+    FILE *p = popen(cmd, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    if (p && getline(&line, &cap, p) > 0 && strncmp(line, "logits ", 7) == 0) {
+        char *s = line + 7, *end;
+        for (; n < C; n++, s = end) {
+            double v = strtod(s, &end);
+            if (end == s) break;
+            worst = fmax(worst, fabs(v - out.logits->data[n]));
+            if (v > best_torch) best_torch = v, top_torch = n;
+            if (out.logits->data[n] > out.logits->data[top_attx]) top_attx = n;
+        }
+    }
+    if (p) pclose(p);
+    free(line);
+    if (n == C)
+        printf("real-size check: max |attx - PyTorch float64| over the %d logits %.2e (top logit %.1f); "
+               "top class %d, PyTorch %d\n", C, worst, best_torch, top_attx, top_torch);
+    else
+        printf("real-size check: PyTorch not available\n");
+    attx_ctx_free(ctx);
+}
+
 static void print_ratio(double attx, double torch)
 {
     if (torch > 0) printf("  %8.1f  %5.2fx", torch, attx / torch);
@@ -125,6 +169,7 @@ int main(void)
     if (access("/usr/bin/python3", X_OK) != 0) printf("(PyTorch not found: install python3-torch for the ratios)\n");
     printf("context memory: forward %.1f MiB, forward+backward with the tape %.1f MiB\n", peak_fwd / 1048576.0,
            peak_fb / 1048576.0);
+    check_logits(m, dir, pixels, 3 * SIDE * SIDE);
     free(pixels);
     attx_model_close(m);
     return 0;
