@@ -122,7 +122,9 @@ static void bind_vit(attx_model *m)
     w->final_ln_b = attx_model_param(m, "vit.layernorm.bias");
     w->classifier_w = attx_model_param(m, "classifier.weight");
     w->classifier_b = attx_model_param(m, "classifier.bias");
-    /* the convolution weight [D, C, P, P] is used as the matrix [D, C·P·P] (same memory) */
+    /* the convolution weight [D, C, P, P] is used as the matrix [D, C·P·P] (same memory, row-
+     * major either way): only this model's header changes, never the stored tensor, whether
+     * the data is the mapped F32 file or an F16/BF16 conversion */
     w->patch_w->ndim = 2;
     w->patch_w->shape[1] = (int64_t)c->num_channels * c->patch_size * c->patch_size;
     for (int l = 0; l < c->num_layers; l++) {

@@ -63,7 +63,10 @@ struct attx_model {
     attx_wordpiece *tokenizer;    /* text models with a vocabulary; NULL otherwise */
 };
 
-/* Parameter by canonical HF name, or NULL. */
+/* Parameter by canonical HF name, or NULL. The ViT patch projection
+ * (vit.embeddings.patch_embeddings.projection.weight) is this model's own header over the
+ * Conv2d values, reshaped to the matrix [D, C·P·P] by bind_vit; the file's tensor list
+ * (files.by_spec, what `attx info` and `attx convert` read) keeps the stored [D, C, P, P]. */
 attx_tensor *attx_model_param(const attx_model *m, const char *name);
 
 /* BERT forward. With ctx->recording the tape is on and gradients flow to inputs_embeds (and,

@@ -35,6 +35,7 @@ int attx_vit_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch
     const attx_vit_weights *w = &m->vit;
     memset(out, 0, sizeof *out);
     if (!batch->pixels) return attx_fail(err, "a ViT model needs pixels, not text");
+    if (batch->B < 1) return attx_fail(err, "a batch needs at least one image (B is %d)", batch->B);
     int64_t B = batch->B, C = c->num_channels, H = c->image_height, W = c->image_width, D = c->hidden_size;
     int64_t T = (H / c->patch_size) * (W / c->patch_size) + 1;
     int recording = ctx->recording;

@@ -1,6 +1,6 @@
 /* test_cli.c — the `attx` program as a user runs it: exit statuses, one-line errors that name
  * the file, `attx convert` of a torch.save checkpoint against PyTorch's own tensors, and
- * `attx info` text and JSON. */
+ * `attx info` text and JSON (BERT and ViT). */
 #include "testutil.h"
 
 static char *run_attx(const char *args, int *status, char **err)
@@ -192,6 +192,80 @@ static void test_info(void **state)
     free(err);
 }
 
+/* `attx info` on ViTs: image size, grid and token count, qkv bias and labels, as text and JSON
+ * (the sizes are the ones tools/reference/make_vit_fixtures.py wrote). */
+static void test_info_vit(void **state)
+{
+    (void)state;
+    int status;
+    char *err, *out = run_attx("info test/fixtures/vit/rect", &status, &err);
+    if (status != 0) fail_msg("info failed: %s", err);
+    assert_contains(out, "ViTForImageClassification (vit)");
+    assert_contains(out, "2 layers, hidden 12, 3 heads of 4, feed-forward 16, gelu, eps 1e-05");
+    assert_contains(out, "image         26x40 (height x width), 3 channels, qkv bias yes");
+    assert_contains(out, "patches       8x8 in a 3x5 grid: 15 patches + [CLS] = 16 tokens "
+                         "(last 2 rows and 0 columns of pixels unused)");
+    assert_contains(out, "labels        2: 0=day 1=night");
+    assert_contains(out, "preprocessor  test/fixtures/vit/rect/preprocessor_config.json");
+    free(out);
+    free(err);
+
+    out = run_attx("info test/fixtures/vit/grid3", &status, &err);
+    assert_int_equal(status, 0);
+    assert_contains(out, "qkv bias no");
+    assert_contains(out, "16x16 in a 3x3 grid: 9 patches + [CLS] = 10 tokens\n");
+    assert_contains(out, "in 34 tensors (F16: 34)");   /* no query/key/value biases */
+    free(out);
+    free(err);
+
+    out = run_attx("info test/fixtures/vit/bare", &status, &err);
+    assert_int_equal(status, 0);
+    assert_contains(out, "ViTModel (vit)");
+    assert_contains(out, "labels        none");
+    assert_contains(out, "not used      2 tensors: pooler.dense.weight pooler.dense.bias");
+    free(out);
+    free(err);
+
+    out = run_attx("info test/fixtures/vit/rect --json", &status, &err);
+    assert_int_equal(status, 0);
+    attx_json_doc *doc;
+    attx_error e;
+    if (attx_json_parse(out, strlen(out), NULL, &doc, &e) != 0) fail_msg("%s in %s", e.msg, out);
+    const attx_json_value *root = attx_json_root(doc);
+    assert_string_equal(attx_json_str(attx_json_get(root, "class"), NULL), "ViTForImageClassification");
+    int64_t v;
+    const attx_json_value *size = attx_json_get(root, "image_size"), *grid = attx_json_get(root, "grid");
+    assert_int_equal(attx_json_len(size), 2);
+    assert_int_equal(attx_json_i64(attx_json_item(size, 0), &v), 0);
+    assert_int_equal(v, 26);
+    assert_int_equal(attx_json_i64(attx_json_item(size, 1), &v), 0);
+    assert_int_equal(v, 40);
+    assert_int_equal(attx_json_i64(attx_json_item(grid, 0), &v), 0);
+    assert_int_equal(v, 3);
+    assert_int_equal(attx_json_i64(attx_json_item(grid, 1), &v), 0);
+    assert_int_equal(v, 5);
+    assert_int_equal(attx_json_i64(attx_json_get(root, "tokens"), &v), 0);
+    assert_int_equal(v, 16);
+    assert_int_equal(attx_json_i64(attx_json_get(root, "patch_size"), &v), 0);
+    assert_int_equal(v, 8);
+    assert_int_equal(attx_json_i64(attx_json_get(root, "num_channels"), &v), 0);
+    assert_int_equal(v, 3);
+    int b;
+    assert_int_equal(attx_json_bool(attx_json_get(root, "qkv_bias"), &b), 0);
+    assert_true(b);
+    const attx_json_value *labels = attx_json_get(root, "labels");
+    assert_int_equal(attx_json_len(labels), 2);
+    assert_string_equal(attx_json_str(attx_json_item(labels, 1), NULL), "night");
+    /* D=12, C=3, P=8, 16 tokens, FFN 16, 2 classes; qkv with biases */
+    uint64_t params;
+    assert_int_equal(attx_json_u64(attx_json_get(root, "parameters"), &params), 0);
+    uint64_t layer = 2 * 12 + 4 * (12 * 12 + 12) + 2 * 12 + (16 * 12 + 16) + (12 * 16 + 12);
+    assert_int_equal(params, 12 + 16 * 12 + 12 * 3 * 8 * 8 + 12 + 2 * layer + 2 * 12 + 2 * 12 + 2);
+    attx_json_free(doc);
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_convert_torch_checkpoint),
         cmocka_unit_test(test_info),
+        cmocka_unit_test(test_info_vit),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

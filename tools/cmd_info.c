@@ -84,6 +84,13 @@ static void print_json(const attx_model_files *m)
         attx_jw_int(&w, c->image_width);
         attx_jw_array_end(&w);
         attx_jw_key(&w, "patch_size"); attx_jw_int(&w, c->patch_size);
+        attx_jw_key(&w, "grid");
+        attx_jw_array_begin(&w);
+        attx_jw_int(&w, c->image_height / c->patch_size);
+        attx_jw_int(&w, c->image_width / c->patch_size);
+        attx_jw_array_end(&w);
+        attx_jw_key(&w, "tokens");
+        attx_jw_int(&w, (c->image_height / c->patch_size) * (c->image_width / c->patch_size) + 1);
         attx_jw_key(&w, "num_channels"); attx_jw_int(&w, c->num_channels);
         attx_jw_key(&w, "qkv_bias"); attx_jw_bool(&w, c->qkv_bias);
     }
@@ -124,6 +131,20 @@ static void print_json(const attx_model_files *m)
     attx_buf_free(&out);
 }
 
+/* ViT: image size, patch grid and token count, and the pixels past the last whole patch,
+ * which the strided patch convolution never reads. */
+static void print_image(const attx_config *c)
+{
+    int P = c->patch_size, gh = c->image_height / P, gw = c->image_width / P;
+    printf("image         %dx%d (height x width), %d channels, qkv bias %s\n", c->image_height, c->image_width,
+           c->num_channels, c->qkv_bias ? "yes" : "no");
+    printf("patches       %dx%d in a %dx%d grid: %d patches + [CLS] = %d tokens", P, P, gh, gw, gh * gw,
+           gh * gw + 1);
+    if (c->image_height % P || c->image_width % P)
+        printf(" (last %d rows and %d columns of pixels unused)", c->image_height % P, c->image_width % P);
+    printf("\n");
+}
+
 static void print_text(const attx_model_files *m)
 {
     const attx_config *c = &m->config;
@@ -144,10 +165,7 @@ static void print_text(const attx_model_files *m)
         printf("text          vocabulary %d, torchtext basic_english words, fixed length %d: [cls] first, "
                "UNK (id %d) pads\n", c->vocab_size, c->max_position_embeddings, c->pad_token_id);
     else
-        printf("image         %dx%d, %d channels, patches %dx%d (%d), qkv bias %s\n", c->image_width,
-               c->image_height, c->num_channels, c->patch_size, c->patch_size,
-               (c->image_height / c->patch_size) * (c->image_width / c->patch_size),
-               c->qkv_bias ? "yes" : "no");
+        print_image(c);
     if (m->has_head) {
         printf("labels        %d:", c->num_labels);
         for (int i = 0; i < c->num_labels && i < 20; i++) printf(" %d=%s", i, c->labels[i]);
