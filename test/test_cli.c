@@ -3,6 +3,8 @@
  * `attx info` text and JSON (BERT and ViT). */
 #include "testutil.h"
 
+#include <math.h>
+
 static char *run_attx(const char *args, int *status, char **err)
 {
     char cmd[8192], *out;
@@ -194,6 +196,60 @@ static void test_info(void **state)
 
 /* `attx info` on ViTs: image size, grid and token count, qkv bias and labels, as text and JSON
  * (the sizes are the ones tools/reference/make_vit_fixtures.py wrote). */
+/* `attx predict` on image files: logits of PIL's decoding and ViTImageProcessor's resizing run
+ * through the float64 PyTorch ViT (tools/reference/make_vit_predict_fixture.py). */
+static void test_predict_images(void **state)
+{
+    (void)state;
+    size_t len;
+    char *text = tu_read("test/fixtures/vit/predict_expected.json", &len);
+    attx_json_doc *ref;
+    attx_error e;
+    if (attx_json_parse(text, len, NULL, &ref, &e) != 0) fail_msg("%s", e.msg);
+    const attx_json_value *root = attx_json_root(ref);
+    double worst = 0;
+    for (size_t i = 0; i < attx_json_len(root); i++) {
+        const char *key = attx_json_key(root, i, NULL);
+        const attx_json_value *want = attx_json_member(root, i);
+        char model[64], image[64], args[512];
+        assert_int_equal(sscanf(key, "%63[^/]/%63s", model, image), 2);
+        snprintf(args, sizeof args, "predict test/fixtures/vit/%s test/fixtures/images/%s --json", model, image);
+        int status;
+        char *err, *out = run_attx(args, &status, &err);
+        if (status != 0) fail_msg("attx %s: %s", args, err);
+        attx_json_doc *doc;
+        if (attx_json_parse(out, strlen(out), NULL, &doc, &e) != 0) fail_msg("%s in %s", e.msg, out);
+        const attx_json_value *logits = attx_json_get(attx_json_root(doc), "logits");
+        assert_int_equal(attx_json_len(logits), attx_json_len(want));
+        for (size_t k = 0; k < attx_json_len(want); k++) {
+            double got, exp;
+            assert_int_equal(attx_json_double(attx_json_item(logits, k), &got), 0);
+            assert_int_equal(attx_json_double(attx_json_item(want, k), &exp), 0);
+            if (fabs(got - exp) > 1e-4) fail_msg("%s logit %zu: attx %.7f, PyTorch %.7f", key, k, got, exp);
+            worst = fmax(worst, fabs(got - exp));
+        }
+        assert_non_null(attx_json_get(attx_json_root(doc), "patches"));
+        attx_json_free(doc);
+        free(out);
+        free(err);
+    }
+    print_message("attx predict on %zu image/model pairs: largest logit difference from PIL + PyTorch %.2g\n",
+                  attx_json_len(root), worst);
+    attx_json_free(ref);
+    free(text);
+
+    int status;
+    char *err, *out = run_attx("predict test/fixtures/vit/p8 test/fixtures/images/checker_16x12.png --top 1", &status, &err);
+    assert_int_equal(status, 0);
+    assert_contains(out, "(2 more classes; --top 3 shows them all)");
+    assert_contains(out, "32x32 pixels in 16 patches of 8x8");
+    free(out);
+    free(err);
+    expect_bad_input("predict test/fixtures/vit/p8 test/fixtures/vit/p8/config.json", "test/fixtures/vit/p8/config.json");
+    expect_bad_input("predict test/fixtures/vit/p8 /nonexistent.png", "/nonexistent.png");
+    expect_usage_error("predict test/fixtures/vit/p8 x.png --top 0", "--top");
+}
+
 static void test_info_vit(void **state)
 {
     (void)state;
@@ -274,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_convert_torch_checkpoint),
         cmocka_unit_test(test_info),
         cmocka_unit_test(test_info_vit),
+        cmocka_unit_test(test_predict_images),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }
