@@ -28,6 +28,8 @@ const cli_command cmd_explain = {
     "                   shapley-input         Shapley values of the model with tokens [MASK]ed\n"
     "                                         (patches at --baseline); exact up to 16 players\n"
     "                   shap                  shap's partition explainer, logit-odds of the class\n"
+    "                   lime                  LIME (LimeTextExplainer's sampling and ridge) over the\n"
+    "                                         distinct words (patches); --samples (default 5000)\n"
     "                   grad-sam att att-avg att-max grad-avg grad-l1 grad-l2 grad-x-input\n"
     "                   integrated-gradients att-ig rollout grad-rollout\n"
     "                   all                   every method\n"
