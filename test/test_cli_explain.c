@@ -191,6 +191,59 @@ static void expect_status(const char *args, int want, const char *phrase)
     free(err);
 }
 
+/* --html: a row per method, a shaded token per player whose hover value is the JSON score */
+static void test_html(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), *page = tu_path(dir, "e.html"), args[4096];
+    const char *common = "explain test/fixtures/bert/heads4 'the movie was not good , really' --method att-cls,grad-x-input,lime "
+                         "--samples 200";
+    snprintf(args, sizeof args, "%s --html %s", common, page);
+    int status;
+    char *err, *out = run_attx(args, &status, &err);
+    if (status != 0) fail_msg("exit %d: %s", status, err);
+    assert_contains(err, "wrote");
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "%s --json", common);
+    out = run_attx(args, &status, &err);
+    assert_int_equal(status, 0);
+    attx_json_doc *doc;
+    attx_error e;
+    if (attx_json_parse(out, strlen(out), NULL, &doc, &e) != 0) fail_msg("%s", e.msg);
+    const attx_json_value *methods = attx_json_get(attx_json_root(doc), "methods");
+    size_t len;
+    char *html = tu_read(page, &len);
+    assert_true(strncmp(html, "<!DOCTYPE html>", 15) == 0);
+    assert_non_null(strstr(html, "</html>"));
+    assert_null(strstr(html, "<script"));
+    assert_null(strstr(html, "http"));                       /* self-contained */
+    const char *p = html;
+    for (size_t k = 0; k < attx_json_len(methods); k++) {
+        char row[64];
+        snprintf(row, sizeof row, "<tr><th>%s<", attx_json_key(methods, k, NULL));
+        p = strstr(p, row);
+        if (!p) fail_msg("no row for %s", attx_json_key(methods, k, NULL));
+        const attx_json_value *scores = attx_json_get(attx_json_member(methods, k), "scores");
+        for (size_t i = 0; i < attx_json_len(scores); i++) {
+            p = strstr(p, "<span class=\"tok\"");
+            assert_non_null(p);
+            p = strstr(p, "title=\"");
+            double shown, want;
+            assert_int_equal(sscanf(p + 7, "%lf", &shown), 1);
+            assert_int_equal(attx_json_double(attx_json_item(scores, i), &want), 0);
+            assert_true(fabs(shown - want) <= 1e-5 * fmax(1e-3, fabs(want)));
+        }
+    }
+    assert_null(strstr(p, "<span class=\"tok\""));          /* no more tokens than players */
+    attx_json_free(doc);
+    free(html);
+    free(out);
+    free(err);
+    free(page);
+    tu_rmdir(dir);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -223,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_terminal_and_trace),
         cmocka_unit_test(test_image_model),
+        cmocka_unit_test(test_html),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,4 +19,9 @@ int explain_trace(FILE *out, const attx_model *m, const attx_explanation *ex, co
                   const attx_explain_options *opts, int layer, int head, attx_influence_kind kind,
                   trace_game game, attx_error *err);
 
+/* --html FILE: a self-contained page, a row per method (tokens shaded by score, or the patch
+ * grid over the picture given as a data: URI, which may be NULL). */
+int explain_write_html(const char *path, const attx_model *m, const attx_explanation *ex, const char *model_path,
+                       const char *input, const char *picture_uri, attx_error *err);
+
 #endif
