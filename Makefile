@@ -3,6 +3,7 @@
 #   make            release build: build/attx and build/libattx.a
 #   make test       every cmocka test (prints each summary and a total)
 #   make sanitize   the tests again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make demo       explain a few sentences with the SST-2 model attx trained (data/)
 #   make bench      benchmarks on this machine
 #   make install PREFIX=/usr/local
 #
@@ -83,6 +84,9 @@ $(BUILD)/test/%: test/%.c $(BUILD)/libattx.a | $(DEPS_OK)
 # ---------------------------------------------------------------------------------------------
 test: $(BUILD)/attx $(TEST_BIN)
 	@ATTX=$(BUILD)/attx BUILD=$(BUILD) sh test/run_tests.sh $(TEST_BIN)
+
+demo: $(BUILD)/attx
+	@sh tools/demo.sh $(BUILD)/attx data/sst2-bert.safetensors data/demo-sentences.txt
 
 sanitize:
 	$(MAKE) BUILD=build-san OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
