@@ -5,14 +5,14 @@
 # usage: tools/demo.sh ATTX MODEL SENTENCES
 set -e
 attx=$1 model=$2 sentences=$3
-methods=grad-att-max-mutual,grad-att-cls,att-cls,grad-x-input,shap,lime
+methods=grad-att-max-mutual,grad-att-cls,att-cls,grad-x-input,shap
 echo "== the model"
 "$attx" info "$model"
 while IFS= read -r line; do
     [ -n "$line" ] || continue
     echo
     echo "== attx explain MODEL \"$line\""
-    "$attx" explain "$model" "$line" --method "$methods" --samples 1000
+    "$attx" explain "$model" "$line" --method "$methods"
 done < "$sentences"
 echo
 echo "== one explanation step by step: attx explain MODEL \"not bad at all .\" --trace"
