@@ -224,11 +224,12 @@ static int run_faithfulness(const eval_args *a, attx_model *m)
         write_file(a->html, &out);
     }
     attx_buf_free(&out);
+    int rc = interrupted ? 130 : res.n_done || !d.ds.n ? EXIT_OK : EXIT_BAD_INPUT;
     free(rows);
     free_list(names, n_names);
     attx_eval_result_free(&res);
     attx_eval_data_free(&d);
-    return interrupted ? 130 : (res.n_done || !d.ds.n ? EXIT_OK : EXIT_BAD_INPUT);
+    return rc;
 }
 
 /* ---- P2 ---- */
