@@ -59,7 +59,7 @@ const cli_command cmd_eval = {
     "  10,30,100,300,1000), averaged over the examples (shapley-input: at most 16 players).\n"
     "\n"
     "Ctrl-C stops after the current example; the reports then say \"partial: N of M examples\"\n"
-    "and the exit status is 130.\n",
+    "and the exit status is 130 (a second Ctrl-C stops at once, without reports).\n",
     run_eval,
 };
 
@@ -599,6 +599,7 @@ static int run_eval(int argc, char **argv)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND;   /* a second Ctrl-C stops at once */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     int rc = p2 ? run_p2(&a, m) : a.study ? run_study(&a, m) : run_faithfulness(&a, m);
