@@ -266,13 +266,43 @@ static void test_other_methods_and_errors(void **state)
     unload(&f);
 }
 
-/* Eq. (19) on a text whose every word is UNK: the document is the all-UNK one, so beta = 0. */
+/* Eq. (19) against the reference's per-position terms (attn1_ref.py, per-head loops): each word
+ * its own feature, then distinct words (a word's positions summed); a text whose every word is
+ * UNK is the all-UNK document, so beta = 0. */
 static void test_lime_approx(void **state)
 {
     (void)state;
     ref_fixture f;
     load(&f);
     attx_error err;
+    int T = f.T;
+    double worst = 0;
+    for (int b = 0; b < f.B; b++) {
+        attx_encoding enc;
+        const char *text = ref_text(&f, b);
+        if (attx_encode_text(f.model, text, strlen(text), &enc, &err) != 0) fail_msg("%s", err.msg);
+        int n = (int)enc.tokens.n, own[16], distinct[16], d = 0;
+        assert_true(n < 16);
+        for (int t = 0; t < n; t++) {
+            own[t] = t;
+            int j = 0;
+            while (j < t && enc.ids[1 + j] != enc.ids[1 + t]) j++;
+            distinct[t] = j < t ? distinct[j] : d++;
+        }
+        double beta[16], want[16] = {0};
+        if (attx_attn1_lime_approx(f.model, enc.ids, n + 1, 1, own, n, beta, &err) != 0) fail_msg("%s", err.msg);
+        for (int t = 0; t < n; t++) {
+            double r = ref_at(&f.ref, "eq19_terms", (size_t)b * T + 1 + t);
+            if (fabs(beta[t] - r) > 1e-6 + 1e-5 * fabs(r)) fail_msg("text %d word %d: attx %.8g, reference %.8g", b, t, beta[t], r);
+            worst = fmax(worst, fabs(beta[t] - r));
+            want[distinct[t]] += r;
+        }
+        if (attx_attn1_lime_approx(f.model, enc.ids, n + 1, 1, distinct, d, beta, &err) != 0) fail_msg("%s", err.msg);
+        assert_true(d < n || b == 1);   /* text 0 repeats "a" */
+        for (int j = 0; j < d; j++) assert_true(fabs(beta[j] - want[j]) < 1e-6 + 1e-5 * fabs(want[j]));
+        attx_encoding_free(&enc);
+    }
+    printf("Eq. (19) vs the reference's per-position terms: max |error| %.2e\n", worst);
     int32_t ids[4] = {0, 1, 1, 1};
     int feature_of[3] = {0, 1, 1};
     double beta[2];
