@@ -4,6 +4,7 @@
 #   make test       every cmocka test (prints each summary and a total)
 #   make sanitize   the tests again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      benchmarks on this machine
+#   make mpi        build/attx-mpi (attx eval split across MPI ranks), when mpicc is there
 #   make install PREFIX=/usr/local
 #
 # Missing build dependencies are installed with apt-get when run as root; otherwise the exact
@@ -35,7 +36,11 @@ TEST_BIN  := $(TEST_SRC:test/%.c=$(BUILD)/test/%)
 BENCH_BIN := $(BENCH_SRC:test/%.c=$(BUILD)/test/%)
 DEPS_OK   := $(BUILD)/.deps-ok
 
-.PHONY: all test sanitize bench install clean deps demo
+MPICC     ?= mpicc
+MPI_OBJ   := $(TOOL_SRC:%.c=$(BUILD)/mpi/%.o)
+HAVE_MPI  := $(shell command -v $(MPICC) 2>/dev/null)
+
+.PHONY: all test sanitize bench install clean deps demo mpi
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/attx $(BUILD)/libattx.a
@@ -78,11 +83,27 @@ $(BUILD)/test/%: test/%.c $(BUILD)/libattx.a | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libattx.a -lcmocka $(LDLIBS) $(LDFLAGS)
 
+# attx with MPI: the same tools compiled by mpicc with ATTX_MPI (attx eval splits examples
+# across ranks), linked with the same library.
+ifneq ($(HAVE_MPI),)
+mpi: $(BUILD)/attx-mpi
+else
+mpi:
+	@echo "attx: $(MPICC) not found; install it with: sudo apt-get install -y libopenmpi-dev openmpi-bin"; exit 1
+endif
+
+$(BUILD)/mpi/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(MPICC) $(CFLAGS) -DATTX_MPI -MMD -MP -c $< -o $@
+
+$(BUILD)/attx-mpi: $(MPI_OBJ) $(BUILD)/libattx.a
+	$(MPICC) $(LDFLAGS) -o $@ $(MPI_OBJ) $(BUILD)/libattx.a $(LDLIBS)
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # ---------------------------------------------------------------------------------------------
-test: $(BUILD)/attx $(TEST_BIN)
-	@ATTX=$(BUILD)/attx BUILD=$(BUILD) sh test/run_tests.sh $(TEST_BIN)
+test: $(BUILD)/attx $(TEST_BIN) $(if $(HAVE_MPI),$(BUILD)/attx-mpi)
+	@ATTX=$(BUILD)/attx ATTX_MPI_BIN=$(BUILD)/attx-mpi BUILD=$(BUILD) sh test/run_tests.sh $(TEST_BIN)
 
 sanitize:
 	$(MAKE) BUILD=build-san OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test

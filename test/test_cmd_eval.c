@@ -2,7 +2,8 @@
  * metrics equal attx_faithfulness_eval called directly on attx_explain_ids's attributions; the
  * F1 equals a hand count; CSV rows, JSON, HTML with <svg>, --limit; a partial report after
  * SIGINT; the presets select the right examples; p2-theorem41 on the attn1 fixture; the
- * sampling study's Kernel SHAP error is 0 when the budget covers every coalition. */
+ * sampling study's Kernel SHAP error is 0 when the budget covers every coalition; mpirun -n 2
+ * build/attx-mpi gives the single process's report. */
 #include "testutil.h"
 #include "attx_eval.h"
 
@@ -384,6 +385,59 @@ static void test_sampling_study(void **state)
     tu_rmdir(dir);
 }
 
+/* The CSV without its time_ms column (the 12th), which differs from run to run. */
+static char *csv_without_time(const char *path)
+{
+    size_t len;
+    char *text = tu_read(path, &len), *out = malloc(len + 1), *w = out;
+    int field = 1;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (c == '\n') field = 1;
+        else if (c == ',') field++;
+        if (field != 12 || c == '\n') *w++ = c;
+    }
+    *w = 0;
+    free(text);
+    return out;
+}
+
+/* mpirun -n 2 build/attx-mpi eval gives the single process's report (times aside). */
+static void test_mpi_same_report(void **state)
+{
+    (void)state;
+    const char *mpi = getenv("ATTX_MPI_BIN") ? getenv("ATTX_MPI_BIN") : "build/attx-mpi";
+    if (access(mpi, X_OK) != 0 || system("command -v mpirun >/dev/null 2>&1") != 0) {
+        printf("skipped: %s or mpirun is not there (make mpi)\n", mpi);
+        return;
+    }
+    char *dir, *tsv = write_tsv(&dir), *one = tu_path(dir, "one.csv"), *two = tu_path(dir, "two.csv");
+    char cmd[2048], *out1, *out2, *errout;
+    snprintf(cmd, sizeof cmd, "%s eval " TINY " '%s' --methods att-cls,grad-att-mutual,shapley-input,shap "
+                              "--threads 1 --csv '%s' --json", tu_attx(), tsv, one);
+    assert_int_equal(tu_run(cmd, &out1, &errout), 0);
+    free(errout);
+    snprintf(cmd, sizeof cmd, "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0 "
+                              "mpirun -n 2 --oversubscribe %s eval " TINY " '%s' --methods "
+                              "att-cls,grad-att-mutual,shapley-input,shap --threads 1 --csv '%s' --json", mpi, tsv, two);
+    int rc = tu_run(cmd, &out2, &errout);
+    if (rc != 0) fail_msg("mpirun: exit %d: %s", rc, errout);
+    char *a = csv_without_time(one), *b = csv_without_time(two);
+    assert_string_equal(a, b);
+    /* the summaries' metrics agree too */
+    attx_json_doc *d1 = parse(out1), *d2 = parse(out2);
+    const attx_json_value *s1 = attx_json_get(attx_json_root(d1), "summary"), *s2 = attx_json_get(attx_json_root(d2), "summary");
+    static const char *keys[] = {"comp", "comp_se", "suff", "aopc_comp", "aopc_suff", "f1_macro", "f1_weighted"};
+    for (size_t k = 0; k < attx_json_len(s1); k++)
+        for (size_t q = 0; q < sizeof keys / sizeof keys[0]; q++)
+            assert_true(num(attx_json_member(s1, k), keys[q]) == num(attx_json_member(s2, k), keys[q]));
+    assert_int_equal(inum(attx_json_root(d2), "examples_done"), TSV_ROWS);
+    printf("mpirun -n 2: the same %d rows and summary as one process\n", TSV_ROWS * 4);
+    attx_json_free(d1), attx_json_free(d2);
+    free(a), free(b), free(out1), free(out2), free(errout), free(tsv), free(one), free(two);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_presets),
         cmocka_unit_test(test_p2_theorem41),
         cmocka_unit_test(test_sampling_study),
+        cmocka_unit_test(test_mpi_same_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef ATTX_MPI
+#include <mpi.h>
+#endif
+
 static int run_eval(int argc, char **argv);
 
 #define BERT_METHODS "att,grad-sam,att-cls,grad-att-cls,att-mutual,grad-att-mutual,att-max-mutual,grad-att-max-mutual,shap"
@@ -59,11 +63,16 @@ const cli_command cmd_eval = {
     "  10,30,100,300,1000), averaged over the examples (shapley-input: at most 16 players).\n"
     "\n"
     "Ctrl-C stops after the current example; the reports then say \"partial: N of M examples\"\n"
-    "and the exit status is 130 (a second Ctrl-C stops at once, without reports).\n",
+    "and the exit status is 130 (a second Ctrl-C stops at once, without reports).\n"
+    "\n"
+    "build/attx-mpi (make mpi): mpirun -n K build/attx-mpi eval ... gives every rank every K-th\n"
+    "example and gathers the rows on rank 0, which writes the same report (same numbers, same\n"
+    "order; times are each rank's own). P2's experiments and the sampling study run on rank 0.\n",
     run_eval,
 };
 
 static volatile sig_atomic_t interrupted = 0;
+static int mpi_rank = 0, mpi_size = 1;   /* build/attx-mpi: this process and how many there are */
 
 static void on_sigint(int sig)
 {
@@ -82,6 +91,7 @@ static double now_s(void)
  * per 10%. */
 static void progress(size_t done, size_t total, double start)
 {
+    if (mpi_rank != 0) return;
     static int last_decile = -1;
     int tty = isatty(STDERR_FILENO);
     int decile = total ? (int)(10 * done / total) : 10;
@@ -177,6 +187,58 @@ static void load_data(const eval_args *a, const attx_model *m, const char *name,
 
 /* ---- faithfulness ---- */
 
+#ifdef ATTX_MPI
+static int row_cmp(const void *a, const void *b)   /* example, then method */
+{
+    const attx_eval_row *x = a, *y = b;
+    if (x->example != y->example) return x->example < y->example ? -1 : 1;
+    return (x->method > y->method) - (x->method < y->method);
+}
+
+/* Every rank's rows to rank 0, merged in example order (the single-process order); skips
+ * summed, the first skip message kept, the wall time the largest. */
+static int gather_results(attx_eval_result *res)
+{
+    int local = (int)(res->n_done * (size_t)res->n_methods * sizeof *res->rows);
+    int *bytes = mpi_rank == 0 ? calloc((size_t)mpi_size, sizeof *bytes) : NULL;
+    int *displ = mpi_rank == 0 ? calloc((size_t)mpi_size, sizeof *displ) : NULL;
+    char *skips = mpi_rank == 0 ? calloc((size_t)mpi_size, sizeof res->first_skip) : NULL;
+    if (mpi_rank == 0 && (!bytes || !displ || !skips)) return -1;
+    MPI_Gather(&local, 1, MPI_INT, bytes, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    unsigned long long skipped = res->n_skipped, total_skipped = 0;
+    MPI_Reduce(&skipped, &total_skipped, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+    double wall = res->wall_s, max_wall = 0;
+    MPI_Reduce(&wall, &max_wall, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    MPI_Gather(res->first_skip, (int)sizeof res->first_skip, MPI_CHAR, skips, (int)sizeof res->first_skip, MPI_CHAR,
+               0, MPI_COMM_WORLD);
+    attx_eval_row *all = NULL;
+    size_t total = 0;
+    if (mpi_rank == 0) {
+        for (int r = 0; r < mpi_size; r++) {
+            displ[r] = (int)total;
+            total += (size_t)bytes[r];
+        }
+        if (!(all = malloc(total ? total : 1))) return -1;
+    }
+    MPI_Gatherv(res->rows, local, MPI_BYTE, all, bytes, displ, MPI_BYTE, 0, MPI_COMM_WORLD);
+    if (mpi_rank == 0) {
+        size_t n_rows = total / sizeof *all;
+        qsort(all, n_rows, sizeof *all, row_cmp);
+        free(res->rows);
+        res->rows = all;
+        res->cap = n_rows;
+        res->n_done = n_rows / (size_t)res->n_methods;
+        res->n_skipped = (size_t)total_skipped;
+        res->wall_s = max_wall;
+        res->first_skip[0] = 0;
+        for (int r = 0; r < mpi_size && !res->first_skip[0]; r++)
+            memcpy(res->first_skip, skips + (size_t)r * sizeof res->first_skip, sizeof res->first_skip);
+    }
+    free(bytes), free(displ), free(skips);
+    return 0;
+}
+#endif
+
 static int run_faithfulness(const eval_args *a, attx_model *m)
 {
     attx_eval_data d;
@@ -190,7 +252,7 @@ static int run_faithfulness(const eval_args *a, attx_model *m)
     if (!rows) cli_failf("out of memory");
     if (d.note[0]) fprintf(stderr, "attx: note: %s\n", d.note);
     double start = now_s();
-    for (size_t i = 0; i < d.ds.n && !interrupted; i++) {
+    for (size_t i = (size_t)mpi_rank; i < d.ds.n && !interrupted; i += (size_t)mpi_size) {   /* MPI: round robin */
         if (attx_eval_example(m, d.ds.texts[i], d.ds.labels[i], i, (const char *const *)names, n_names, &a->opt,
                               rows, &err) != 0) {
             if (!res.n_skipped) snprintf(res.first_skip, sizeof res.first_skip, "%.150s", err.msg);
@@ -202,6 +264,16 @@ static int run_faithfulness(const eval_args *a, attx_model *m)
         progress(i + 1, d.ds.n, start);
     }
     res.wall_s = now_s() - start;
+#ifdef ATTX_MPI
+    if (gather_results(&res) != 0) cli_failf("MPI: gathering the results failed");
+    if (mpi_rank != 0) {
+        free(rows);
+        free_list(names, n_names);
+        attx_eval_result_free(&res);
+        attx_eval_data_free(&d);
+        return EXIT_OK;
+    }
+#endif
     if (interrupted) fprintf(stderr, "\nattx: interrupted: partial: %zu of %zu examples\n", res.n_done + res.n_skipped,
                              d.ds.n);
     attx_eval_report_info info = {.model = a->model_path, .data = &d, .options = a->command_line};
@@ -602,7 +674,22 @@ static int run_eval(int argc, char **argv)
     sa.sa_flags = SA_RESETHAND;   /* a second Ctrl-C stops at once */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
+#ifdef ATTX_MPI
+    MPI_Init(NULL, NULL);
+    MPI_Comm_rank(MPI_COMM_WORLD, &mpi_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &mpi_size);
+    if ((p2 || a.study) && mpi_rank != 0) {   /* these run on rank 0 alone */
+        MPI_Finalize();
+        attx_model_close(m);
+        return EXIT_OK;
+    }
+    if (p2 || a.study) mpi_size = 1;
+#endif
     int rc = p2 ? run_p2(&a, m) : a.study ? run_study(&a, m) : run_faithfulness(&a, m);
+#ifdef ATTX_MPI
+    if (!p2 && !a.study) MPI_Barrier(MPI_COMM_WORLD);
+    MPI_Finalize();
+#endif
     attx_model_close(m);
     return rc;
 }
