@@ -42,7 +42,8 @@ const cli_command cmd_eval = {
     "or a file, read as attx train reads it (--format F, --text-col C, --label-col C).\n"
     "\n"
     "  --methods LIST   comma-separated methods of attx explain, or all (default: P1's local\n"
-    "                   methods " BERT_METHODS ";\n"
+    "                   methods " BERT_METHODS "\n"
+    "                   (sst2-short: and shapley-input, exact);\n"
     "                   attn1: " ATTN1_METHODS ")\n"
     "  --limit N        the first N examples only\n"
     "  --seed S, --samples N, --sampler S, --exact, --steps N, --batch N   as attx explain\n"
@@ -244,7 +245,10 @@ static int run_faithfulness(const eval_args *a, attx_model *m)
     attx_eval_data d;
     load_data(a, m, a->dataset, &d);
     int attn1 = attx_model_config(m)->arch == ATTX_ARCH_ATTN1, n_names;
-    char **names = parse_methods(a->methods ? a->methods : attn1 ? ATTN1_METHODS : BERT_METHODS, &n_names);
+    /* sst2-short's sentences are short enough for P1's exact Shapley-Input (2^n forwards, n <= 15) */
+    const char *defaults = attn1 ? ATTN1_METHODS : strcmp(a->dataset, "sst2-short") == 0 ? BERT_METHODS ",shapley-input"
+                                                                                         : BERT_METHODS;
+    char **names = parse_methods(a->methods ? a->methods : defaults, &n_names);
     attx_eval_result res;
     attx_error err;
     if (attx_eval_result_init(&res, (const char *const *)names, n_names, d.ds.n, &err) != 0) cli_fail(&err);
