@@ -5,6 +5,7 @@
 #   make sanitize   the tests again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make demo       explain a few sentences with the SST-2 model attx trained (data/)
 #   make bench      benchmarks on this machine
+#   make mpi        build/attx-mpi (attx eval split across MPI ranks), when mpicc is there
 #   make install PREFIX=/usr/local
 #
 # Missing build dependencies are installed with apt-get when run as root; otherwise the exact
@@ -36,7 +37,11 @@ TEST_BIN  := $(TEST_SRC:test/%.c=$(BUILD)/test/%)
 BENCH_BIN := $(BENCH_SRC:test/%.c=$(BUILD)/test/%)
 DEPS_OK   := $(BUILD)/.deps-ok
 
-.PHONY: all test sanitize bench install clean deps demo
+MPICC     ?= mpicc
+MPI_OBJ   := $(TOOL_SRC:%.c=$(BUILD)/mpi/%.o)
+HAVE_MPI  := $(shell command -v $(MPICC) 2>/dev/null)
+
+.PHONY: all test sanitize bench install clean deps demo mpi
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/attx $(BUILD)/libattx.a
@@ -79,11 +84,27 @@ $(BUILD)/test/%: test/%.c $(BUILD)/libattx.a | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libattx.a -lcmocka $(LDLIBS) $(LDFLAGS)
 
+# attx with MPI: the same tools compiled by mpicc with ATTX_MPI (attx eval splits examples
+# across ranks), linked with the same library.
+ifneq ($(HAVE_MPI),)
+mpi: $(BUILD)/attx-mpi
+else
+mpi:
+	@echo "attx: $(MPICC) not found; install it with: sudo apt-get install -y libopenmpi-dev openmpi-bin"; exit 1
+endif
+
+$(BUILD)/mpi/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(MPICC) $(CFLAGS) -DATTX_MPI -MMD -MP -c $< -o $@
+
+$(BUILD)/attx-mpi: $(MPI_OBJ) $(BUILD)/libattx.a
+	$(MPICC) $(LDFLAGS) -o $@ $(MPI_OBJ) $(BUILD)/libattx.a $(LDLIBS)
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # ---------------------------------------------------------------------------------------------
-test: $(BUILD)/attx $(TEST_BIN)
-	@ATTX=$(BUILD)/attx BUILD=$(BUILD) sh test/run_tests.sh $(TEST_BIN)
+test: $(BUILD)/attx $(TEST_BIN) $(if $(HAVE_MPI),$(BUILD)/attx-mpi)
+	@ATTX=$(BUILD)/attx ATTX_MPI_BIN=$(BUILD)/attx-mpi BUILD=$(BUILD) sh test/run_tests.sh $(TEST_BIN)
 
 demo: $(BUILD)/attx
 	@sh tools/demo.sh $(BUILD)/attx data/sst2-bert.safetensors data/demo-sentences.txt

@@ -52,8 +52,10 @@ int attx_attn1_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *bat
     for (int64_t i = 0; i < B * T; i++) positions[i] = (int32_t)(i % T);
 
     /* e = W_e[x] + PE: the tensor P2 differentiates (its positional module's output) */
-    attx_tensor *e = attx_op_add_embedding(ctx, attx_op_embedding(ctx, w->word_emb, batch->ids, B, T),
-                                           w->positions, positions);          /* [B, T, d_e] */
+    attx_tensor *words = attx_op_embedding(ctx, w->word_emb, batch->ids, B, T);   /* [B, T, d_e] W_e[x] */
+    if (batch->inputs_embeds && words)   /* the caller's word embeddings instead of the rows (positions added below) */
+        memcpy(words->data, batch->inputs_embeds, (size_t)words->numel * sizeof(float));
+    attx_tensor *e = attx_op_add_embedding(ctx, words, w->positions, positions);   /* [B, T, d_e] */
     if (recording && e) e->flags |= ATTX_REQUIRES_GRAD;
     int64_t q_shape[3] = {B, 1, D};
     attx_tensor *cls = attx_op_reshape(ctx, attx_op_first_token(ctx, e), 3, q_shape);   /* [B, 1, d_e] */

@@ -205,7 +205,8 @@ typedef struct attx_batch {
     const float *pixels;
     /* text, optional (NULL: the rows of ids): word embeddings [B, T, D] used in place of the
      * word-embedding rows of ids, before positions are added (ids are still checked; they give
-     * nothing else). For paths between inputs, e.g. integrated gradients. */
+     * nothing else). For paths between inputs, e.g. integrated gradients. attn1 too: W_e[x]
+     * without PE (its outputs' inputs_embeds is e = this + PE). */
     const float *inputs_embeds;
 } attx_batch;
 

@@ -491,7 +491,10 @@ typedef struct attx_model_game_options {
 
 /* The text game on one encoded sequence ids[length] ([CLS] content [SEP]); players are the
  * content tokens 1..length-2 (n = length - 2). Copies ids. Errors: not a text model with a
- * classifier, no [MASK] token, klass out of range, length < 3, out of memory. */
+ * classifier, no [MASK] token, klass out of range, length < 3, out of memory.
+ * attn1: ids[length] = [cls] w1..wn WITHOUT the padding (2 <= length <= T); players are the
+ * words 1..n (n = length - 1); the game pads with UNK to T, and removed words become UNK in
+ * place (mask_id < 0 means UNK: attn1 has no [MASK]; P2's theory of removal). */
 int attx_game_model_text(attx_game *g, const attx_model *m, const int32_t *ids, int length,
                          const attx_model_game_options *opts, attx_error *err);
 
@@ -611,7 +614,15 @@ int attx_explain_text(const attx_model *m, const char *text, size_t len, const c
                       int n_names, const attx_explain_options *opts, attx_explanation *out,
                       attx_error *err);
 /* Explains an encoded sequence ids[length] ([CLS] content [SEP], e.g. from attx_encode_text or
- * a data set already tokenized); out->enc gets a copy of the ids (no token byte ranges). */
+ * a data set already tokenized); out->enc gets a copy of the ids (no token byte ranges).
+ * attn1 (both functions): the players are the words 1..n, never the UNK padding; here ids are
+ * [cls] w1..wn WITHOUT the padding (2 <= length <= T: the first 1 + enc.tokens.n ids of
+ * attx_encode_text), padded with UNK to T (out->enc.length = T). On attn1 these methods run:
+ * att-cls grad-att-cls att-avg att-max grad-avg grad-l1 grad-l2 grad-x-input
+ * integrated-gradients ([PAD] = UNK) att-ig shapley-input shap lime (removed words -> UNK in
+ * place); the others (att-mutual, att-max-mutual and their grad- forms, att, grad-sam,
+ * rollout, grad-rollout) need every token's attention row and fail with a message saying so.
+ * e_t for the gradient methods is attn1's e = W_e[x] + PE (P2's). */
 int attx_explain_ids(const attx_model *m, const int32_t *ids, int length, const char *const *names,
                      int n_names, const attx_explain_options *opts, attx_explanation *out,
                      attx_error *err);
@@ -620,6 +631,27 @@ int attx_explain_image(const attx_model *m, const float *pixels, const char *con
                        int n_names, const attx_explain_options *opts, attx_explanation *out,
                        attx_error *err);
 void attx_explanation_free(attx_explanation *e);
+
+/* ------------------------------------------------------------------------------------------ */
+/* P2's closed forms on attn1 (research-notes §2.3, §2.4)                                      */
+
+/* Theorem 4.1: for one example with e[T*D] (outputs' inputs_embeds, positions included) and
+ * alpha[K*T] (attn[0] of that example) of attn1 model m,
+ *   grad[t*D + k] = (1/K) sum_i alpha_t^i [ W_v^iT w^i + (w^i.v_t^i - f_i) W_k^iT q_0^i / sqrt(d_att) ]_k
+ * for t >= 1 (w^i = head i's columns of the class-klass row of W_l, f_i = sum_s alpha_s^i w^i.v_s^i,
+ * q_0^i = W_q^i e_0); row t = 0 is left 0 (the theorem leaves out [CLS]'s own query). grad[T*D]
+ * in double. Errors: not attn1, klass out of range. */
+int attx_attn1_theorem41(const attx_model *m, const float *e, const float *alpha, int klass, double *grad,
+                         attx_error *err);
+
+/* Eq. (19): LIME's coefficients approximated from attention, for ids[length] = [cls] w1..wn
+ * (unpadded; the model pads with UNK to T) and the word -> feature map feature_of[n] (features
+ * 0..d-1, e.g. distinct words):
+ *   beta_j = (3/2) (1/K) sum_i sum_{t in T_j} w^i . (alpha_t^i v_t^i - alpha~_t^i v~_t^i)
+ * where ~ is the all-UNK document ([cls] kept, so q_0 is the original's). Two forward passes.
+ * beta[d]. Errors: not attn1, bad sizes, the engine's. */
+int attx_attn1_lime_approx(const attx_model *m, const int32_t *ids, int length, int klass, const int *feature_of,
+                           int d, double *beta, attx_error *err);
 
 #ifdef __cplusplus
 }

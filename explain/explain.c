@@ -194,7 +194,7 @@ static int check_model(const attx_model *m, attx_arch arch, attx_error *err)
     const attx_config *cfg = attx_model_config(m);
     if (!attx_model_has_classifier(m))
         return attx_fail(err, "a bare %s without a classifier has no class to explain", attx_arch_name(cfg->arch));
-    if (cfg->arch != arch)
+    if (cfg->arch != arch && !(arch == ATTX_ARCH_BERT && cfg->arch == ATTX_ARCH_ATTN1))   /* attn1 takes text */
         return attx_fail(err, "a %s model does not take %s", attx_arch_name(cfg->arch),
                          arch == ATTX_ARCH_BERT ? "text" : "images");
     return 0;
@@ -212,9 +212,10 @@ int attx_explain_text(const attx_model *m, const char *text, size_t len, const c
     }
     if (check_model(m, ATTX_ARCH_BERT, err) != 0) return -1;
     if (attx_encode_text(m, text, len, &out->enc, err) != 0) return -1;
-    out->arch = ATTX_ARCH_BERT;
+    out->arch = attx_model_config(m)->arch;
     out->first_player = 1;
-    out->n_players = out->enc.length - 2;
+    /* attn1: [cls] w1..wn then UNK padding to T; the players are the words */
+    out->n_players = out->arch == ATTX_ARCH_ATTN1 ? (int)out->enc.tokens.n : out->enc.length - 2;
     if (out->n_players < 1) return attx_fail(err, "the text has no tokens to explain");
     method_ctx mc = {.model = m, .cfg = attx_model_config(m), .opt = opts, .n = out->n_players, .first = 1,
                      .T = out->enc.length, .ids = out->enc.ids};
@@ -232,15 +233,25 @@ int attx_explain_ids(const attx_model *m, const int32_t *ids, int length, const 
         opts = &defaults;
     }
     if (check_model(m, ATTX_ARCH_BERT, err) != 0) return -1;
-    if (!ids || length < 3) return attx_fail(err, "the sequence has no tokens to explain");
-    if (!(out->enc.ids = malloc((size_t)length * sizeof *ids))) return attx_fail(err, "out of memory");
+    const attx_config *cfg = attx_model_config(m);
+    int attn1 = cfg->arch == ATTX_ARCH_ATTN1, T = attn1 ? cfg->max_position_embeddings : length;
+    if (!ids || length < (attn1 ? 2 : 3)) return attx_fail(err, "the sequence has no tokens to explain");
+    if (attn1 && length > T)
+        return attx_fail(err, "%d tokens for an attn1 model of %d positions (give [cls] w1..wn without the padding)",
+                         length, T);
+    if (!(out->enc.ids = malloc((size_t)T * sizeof *ids))) return attx_fail(err, "out of memory");
     memcpy(out->enc.ids, ids, (size_t)length * sizeof *ids);
-    out->enc.length = length;
-    out->arch = ATTX_ARCH_BERT;
+    if (attn1) {   /* UNK padding to exactly T */
+        const attx_wordpiece *wp = attx_model_tokenizer(m);
+        int32_t unk = wp ? attx_wordpiece_special_ids(wp).unk : 1;
+        for (int t = length; t < T; t++) out->enc.ids[t] = unk;
+    }
+    out->enc.length = T;
+    out->arch = cfg->arch;
     out->first_player = 1;
-    out->n_players = length - 2;
-    method_ctx mc = {.model = m, .cfg = attx_model_config(m), .opt = opts, .n = out->n_players, .first = 1,
-                     .T = length, .ids = out->enc.ids};
+    out->n_players = attn1 ? length - 1 : length - 2;
+    method_ctx mc = {.model = m, .cfg = cfg, .opt = opts, .n = out->n_players, .first = 1, .T = T,
+                     .ids = out->enc.ids};
     return explain_example(&mc, names, n_names, out, err);
 }
 

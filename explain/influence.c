@@ -18,8 +18,12 @@ int attx_influence(const attx_outputs *out, int num_layers, int b, attx_influenc
     int n_layers = layers && layers->n_layers > 0 ? layers->n_layers : num_layers;
     if (n_layers < 1) return attx_fail(err, "influence: the model has no layers");
     const attx_tensor *a0 = out->attn[0];
-    int64_t B = a0->shape[0], H = a0->shape[1], T = a0->shape[2];
+    /* [B, H, Tq, T]: Tq = T, or 1 for attn1 (only the [CLS] query row) */
+    int64_t B = a0->shape[0], H = a0->shape[1], Tq = a0->shape[2], T = a0->shape[3];
     if (b < 0 || b >= B) return attx_fail(err, "influence: example %d of a batch of %lld", b, (long long)B);
+    if (M && Tq != T)
+        return attx_fail(err, "influence: the token-to-token matrix needs every query row; this model's attention "
+                              "has only the [CLS] row (attn1)");
     if (n < 1 || first < 1 || first + n > T)
         return attx_fail(err, "influence: players %d..%d outside the %lld tokens", first, first + n - 1, (long long)T);
     if (M) memset(M, 0, (size_t)n * (size_t)n * sizeof *M);
@@ -32,7 +36,7 @@ int attx_influence(const attx_outputs *out, int num_layers, int b, attx_influenc
         if (kind == ATTX_INFLUENCE_GRAD_ATT && !a->grad)
             return attx_fail(err, "influence: no attention gradients (no backward pass from the explained logit)");
         for (int64_t h = 0; h < H; h++) {
-            size_t base = (size_t)((b * H + h) * T * T);
+            size_t base = (size_t)((b * H + h) * Tq * T);
             const float *A = a->data + base;
             const float *G = kind == ATTX_INFLUENCE_GRAD_ATT ? a->grad + base : NULL;
 #define INFL(i, j) (G ? (double)A[(i) * T + (j)] * (G[(i) * T + (j)] > 0 ? (double)G[(i) * T + (j)] : 0.0) \

@@ -67,6 +67,9 @@ static int row_sum_method(const method_ctx *mc, int grad, attx_method_result *r,
     const attx_layer_set *ls = &mc->opt->layers;
     int L = ls->n_layers > 0 ? ls->n_layers : mc->cfg->num_layers, T = mc->T;
     int64_t H = mc->out->attn[0]->shape[1];
+    if (mc->out->attn[0]->shape[2] != T)
+        return attx_fail(err, "needs every token's attention row; this model's attention has only the [CLS] row "
+                              "(attn1: use att-avg, att-max or att-cls)");
     memset(r->scores, 0, (size_t)mc->n * sizeof *r->scores);
     for (int k = 0; k < L; k++) {
         int l = ls->n_layers > 0 ? ls->layers[k] : k;
@@ -104,8 +107,8 @@ int method_att(const method_ctx *mc, attx_method_result *r, attx_error *err)
 static int cls_row_method(const method_ctx *mc, int use_max, attx_method_result *r, attx_error *err)
 {
     const attx_layer_set *ls = &mc->opt->layers;
-    int L = ls->n_layers > 0 ? ls->n_layers : 1, T = mc->T;
-    int64_t H = mc->out->attn[0]->shape[1];
+    int L = ls->n_layers > 0 ? ls->n_layers : 1;
+    int64_t H = mc->out->attn[0]->shape[1], rows = mc->out->attn[0]->shape[2], T = mc->out->attn[0]->shape[3];
     for (int i = 0; i < mc->n; i++) r->scores[i] = use_max ? -INFINITY : 0.0;
     for (int k = 0; k < L; k++) {
         int l = ls->n_layers > 0 ? ls->layers[k] : mc->cfg->num_layers - 1;
@@ -115,7 +118,7 @@ static int cls_row_method(const method_ctx *mc, int use_max, attx_method_result 
         const float *A = mc->out->attn[l]->data;
         for (int64_t h = 0; h < H; h++)
             for (int i = 0; i < mc->n; i++) {
-                double a = A[(size_t)(h * T * T) + (size_t)(mc->first + i)];
+                double a = A[(size_t)(h * rows * T) + (size_t)(mc->first + i)];   /* row 0 of head h */
                 r->scores[i] = use_max ? fmax(r->scores[i], a) : r->scores[i] + a;
             }
     }

@@ -3,7 +3,9 @@
  *
  * Path: x_a = x' + a (x - x') at the midpoints a_k = (k + 0.5) / steps, k = 0..steps-1.
  *   text:   x = inputs_embeds (word embeddings), x' = x with the players' rows replaced by the
- *           [PAD] row of the word-embedding table (or zeros); [CLS]/[SEP] rows stay as they are
+ *           [PAD] row of the word-embedding table (or zeros); [CLS]/[SEP] rows stay as they are.
+ *           attn1: x = W_e[x] (before PE; [PAD] = UNK, its padding; e - e' is the same either
+ *           way, and the gradient w.r.t. W_e[x] is the gradient w.r.t. e)
  *   images: the pixels, x' = every pixel at the image baseline. The patch projection is affine,
  *           so this is the straight path between the patch embeddings too, and the per-patch
  *           sums below are the same computed on either side of it.
@@ -17,26 +19,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The [PAD] row of a BERT model's word-embedding table, or NULL. */
+/* The word-embedding table [V, D] of a BERT or attn1 model, or NULL. */
+static const attx_tensor *word_embedding_table(const attx_model *m)
+{
+    const char *want = attx_model_config(m)->arch == ATTX_ARCH_ATTN1 ? "attn1.word_embeddings.weight"
+                                                                    : "bert.embeddings.word_embeddings.weight";
+    size_t np = attx_model_params(m, NULL, NULL);
+    attx_tensor **params = malloc(np * sizeof *params);
+    const char **names = malloc(np * sizeof *names);
+    const attx_tensor *table = NULL;
+    if (params && names) {
+        attx_model_params(m, params, names);
+        for (size_t i = 0; i < np; i++)
+            if (params[i] && strcmp(names[i], want) == 0) table = params[i];
+    }
+    free(params);
+    free(names);
+    return table;
+}
+
+/* The [PAD] row of the word-embedding table (attn1: UNK, its padding), or NULL. */
 static const float *pad_embedding(const attx_model *m)
 {
     const attx_config *cfg = attx_model_config(m);
     const attx_wordpiece *wp = attx_model_tokenizer(m);
     int pad = wp && attx_wordpiece_special_ids(wp).pad >= 0 ? attx_wordpiece_special_ids(wp).pad : cfg->pad_token_id;
-    size_t np = attx_model_params(m, NULL, NULL);
-    attx_tensor **params = malloc(np * sizeof *params);
-    const char **names = malloc(np * sizeof *names);
-    const float *row = NULL;
-    if (params && names) {
-        attx_model_params(m, params, names);
-        for (size_t i = 0; i < np; i++)
-            if (params[i] && strcmp(names[i], "bert.embeddings.word_embeddings.weight") == 0 && pad >= 0 &&
-                pad < params[i]->shape[0])
-                row = params[i]->data + (size_t)pad * (size_t)params[i]->shape[1];
-    }
-    free(params);
-    free(names);
-    return row;
+    const attx_tensor *table = word_embedding_table(m);
+    if (!table || pad < 0 || pad >= table->shape[0]) return NULL;
+    return table->data + (size_t)pad * (size_t)table->shape[1];
 }
 
 typedef struct path_result {
@@ -59,6 +69,7 @@ static int integrate_path(const method_ctx *mc, path_result *pr, attx_error *err
     size_t pix_numel = text ? 0 : (size_t)cfg->num_channels * (size_t)cfg->image_height * (size_t)cfg->image_width;
     size_t in_numel = text ? emb_numel : pix_numel;
     const float *x = text ? emb->data : mc->pixels;
+    float *words = NULL;   /* attn1: inputs_embeds has PE added; the path runs in W_e[x] (PE is added again) */
 
     float *x0 = malloc(in_numel * sizeof *x0), *e0 = malloc(emb_numel * sizeof *e0);
     float *batch_in = malloc((size_t)bs * in_numel * sizeof *batch_in);
@@ -74,6 +85,16 @@ static int integrate_path(const method_ctx *mc, path_result *pr, attx_error *err
         goto done;
     }
     attx_ctx_set_tape(ctx, 1);
+    if (text && cfg->arch == ATTX_ARCH_ATTN1) {
+        const attx_tensor *table = word_embedding_table(mc->model);
+        if (!table || table->shape[1] != D || !(words = malloc(emb_numel * sizeof *words))) {
+            attx_fail(err, table ? "out of memory" : "integrated gradients: no word-embedding table");
+            goto done;
+        }
+        for (int t = 0; t < T; t++)
+            memcpy(words + (size_t)t * (size_t)D, table->data + (size_t)mc->ids[t] * (size_t)D, (size_t)D * sizeof *words);
+        x = words;
+    }
     if (text) {
         memcpy(x0, x, in_numel * sizeof *x0);
         const float *pad = mc->opt->ig_baseline == ATTX_IG_BASELINE_PAD ? pad_embedding(mc->model) : NULL;
@@ -149,6 +170,7 @@ static int integrate_path(const method_ctx *mc, path_result *pr, attx_error *err
     rc = 0;
 done:
     attx_ctx_free(ctx);
+    free(words);
     free(x0);
     free(e0);
     free(batch_in);

@@ -64,6 +64,14 @@ int method_shapley_input(const method_ctx *mc, attx_method_result *r, attx_error
 int method_shap(const method_ctx *mc, attx_method_result *r, attx_error *err);
 /* methods_lime.c */
 int method_lime(const method_ctx *mc, attx_method_result *r, attx_error *err);
+/* The game over features: a feature coalition becomes the coalition of its tokens. Use
+ * (attx_game){.n = features, .eval = feature_eval, .user = &fg, .max_batch = tokens->max_batch}. */
+typedef struct feature_game {
+    const attx_game *tokens;    /* the model game over the n token players */
+    int n_tokens;
+    const int *feature_of;      /* [n_tokens] */
+} feature_game;
+int feature_eval(void *user, int n, size_t count, const uint64_t *masks, double *values, attx_error *err);
 
 /* Runs the Shapley solver the options ask for on g: closed form (when g has one and neither
  * exact nor samples is asked), exact enumeration, or the sampler. Fills r->scores, r->se (when

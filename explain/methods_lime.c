@@ -11,14 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The game over features: a feature coalition becomes the coalition of its tokens. */
-typedef struct feature_game {
-    const attx_game *tokens;    /* the model game over the n token players */
-    int n_tokens;
-    const int *feature_of;      /* [n_tokens] */
-} feature_game;
-
-static int feature_eval(void *user, int n, size_t count, const uint64_t *masks, double *values, attx_error *err)
+int feature_eval(void *user, int n, size_t count, const uint64_t *masks, double *values, attx_error *err)
 {
     const feature_game *fg = user;
     size_t fw = attx_mask_words(n), tw = attx_mask_words(fg->n_tokens);

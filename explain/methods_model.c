@@ -11,7 +11,9 @@ int method_model_game(const method_ctx *mc, attx_model_value value, int klass, a
 {
     attx_model_game_options o = {.klass = klass, .value = value, .batch_size = mc->opt->batch_size,
                                  .mask_id = -1, .baseline = mc->opt->image_baseline};
-    if (mc->ids) return attx_game_model_text(g, mc->model, mc->ids, mc->T, &o, err);
+    if (mc->ids)   /* attn1: the unpadded [cls] w1..wn; the game pads */
+        return attx_game_model_text(g, mc->model, mc->ids, mc->cfg->arch == ATTX_ARCH_ATTN1 ? mc->first + mc->n : mc->T,
+                                    &o, err);
     return attx_game_model_image(g, mc->model, mc->pixels, &o, err);
 }
 

@@ -111,7 +111,7 @@ static int model_game_new(attx_game *g, const attx_model *m, const attx_model_ga
     *out = NULL;
     if (!m || !opts) return attx_fail(err, "model game: no model or options");
     const attx_config *cfg = attx_model_config(m);
-    if (cfg->arch != arch)
+    if (cfg->arch != arch && !(arch == ATTX_ARCH_BERT && cfg->arch == ATTX_ARCH_ATTN1))   /* attn1 plays text */
         return attx_fail(err, "model game: a %s model cannot play a %s game", attx_arch_name(cfg->arch),
                          arch == ATTX_ARCH_BERT ? "text" : "image");
     if (!attx_model_has_classifier(m)) return attx_fail(err, "model game: the model has no classifier");
@@ -146,33 +146,43 @@ int attx_game_model_text(attx_game *g, const attx_model *m, const int32_t *ids, 
 {
     model_game *mg;
     if (model_game_new(g, m, opts, ATTX_ARCH_BERT, &mg, err) != 0) return -1;
-    if (!ids || length < 3) {
+    int attn1 = attx_model_config(m)->arch == ATTX_ARCH_ATTN1;
+    int T_full = attn1 ? attx_model_config(m)->max_position_embeddings : length;
+    int n = attn1 ? length - 1 : length - 2;
+    const attx_wordpiece *wp = attx_model_tokenizer(m);
+    attx_special_ids sp = wp ? attx_wordpiece_special_ids(wp) : (attx_special_ids){.mask = -1, .unk = -1};
+    if (!ids || n < 1) {
         model_game_free(mg);
         return attx_fail(err, "model game: the text has no content tokens");
     }
-    if (length - 2 > ATTX_GAME_MAX_PLAYERS) {
+    if (attn1 && length > T_full) {
         model_game_free(mg);
-        return attx_fail(err, "model game: %d tokens (the limit is %d)", length - 2, ATTX_GAME_MAX_PLAYERS);
+        return attx_fail(err, "model game: %d tokens for an attn1 model of %d positions ([cls] included)", length,
+                         T_full);
+    }
+    if (n > ATTX_GAME_MAX_PLAYERS) {
+        model_game_free(mg);
+        return attx_fail(err, "model game: %d tokens (the limit is %d)", n, ATTX_GAME_MAX_PLAYERS);
     }
     if (mg->opt.mask_id < 0) {
-        const attx_wordpiece *wp = attx_model_tokenizer(m);
-        mg->opt.mask_id = wp ? attx_wordpiece_special_ids(wp).mask : -1;
+        mg->opt.mask_id = attn1 ? sp.unk : sp.mask;   /* attn1 has no [MASK]: UNK in place (P2's theory) */
         if (mg->opt.mask_id < 0) {
             model_game_free(mg);
-            return attx_fail(err, "model game: the vocabulary has no [MASK] token");
+            return attx_fail(err, "model game: the vocabulary has no %s token", attn1 ? "UNK" : "[MASK]");
         }
     }
     size_t bs = (size_t)mg->opt.batch_size;
-    mg->length = length;
-    mg->n = length - 2;
-    mg->ids = malloc((size_t)length * sizeof *mg->ids);
-    mg->batch_ids = malloc(bs * (size_t)length * sizeof *mg->batch_ids);
+    mg->length = T_full;
+    mg->n = n;
+    mg->ids = malloc((size_t)T_full * sizeof *mg->ids);
+    mg->batch_ids = malloc(bs * (size_t)T_full * sizeof *mg->batch_ids);
     mg->batch_len = malloc(bs * sizeof *mg->batch_len);
     if (!mg->ids || !mg->batch_ids || !mg->batch_len) {
         model_game_free(mg);
         return attx_fail(err, "model game: out of memory");
     }
     memcpy(mg->ids, ids, (size_t)length * sizeof *ids);
+    for (int t = length; t < T_full; t++) mg->ids[t] = sp.unk;   /* attn1: UNK padding to exactly T */
     model_game_finish(g, mg);
     return 0;
 }

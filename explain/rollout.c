@@ -37,6 +37,9 @@ static int rollout_method(const method_ctx *mc, int grad, attx_method_result *r,
     const attx_layer_set *ls = &mc->opt->layers;
     int T = mc->T, L = ls->n_layers > 0 ? ls->n_layers : mc->cfg->num_layers;
     size_t TT = (size_t)T * (size_t)T;
+    if (mc->out->attn[0]->shape[2] != T)   /* attn1: one layer, the [CLS] row only */
+        return attx_fail(err, "rollout multiplies T x T attention matrices; this model's attention has only the "
+                              "[CLS] row (attn1: one layer, where rollout's [CLS] row is att-avg / 2)");
     double *R = malloc(TT * sizeof *R), *Ab = malloc(TT * sizeof *Ab), *tmp = malloc(TT * sizeof *tmp);
     int rc = -1;
     if (!R || !Ab || !tmp) {

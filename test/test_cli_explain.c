@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "attx_engine.h"
+#include "attx_explain.h"
 
 static char *run_attx(const char *args, int *status, char **err)
 {

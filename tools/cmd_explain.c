@@ -61,7 +61,7 @@ const cli_command cmd_explain = {
 
 const char *explain_player_label(const attx_model *m, const attx_explanation *ex, int i, char *buf, size_t cap)
 {
-    if (ex->arch == ATTX_ARCH_BERT) {
+    if (ex->arch == ATTX_ARCH_BERT || ex->arch == ATTX_ARCH_ATTN1) {
         const char *t = attx_wordpiece_token(attx_model_tokenizer(m), ex->enc.ids[ex->first_player + i]);
         return t ? t : "?";
     }
@@ -149,7 +149,7 @@ static void print_method(const attx_model *m, const attx_explanation *ex, const 
     printf(")\n");
     double scale = 0;
     for (int i = 0; i < r->n; i++) scale = fmax(scale, fabs(r->scores[i]));
-    if (ex->arch == ATTX_ARCH_BERT) {
+    if (ex->arch != ATTX_ARCH_VIT) {
         printf("  ");
         for (int i = 0; i < r->n; i++) {
             const char *t = explain_player_label(m, ex, i, buf, sizeof buf);
@@ -326,7 +326,7 @@ static int run_explain(int argc, char **argv)
     if (cfg->arch == ATTX_ARCH_VIT) {
         pixels = load_pixels(model, input);
         rc = attx_explain_image(model, pixels, (const char *const *)names, n_names, &opt, &ex, &err);
-    } else if (cfg->arch == ATTX_ARCH_BERT) {
+    } else if (cfg->arch == ATTX_ARCH_BERT || cfg->arch == ATTX_ARCH_ATTN1) {
         size_t len;
         char *text = cli_read_input(input, &len);
         rc = attx_explain_text(model, text, len, (const char *const *)names, n_names, &opt, &ex, &err);
@@ -341,6 +341,9 @@ static int run_explain(int argc, char **argv)
     }
     if (rc != 0) cli_fail(&err);
 
+    if (trace && cfg->arch == ATTX_ARCH_ATTN1)
+        cli_failf("%s: --trace shows T x T attention games, which an attn1 model (only the [CLS] row) does not have",
+                  model_path);
     if (trace) {
         /* the game of the first attention-game method asked for (default Grad-Att Max-Mutual) */
         attx_influence_kind kind = ATTX_INFLUENCE_GRAD_ATT;
@@ -374,7 +377,7 @@ static int run_explain(int argc, char **argv)
         const char *label = cfg->labels[ex.predicted];
         printf("%s  (p = %.4f)", label, ex.probs[ex.predicted]);
         if (ex.klass != ex.predicted) printf("; explaining class %d %s (p = %.4f)", ex.klass, cfg->labels[ex.klass], ex.probs[ex.klass]);
-        printf("\n%d players (%s)\n", ex.n_players, ex.arch == ATTX_ARCH_BERT ? "content tokens" : "patches");
+        printf("\n%d players (%s)\n", ex.n_players, ex.arch == ATTX_ARCH_VIT ? "patches" : ex.arch == ATTX_ARCH_ATTN1 ? "words" : "content tokens");
         int tty = isatty(STDOUT_FILENO);
         for (int i = 0; i < ex.n_methods; i++) print_method(model, &ex, &ex.methods[i], tty);
     }

@@ -24,6 +24,7 @@ formulation and Theorem 4.1's closed-form gradient, then writes test/fixtures/at
     logits [B,C], alpha [B,K,1,T], inputs_embeds [B,T,d_e] (e, positions included)
     grad1_alpha, grad1_inputs_embeds: gradients of sum_b logits[b,1] (P2 explains class 1)
     gradp_alpha, gradp_inputs_embeds: gradients of sum_b logits[b,pred_b]
+    eq19_terms [B,T]: Eq. (19)'s per-position terms for class 1 (all-UNK document as baseline)
   basic_english.json: tricky strings and their tokens.
 With --imdb ../shared/data/imdb it prints the size and hash of the vocabulary of the train
 split and the hash of 2,000 test reviews encoded with it instead (the numbers test_attn1.c
@@ -127,6 +128,31 @@ def forward_loops(P, ids, cfg):
             a = a / a.sum()
             vt = sum(a[t] * (Wv @ e[t]) for t in range(T))
             out[b] += Wl @ vt / K
+    return out
+
+
+def eq19_terms(P, ids, cfg, cls, unk):
+    """Eq. (19)'s per-position terms (3/2)(1/K) sum_i W_l^i[cls] (alpha_t v_t - alpha~_t v~_t),
+    ~ = the all-UNK document ([cls] kept), alpha~ with the original [CLS] query; [B, T], per
+    head and position in loops (P2's LIME approximation, research-notes section 2.4)."""
+    K, da, do = cfg["num_attention_heads"], cfg["attention_head_size"], cfg["value_head_size"]
+    B, T = ids.shape
+    pe = positions(T, cfg["hidden_size"])
+    W = P["attn1.word_embeddings.weight"]
+    out = torch.zeros(B, T, dtype=torch.float64)
+    for b in range(B):
+        e = [W[ids[b, t]] + pe[t] for t in range(T)]
+        eu = [e[0]] + [W[unk] + pe[t] for t in range(1, T)]
+        for i in range(K):
+            Wq = P["attn1.query.weight"][i * da:(i + 1) * da]
+            Wk = P["attn1.key.weight"][i * da:(i + 1) * da]
+            Wv = P["attn1.value.weight"][i * do:(i + 1) * do]
+            wl = P["attn1.classifier.weight"][cls, i * do:(i + 1) * do]
+            q0 = Wq @ e[0]
+            a = torch.softmax(torch.stack([q0 @ (Wk @ x) for x in e]) / math.sqrt(da), 0)
+            au = torch.softmax(torch.stack([q0 @ (Wk @ x) for x in eu]) / math.sqrt(da), 0)
+            for t in range(T):
+                out[b, t] += 1.5 / K * (a[t] * (wl @ (Wv @ e[t])) - au[t] * (wl @ (Wv @ eu[t])))
     return out
 
 
@@ -299,7 +325,8 @@ def main():
     ref = {"input_ids": ids.long(), "logits": f32(r["logits"]), "alpha": f32(r["alpha"]),
            "inputs_embeds": f32(r["e"]),
            "grad1_alpha": f32(grads["1"][0]), "grad1_inputs_embeds": f32(grads["1"][1]),
-           "gradp_alpha": f32(grads["p"][0]), "gradp_inputs_embeds": f32(grads["p"][1])}
+           "gradp_alpha": f32(grads["p"][0]), "gradp_inputs_embeds": f32(grads["p"][1]),
+           "eq19_terms": f32(eq19_terms(P, ids, cfg, 1, vocab.index("UNK")))}
     meta = {"text.0": TEXTS[0], "text.1": TEXTS[1], "seed": "6",
             "made_by": "tools/reference/attn1_ref.py"}
     write_safetensors(os.path.join(args.out, "reference.safetensors"), ref, meta)
