@@ -147,8 +147,7 @@ static void load_image_set(example_set *s, const attx_model *m, int allow_file)
             add_image(s, p, &cap);
         }
         closedir(d);
-        qsort(s->files, (size_t)s->count, sizeof *s->files, name_cmp);
-        /* the format check runs in add_image, before sorting: report in name order instead */
+        if (s->count > 1) qsort(s->files, (size_t)s->count, sizeof *s->files, name_cmp);
     }
     if (s->count == 0) cli_failf("%s: no images in the folder", s->path);
     s->model = m;
