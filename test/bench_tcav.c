@@ -59,6 +59,7 @@ int main(void)
     }
     printf("bench_tcav: logistic regression %zu x %d: %.0f ms, %d L-BFGS iterations, converged %d (max |grad| %.1e), "
            "accuracy %.3f\n", n, d, now_ms() - t0, info.iterations, info.converged, info.grad_max, info.accuracy);
+    fflush(stdout);
     free(X);
     free(rows);
     free(y);
