@@ -711,6 +711,9 @@ typedef struct attx_logreg_options {
     int no_intercept;               /* 1: b = 0 */
     double tol;                     /* 0 = 1e-7 (f is not scaled by 1/n) */
     int max_iter;                   /* 0 = 10000 */
+    const double *init_coef;        /* starting point (NULL: w = 0, b = 0); the optimum is
+                                       unique, so a warm start changes only the iterations */
+    double init_intercept;
 } attx_logreg_options;
 
 typedef struct attx_logreg_info {
@@ -719,6 +722,8 @@ typedef struct attx_logreg_info {
     double objective;               /* f at the solution */
     double grad_max;                /* max |gradient| at the solution */
     double accuracy;                /* fraction of rows on the side of their label */
+    double intercept;               /* b */
+    double coef_norm;               /* ||w|| (the CAV is w / ||w||) */
 } attx_logreg_info;
 
 /* rows[n] of d floats each, y[n] in {0, 1}; coef[d], intercept (may be NULL), info (may be

@@ -122,6 +122,17 @@ int attx_logreg_fit(size_t n, int d, const float *const *rows, const uint8_t *y,
     double *z = mem, *g = z + nz, *dir = g + nz, *zn = dir + nz, *gn = zn + nz, *q = gn + nz;
     double *S = q + nz, *Y = S + (size_t)nz * LBFGS_PAIRS, rho[LBFGS_PAIRS], alpha[LBFGS_PAIRS];
     int pairs = 0, head = 0, it = 0;
+    if (o.init_coef) {
+        for (int j = 0; j < d; j++) {
+            if (!isfinite(o.init_coef[j])) {
+                free(p.partial);
+                free(mem);
+                return attx_fail(err, "logistic regression: the starting point is not finite");
+            }
+            z[j] = o.init_coef[j];
+        }
+        z[d] = p.intercept && isfinite(o.init_intercept) ? o.init_intercept : 0;
+    }
 
     double f = objective(&p, z, g), gmax = max_abs(nz, g);
     for (; it < o.max_iter && gmax > o.tol; it++) {
@@ -194,7 +205,7 @@ int attx_logreg_fit(size_t n, int d, const float *const *rows, const uint8_t *y,
             double m = (p.intercept ? z[d] : 0) + row_dot(d, rows[i], z);
             right += (m > 0) == (y[i] == 1);
         }
-        *info = (attx_logreg_info){it, gmax <= o.tol, f, gmax, (double)right / (double)n};
+        *info = (attx_logreg_info){it, gmax <= o.tol, f, gmax, (double)right / (double)n, z[d], sqrt(dot(d, z, z))};
     }
     free(p.partial);
     free(mem);

@@ -73,6 +73,20 @@ static void test_logreg_sklearn(void **state)
     for (int j = 0; j < LR1_D; j++) worst = fmax(worst, fabs(cav[j] - lr1_coef[j] / sqrt(norm)));
     print_message("CAV from token rows: max |cav - coef/||coef||| %.2e\n", worst);
     assert_true(worst < 1e-4);
+    /* a warm start at sklearn's optimum stays there */
+    const float *rows1[LR1_N];
+    uint8_t y1[LR1_N];
+    for (int i = 0; i < LR1_N; i++) {
+        rows1[i] = lr1_x + (size_t)i * LR1_D;
+        y1[i] = lr1_y[i];
+    }
+    attx_logreg_options warm = {.C = lr1_C, .init_coef = lr1_coef, .init_intercept = lr1_intercept};
+    attx_logreg_info wi;
+    double wc[LR1_D], wb;
+    if (attx_logreg_fit(LR1_N, LR1_D, rows1, y1, &warm, wc, &wb, &wi, &err) != 0) fail_msg("%s", err.msg);
+    print_message("warm start at sklearn's optimum: %d iterations\n", wi.iterations);
+    assert_true(wi.iterations <= 8 && fabs(wb - lr1_intercept) < 1e-5 && fabs(wi.intercept - wb) == 0);
+    for (int j = 0; j < LR1_D; j++) assert_true(fabs(wc[j] - lr1_coef[j]) < 1e-4);
     /* errors */
     assert_int_equal(attx_cav_train(sets, 0, pos, 0, neg, 1, &o, cav, NULL, &err), -1);
     assert_contains(err.msg, "both sides");
