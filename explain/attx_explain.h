@@ -14,6 +14,9 @@
  * On the same games: LIME (lime_text semantics, weighted ridge surrogate) and the faithfulness
  * metrics (P1's comprehensiveness / sufficiency, ERASER's AOPC) with the prediction F1.
  *
+ * Global concept sensitivity (end of the file): concept activation vectors (logistic
+ * regression on token activations), T-TCAV (P1) and classic TCAV scores, Student's t tests.
+ *
  * Coalitions are bitsets: player i is in S when bit i of the mask is set. A mask is
  * attx_mask_words(n) uint64_t words (player i is bit i%64 of word i/64); a batch of `count`
  * masks is count*attx_mask_words(n) words, mask k starting at word k*attx_mask_words(n).
@@ -652,6 +655,246 @@ int attx_attn1_theorem41(const attx_model *m, const float *e, const float *alpha
  * beta[d]. Errors: not attn1, bad sizes, the engine's. */
 int attx_attn1_lime_approx(const attx_model *m, const int32_t *ids, int length, int klass, const int *feature_of,
                            int d, double *beta, attx_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Concept activation vectors, T-TCAV and TCAV (research-notes §1.6, anchors-notes §B.8)      */
+/*                                                                                             */
+/* Layer l (from 0) is the output of encoder block l, out.hidden[l + 1]: h_t in R^D for every  */
+/* token t of an example ([CLS], content, [SEP]; or [CLS] and the patches), never padding.     */
+/* A CAV v (unit norm) is the normal of a logistic regression that separates the token rows of */
+/* a concept's examples (label 1) from those of counter-examples (label 0), pointing towards   */
+/* the concept. For a target input x with g_t = d logit_k / d h_t (block output, captum's sign: */
+/* the logit, not a loss) and a_t = (1/H) sum_h A^{l,h}[0, t] (the layer's [CLS] query row,     */
+/* head mean, t = 0 included):                                                                  */
+/*   d_t = g_t . v                                                                             */
+/*   T-TCAV (P1)   S(x) = (1/T) sum_t a_t d~_t,  d~ = d (||a||_2 / ||d||_2 + 1e-8)  (the 1e-8 */
+/*                 is added to the ratio, as P1 codes it; d = 0 gives d~ = 0)                  */
+/*   TCAV          sum_t d_t: the directional derivative of the logit when every token moves   */
+/*                 along v (Kim et al. on the whole layer, with the token-level CAV)           */
+/*   ablation      (1/T) sum_t d_t: T-TCAV without the attention weights. Its sign is the sign */
+/*                 of TCAV's sum, so the two give the same score; they differ in magnitude     */
+/* and the score of a CAV is the fraction of targets with S(x) > 0.                            */
+
+/* Where examples come from: count examples produced one at a time by load, so files are read  */
+/* only when a batch needs them. Text models: load fills ids[0 .. *length) ([CLS] ... [SEP],   */
+/* *length <= max_len = the model's positions); image models: pixels[C*H*W] as                 */
+/* attx_encode_image gives them (ids, length unused). Returns 0, or -1 with err filled.         */
+typedef struct attx_tcav_source {
+    int count;
+    int (*load)(void *user, int i, int32_t *ids, int32_t *length, int max_len, float *pixels,
+                attx_error *err);
+    void *user;
+} attx_tcav_source;
+
+/* Examples already in memory: text ids[i][0 .. lengths[i]) or images pixels[count, C*H*W]. */
+typedef struct attx_tcav_memory {
+    int count;
+    const int32_t *const *ids;
+    const int32_t *lengths;
+    const float *pixels;
+    size_t pixels_per_image;        /* C*H*W */
+} attx_tcav_memory;
+
+/* A source reading *mem (which must outlive it). */
+attx_tcav_source attx_tcav_source_memory(const attx_tcav_memory *mem);
+
+/* Block outputs of a set of examples at some layers. Example i's tokens are rows
+ * start[i] .. start[i+1]-1 of every h[j] ([rows, dim] row-major, layer layers[j]). */
+typedef struct attx_tcav_acts {
+    int count, dim, n_layers;
+    int *layers;                    /* [n_layers] */
+    int64_t *start;                 /* [count + 1] */
+    float **h;                      /* [n_layers] of [start[count] * dim] */
+} attx_tcav_acts;
+
+/* Runs the examples of src forward in batches of batch_size (0 = 8; tape on, the context reset
+ * after each batch) and keeps layers[n_layers] only. Errors: not a BERT or ViT model, a layer
+ * out of range, the source's errors (prefixed "example i"), the engine's, out of memory. */
+int attx_tcav_activations(const attx_model *m, const attx_tcav_source *src, const int *layers,
+                          int n_layers, int batch_size, attx_tcav_acts *out, attx_error *err);
+void attx_tcav_acts_free(attx_tcav_acts *a);
+
+/* One target example at one layer, as attx_tcav_gradients hands it over. */
+typedef struct attx_tcav_view {
+    int example;                    /* index in the source */
+    int layer_index, layer;         /* index in layers[], layer number */
+    int T, D;                       /* tokens of the example (no padding), hidden size */
+    const float *h;                 /* [T, D] block output */
+    const float *g;                 /* [T, D] d logit_klass / d h */
+    const float *a;                 /* [T] head-mean [CLS] attention row of the layer */
+} attx_tcav_view;
+typedef int (*attx_tcav_view_fn)(void *user, const attx_tcav_view *v, attx_error *err);
+
+/* Streams the examples of src in batches (forward with the tape, one backward per batch seeded
+ * with a one-hot on logit klass of every example, which keeps the examples independent) and
+ * calls fn once per (example, layer), examples in order, layers in the order given. Only one
+ * batch is in memory at a time. Errors: as attx_tcav_activations, klass out of range, a model
+ * without a classifier, fn's own. */
+int attx_tcav_gradients(const attx_model *m, const attx_tcav_source *src, int klass, const int *layers,
+                        int n_layers, int batch_size, attx_tcav_view_fn fn, void *user, attx_error *err);
+
+/* L2-regularised logistic regression as sklearn's LogisticRegression(penalty='l2', C) with an
+ * intercept that is not penalised: the minimiser of
+ *   f(w, b) = 1/2 ||w||^2 + C sum_i log(1 + exp(-s_i (x_i . w + b))),  s_i = +1 (y_i = 1), -1,
+ * found by L-BFGS (10 pairs, backtracking Armijo line search) in double precision, to
+ * max_j |df/dw_j|, |df/db| <= tol. */
+typedef struct attx_logreg_options {
+    double C;                       /* 0 = 1.0 */
+    int no_intercept;               /* 1: b = 0 */
+    double tol;                     /* 0 = 1e-7 (f is not scaled by 1/n) */
+    int max_iter;                   /* 0 = 10000 */
+    const double *init_coef;        /* starting point (NULL: w = 0, b = 0); the optimum is
+                                       unique, so a warm start changes only the iterations */
+    double init_intercept;
+} attx_logreg_options;
+
+typedef struct attx_logreg_info {
+    int iterations;
+    int converged;                  /* 1: the gradient met tol */
+    double objective;               /* f at the solution */
+    double grad_max;                /* max |gradient| at the solution */
+    double accuracy;                /* fraction of rows on the side of their label */
+    double intercept;               /* b */
+    double coef_norm;               /* ||w|| (the CAV is w / ||w||) */
+} attx_logreg_info;
+
+/* rows[n] of d floats each, y[n] in {0, 1}; coef[d], intercept (may be NULL), info (may be
+ * NULL). Runs on OpenMP threads; the result does not depend on their number. Errors: n < 1,
+ * d < 1, a label other than 0/1, a value that is not finite, out of memory. A problem that
+ * does not converge in max_iter is not an error (info->converged = 0). */
+int attx_logreg_fit(size_t n, int d, const float *const *rows, const uint8_t *y,
+                    const attx_logreg_options *opts, double *coef, double *intercept,
+                    attx_logreg_info *info, attx_error *err);
+
+/* An example of one of several activation sets. */
+typedef struct attx_tcav_ref {
+    int set, example;
+} attx_tcav_ref;
+
+/* The CAV of layer index j from every token row of the pos[n_pos] examples (label 1) against
+ * those of neg[n_neg] (label 0): cav[D] = coef / ||coef||. sets[] are the activation sets the
+ * refs point into (same layers). Errors: empty sides, bad refs, a zero coefficient vector, the
+ * solver's errors. */
+int attx_cav_train(const attx_tcav_acts *sets, int layer_index, const attx_tcav_ref *pos, int n_pos,
+                   const attx_tcav_ref *neg, int n_neg, const attx_logreg_options *opts, double *cav,
+                   attx_logreg_info *info, attx_error *err);
+
+/* P1's relative negatives for concept c of a group of n_concepts concepts with sizes[k]
+ * examples: min(sizes[c], pool) examples drawn without replacement (seed; P1 uses seed i for
+ * CAV i) from the pool of the other concepts' examples (concept order, then example order),
+ * returned in pool order in neg[] (room for sizes[c]). Returns how many (-1: out of memory). */
+int attx_tcav_relative_negatives(int n_concepts, const int *sizes, int c, uint64_t seed, attx_tcav_ref *neg);
+
+/* The scores of one target example at one layer for one CAV. */
+typedef struct attx_tcav_example_score {
+    double ttcav;                   /* S(x) of T-TCAV */
+    double tcav;                    /* sum_t d_t */
+    double ablation;                /* mean_t d_t */
+} attx_tcav_example_score;
+
+/* d[t] = g[t, :] . v for t < T (double accumulation). */
+void attx_tcav_directional(int T, int D, const float *g, const double *v, double *d);
+/* The scores from d[T] and a[T]; s[T] (may be NULL) gets the T-TCAV token scores a_t d~_t. */
+attx_tcav_example_score attx_tcav_example(int T, const double *d, const float *a, double *s);
+
+/* Statistics. I_x(a, b), the regularised incomplete beta function (continued fraction, modified
+ * Lentz), a, b > 0, 0 <= x <= 1; NAN otherwise. */
+double attx_betainc(double a, double b, double x);
+/* P(T <= t) for Student's t with df > 0 degrees of freedom (not necessarily whole); NAN when
+ * df <= 0 or t is NAN. */
+double attx_student_t_cdf(double t, double df);
+
+typedef struct attx_ttest {
+    double t, df, p;                /* statistic, degrees of freedom, two-sided p-value */
+} attx_ttest;
+
+/* scipy.stats.ttest_1samp(x, mu): t = (mean - mu) / (s / sqrt(n)), s the sample standard
+ * deviation (n - 1), df = n - 1. t and p are NAN when n < 2 or s < 1e-8 (P1's rule). */
+attx_ttest attx_ttest_1samp(int n, const double *x, double mu);
+/* scipy.stats.ttest_ind(x, y): Student's test with the pooled variance (welch = 0, scipy's and
+ * TCAV's default; df = nx + ny - 2) or Welch's (welch = 1; Welch–Satterthwaite df). NAN when a
+ * side has fewer than 2 values or the standard error is below 1e-8. */
+attx_ttest attx_ttest_ind(int nx, const double *x, int ny, const double *y, int welch);
+/* min(1, p * tests); NAN stays NAN. */
+double attx_bonferroni(double p, int tests);
+
+/* The whole protocol. Relative mode (no random sets, P1): for each layer and concept c, n_cavs
+ * CAVs of c against P1's relative negatives (seed + i for CAV i); each score kind is tested
+ * with the one-sample t-test of its n_cavs scores against 0.5. Classic mode (k >= 3 random
+ * sets R_0..R_{k-1}, TCAV's scheme with R_0 as the random counterpart): CAV j of concept c is c
+ * against R_{j+1}, and the random baseline's CAV j is R_0 against R_{j+1} (j < k - 1; both
+ * sides truncated to the smaller size, as tensorflow/tcav does); each kind is tested with
+ * Student's two-sample test of the concept's scores against the baseline's. In both modes
+ * p is Bonferroni-corrected over the n_layers * n_concepts tests of a kind, and a cell is
+ * significant when the corrected p < alpha (NAN p: not significant). */
+typedef struct attx_tcav_options {
+    int klass;                      /* the target class */
+    const int *layers;              /* NULL / 0 = every layer */
+    int n_layers;
+    int n_cavs;                     /* relative mode: 0 = 50 (classic: k - 1, this is ignored) */
+    uint64_t seed;                  /* CAV i of relative mode samples with seed + i */
+    int batch_size;                 /* forward batch; 0 = 8 */
+    double alpha;                   /* 0 = 0.05 */
+    size_t max_activation_bytes;    /* activations held at once (layers are done in groups that
+                                       fit); 0 = 1 GiB; at least one layer is always held */
+    attx_logreg_options logreg;
+    /* the heatmap: T-TCAV token scores s_t of one target, layer index, concept and CAV */
+    int heat_target;                /* < 0: none */
+    int heat_layer_index, heat_concept, heat_cav;
+    /* progress: stage "activations" / "cavs" / "targets", done of total */
+    void (*progress)(void *user, const char *stage, long done, long total);
+    void *progress_user;
+} attx_tcav_options;
+
+void attx_tcav_options_init(attx_tcav_options *o);   /* the defaults above, class 0, heatmap of
+                                                        target 0, layer index 0, concept 0, CAV 0 */
+
+typedef struct attx_tcav_stat {
+    double mean, std;               /* of the CAVs' scores (std: n - 1) */
+    attx_ttest test;
+    double p_bonferroni;
+    int significant;
+} attx_tcav_stat;
+
+enum { ATTX_TCAV_TTCAV = 0, ATTX_TCAV_TCAV = 1, ATTX_TCAV_ABLATION = 2, ATTX_TCAV_KINDS = 3 };
+const char *attx_tcav_kind_name(int kind);   /* "ttcav", "tcav", "ablation" */
+
+/* One (layer, concept) cell, or a classic-mode random baseline (concept = -1). */
+typedef struct attx_tcav_cell {
+    int layer, concept, n_cavs;
+    double *score[ATTX_TCAV_KINDS];     /* [n_cavs] fraction of targets with S > 0 */
+    double *mean_s[ATTX_TCAV_KINDS];    /* [n_cavs] mean of S over the targets */
+    double *cav_accuracy;               /* [n_cavs] training accuracy of the CAV's classifier */
+    int *cav_iterations;                /* [n_cavs] solver iterations */
+    int *cav_converged;                 /* [n_cavs] */
+    attx_tcav_stat stat[ATTX_TCAV_KINDS];   /* baselines: mean and std only */
+} attx_tcav_cell;
+
+typedef struct attx_tcav_result {
+    int classic;                    /* 1: random sets were given */
+    int klass, n_layers, n_concepts, n_cavs, n_targets, tests;
+    int *layers;                    /* [n_layers] */
+    attx_tcav_cell *cells;          /* [n_layers * n_concepts], cell (j, c) at j * n_concepts + c */
+    attx_tcav_cell *baselines;      /* classic: [n_layers]; else NULL */
+    double *cavs;                   /* [n_layers * n_concepts * n_cavs * dim] the CAVs */
+    int dim;
+    /* heatmap (heat_T = 0 when none): s[heat_T] token scores incl. t = 0, and S */
+    int heat_T, heat_target, heat_layer, heat_concept, heat_cav;
+    double *heat;
+    double heat_S;
+    int32_t *heat_ids;              /* text: the target's ids [heat_T]; else NULL */
+    double time_ms;
+} attx_tcav_result;
+
+/* Runs the protocol on concepts[n_concepts] (relative: n_concepts >= 2), randoms[n_randoms]
+ * (0, or >= 3 for classic mode) and targets. *out is freed by attx_tcav_result_free whatever
+ * the result. Errors: a set without examples ("concept 2 has no examples"), too few concepts
+ * or random sets, klass or a layer out of range, the heatmap's indices out of range, the
+ * sources', the engine's and the solver's errors. */
+int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_concepts,
+                  const attx_tcav_source *randoms, int n_randoms, const attx_tcav_source *targets,
+                  const attx_tcav_options *opts, attx_tcav_result *out, attx_error *err);
+void attx_tcav_result_free(attx_tcav_result *r);
 
 #ifdef __cplusplus
 }

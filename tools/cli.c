@@ -3,6 +3,7 @@
 #include "attx_engine.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,3 +153,45 @@ void cli_set_threads(const cli_command *cmd, const char *value)
     if (value) attx_set_threads((int)cli_parse_long(cmd, "--threads", value, 1, 1024));
 }
 
+
+int *cli_parse_layers(const cli_command *cmd, const char *list, int *count)
+{
+    int cap = 256, n = 0, *layers = malloc((size_t)cap * sizeof *layers);
+    if (!layers) cli_failf("out of memory");
+    const char *p = list;
+    while (*p) {
+        char *end;
+        long a = strtol(p, &end, 10), b = a;
+        if (end == p || a < 0 || a > 10000) cli_usage_error(cmd, "--layers: bad list '%s'", list);
+        p = end;
+        if (*p == '-') {
+            b = strtol(p + 1, &end, 10);
+            if (end == p + 1 || b < a || b > 10000) cli_usage_error(cmd, "--layers: bad range in '%s'", list);
+            p = end;
+        }
+        for (long l = a; l <= b; l++) {
+            if (n == cap) cli_usage_error(cmd, "--layers: too many layers");
+            layers[n++] = (int)l;
+        }
+        if (*p == ',') p++;
+        else if (*p) cli_usage_error(cmd, "--layers: bad list '%s'", list);
+    }
+    if (n == 0) cli_usage_error(cmd, "--layers needs at least one layer");
+    *count = n;
+    return layers;
+}
+
+int cli_shade_colour(double s, double scale)
+{
+    static const int reds[5] = {224, 217, 210, 203, 196}, blues[5] = {189, 153, 111, 69, 27};
+    if (scale <= 0 || s == 0) return 255;
+    double r = fabs(s) / scale;
+    int k = r < 0.1 ? -1 : r < 0.3 ? 0 : r < 0.5 ? 1 : r < 0.7 ? 2 : r < 0.9 ? 3 : 4;
+    if (k < 0) return 255;
+    return s > 0 ? reds[k] : blues[k];
+}
+
+int cli_shade_text_colour(int background)
+{
+    return (background == 196 || background == 27) ? 231 : 16;
+}

@@ -45,6 +45,19 @@ char *cli_read_input(const char *input, size_t *len);
 /* Applies --threads N (NULL: leave OpenMP's default, all cores). */
 void cli_set_threads(const cli_command *cmd, const char *value);
 
+/* "0,2,5" or "1-3" (mixed allowed) for --layers: the layer numbers (malloc'd), *count of them;
+ * a bad list is a usage error of cmd. */
+int *cli_parse_layers(const cli_command *cmd, const char *list, int *count);
+
+/* Shading scores in the terminal: the ANSI 256-colour background for a score relative to the
+ * largest |score| (reds for positive, blues for negative, five steps each, 255 = none), and
+ * the foreground that stays readable on it. */
+int cli_shade_colour(double s, double scale);
+int cli_shade_text_colour(int background);
+
+/* Writes 8-bit RGB pixels rgb[height, width, 3] as a PNG file (libpng); errors name the file. */
+int cli_write_png(const char *path, int width, int height, const unsigned char *rgb, attx_error *err);
+
 /* Writes a finished JSON document plus a newline to stdout. */
 void cli_print_json(const attx_buf *json);
 
@@ -61,5 +74,6 @@ extern const cli_command cmd_explain;
 extern const cli_command cmd_train;
 extern const cli_command cmd_vocab;
 extern const cli_command cmd_eval;
+extern const cli_command cmd_tcav;
 
 #endif

@@ -100,46 +100,6 @@ static char **parse_methods(const char *list, int *count)
     return names;
 }
 
-/* "0,2,5" or "1-3" (mixed allowed) */
-static int *parse_layers(const char *list, int *count)
-{
-    int cap = 256, n = 0, *layers = malloc((size_t)cap * sizeof *layers);
-    if (!layers) cli_failf("out of memory");
-    const char *p = list;
-    while (*p) {
-        char *end;
-        long a = strtol(p, &end, 10), b = a;
-        if (end == p || a < 0 || a > 10000) cli_usage_error(&cmd_explain, "--layers: bad list '%s'", list);
-        p = end;
-        if (*p == '-') {
-            b = strtol(p + 1, &end, 10);
-            if (end == p + 1 || b < a || b > 10000) cli_usage_error(&cmd_explain, "--layers: bad range in '%s'", list);
-            p = end;
-        }
-        for (long l = a; l <= b; l++) {
-            if (n == cap) cli_usage_error(&cmd_explain, "--layers: too many layers");
-            layers[n++] = (int)l;
-        }
-        if (*p == ',') p++;
-        else if (*p) cli_usage_error(&cmd_explain, "--layers: bad list '%s'", list);
-    }
-    if (n == 0) cli_usage_error(&cmd_explain, "--layers needs at least one layer");
-    *count = n;
-    return layers;
-}
-
-/* ANSI 256-colour background for a score relative to the largest |score|: reds for positive,
- * blues for negative, five steps each. */
-static int shade_colour(double s, double scale)
-{
-    static const int reds[5] = {224, 217, 210, 203, 196}, blues[5] = {189, 153, 111, 69, 27};
-    if (scale <= 0 || s == 0) return 255;
-    double r = fabs(s) / scale;
-    int k = r < 0.1 ? -1 : r < 0.3 ? 0 : r < 0.5 ? 1 : r < 0.7 ? 2 : r < 0.9 ? 3 : 4;
-    if (k < 0) return 255;
-    return s > 0 ? reds[k] : blues[k];
-}
-
 static void print_method(const attx_model *m, const attx_explanation *ex, const attx_method_result *r, int tty)
 {
     char buf[64];
@@ -154,8 +114,8 @@ static void print_method(const attx_model *m, const attx_explanation *ex, const 
         for (int i = 0; i < r->n; i++) {
             const char *t = explain_player_label(m, ex, i, buf, sizeof buf);
             if (tty) {
-                int c = shade_colour(r->scores[i], scale);
-                printf("\033[38;5;%dm\033[48;5;%dm%s\033[0m ", (c == 196 || c == 27) ? 231 : 16, c, t);
+                int c = cli_shade_colour(r->scores[i], scale);
+                printf("\033[38;5;%dm\033[48;5;%dm%s\033[0m ", cli_shade_text_colour(c), c, t);
             } else {
                 printf("%s(%+.3g) ", t, r->scores[i]);
             }
@@ -166,7 +126,7 @@ static void print_method(const attx_model *m, const attx_explanation *ex, const 
             printf("  ");
             for (int x = 0; x < ex->grid_w; x++) {
                 double s = r->scores[y * ex->grid_w + x];
-                if (tty) printf("\033[48;5;%dm  \033[0m", shade_colour(s, scale));
+                if (tty) printf("\033[48;5;%dm  \033[0m", cli_shade_colour(s, scale));
                 else printf("%+9.2e ", s);
             }
             printf("\n");
@@ -284,7 +244,7 @@ static int run_explain(int argc, char **argv)
         else if (cli_value(argc, argv, &i, "--batch", &v)) opt.batch_size = (int)cli_parse_long(&cmd_explain, "--batch", v, 1, 4096);
         else if (cli_value(argc, argv, &i, "--trace-layer", &v)) trace_layer = (int)cli_parse_long(&cmd_explain, "--trace-layer", v, 0, 10000);
         else if (cli_value(argc, argv, &i, "--trace-head", &v)) trace_head = (int)cli_parse_long(&cmd_explain, "--trace-head", v, 0, 10000);
-        else if (cli_value(argc, argv, &i, "--layers", &v)) layers = parse_layers(v, &n_layers);
+        else if (cli_value(argc, argv, &i, "--layers", &v)) layers = cli_parse_layers(&cmd_explain, v, &n_layers);
         else if (cli_value(argc, argv, &i, "--sampler", &v)) {
             if (strcmp(v, "permutation") == 0) opt.sampler = ATTX_SAMPLER_PERMUTATION;
             else if (strcmp(v, "kernel") == 0) opt.sampler = ATTX_SAMPLER_KERNEL;

@@ -1,0 +1,368 @@
+/* test_cli_tcav.c — `attx tcav` as a user runs it: a random tiny ViT on PNG concept folders
+ * written here (JSON checked against the library run on the same images, the tests' p-values
+ * recomputed from the printed scores, the PNG heatmap decoded back), classic mode with random
+ * folders, the tiny BERT on text files (table and shaded-token heatmap), and the errors. */
+#include "testutil.h"
+
+#include <math.h>
+#include <png.h>
+
+#include "attx_explain.h"
+
+static char *run_attx(const char *args, int *status, char **err)
+{
+    char cmd[16384], *out;
+    snprintf(cmd, sizeof cmd, "%s %s", tu_attx(), args);
+    *status = tu_run(cmd, &out, err);
+    return out;
+}
+
+/* An 8x8 RGB PNG: kind 0 horizontal stripes, 1 dots, 2 a flat colour, 3 noise; seed varies it. */
+static void write_png(const char *path, int kind, uint64_t seed)
+{
+    unsigned char rgb[8 * 8 * 3];
+    uint64_t s = seed * 2654435761u + 1;
+    int phase = (int)(tu_random(&s) % 2), shade = 100 + (int)(tu_random(&s) % 100);
+    for (int y = 0; y < 8; y++)
+        for (int x = 0; x < 8; x++)
+            for (int c = 0; c < 3; c++) {
+                int v;
+                if (kind == 0) v = (y + phase) % 2 ? 250 : 10;
+                else if (kind == 1) v = (x % 3 == 1 && y % 3 == 1) ? 250 : 20;
+                else if (kind == 2) v = c == 0 ? shade : 30;
+                else v = (int)(tu_random(&s) % 256);
+                rgb[(y * 8 + x) * 3 + c] = (unsigned char)v;
+            }
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    img.width = 8;
+    img.height = 8;
+    img.format = PNG_FORMAT_RGB;
+    assert_true(png_image_write_to_file(&img, path, 0, rgb, 0, NULL));
+}
+
+static char *make_folder(const char *dir, const char *name, int kind, int count, uint64_t seed)
+{
+    char *p = tu_path(dir, name);
+    assert_int_equal(mkdir(p, 0755), 0);
+    for (int i = 0; i < count; i++) {
+        char file[64];
+        snprintf(file, sizeof file, "%s/img%02d.png", p, i);
+        write_png(file, kind, seed + (uint64_t)i);
+    }
+    return p;
+}
+
+static const char *VIT_CONFIG =
+    "{\"model_type\": \"vit\", \"hidden_size\": 8, \"num_hidden_layers\": 2, \"num_attention_heads\": 2,"
+    " \"intermediate_size\": 16, \"image_size\": 8, \"patch_size\": 4, \"num_channels\": 3,"
+    " \"initializer_range\": 0.5, \"num_labels\": 3, \"id2label\": {\"0\": \"cat\", \"1\": \"zebra\", \"2\": \"dog\"}}";
+
+static double json_num(const attx_json_value *v)
+{
+    double d = NAN;
+    if (attx_json_kind(v) != ATTX_JSON_NULL) assert_int_equal(attx_json_double(v, &d), 0);
+    return d;
+}
+
+/* Loads the images of a folder (img00.png ...) as attx tcav does. */
+static float *folder_pixels(const attx_model *m, const char *dir, int count)
+{
+    float *px = malloc((size_t)count * 192 * sizeof *px);
+    attx_error err;
+    for (int i = 0; i < count; i++) {
+        char file[4200];
+        snprintf(file, sizeof file, "%s/img%02d.png", dir, i);
+        if (attx_encode_image(m, file, px + (size_t)i * 192, &err) != 0) fail_msg("%s", err.msg);
+    }
+    return px;
+}
+
+static void test_vit_relative(void **state)
+{
+    (void)state;
+    attx_model *m;
+    attx_error err;
+    if (attx_model_create(&m, VIT_CONFIG, NULL, 0, 3, &err) != 0) fail_msg("%s", err.msg);
+    char *dir = tu_mkdtemp(), *model = tu_path(dir, "vit.safetensors"), *png = tu_path(dir, "heat.png");
+    if (attx_model_save(m, model, ATTX_F32, &err) != 0) fail_msg("%s", err.msg);
+    int sizes[3] = {5, 4, 6};
+    char *concept[3] = {make_folder(dir, "striped", 0, 5, 10), make_folder(dir, "dotted", 1, 4, 20), make_folder(dir, "red", 2, 6, 30)};
+    char *targets = make_folder(dir, "targets", 3, 7, 40);
+    char args[8192];
+    snprintf(args, sizeof args, "tcav %s --target zebra --concept %s %s --concept %s --targets %s --cavs 4 --seed 2 --json "
+                                "--png %s --heat-layer 0 --heat-concept dotted --heat-cav 3 --heat-target 2 --threads 1",
+             model, concept[0], concept[1], concept[2], targets, png);
+    int status;
+    char *errout, *out = run_attx(args, &status, &errout);
+    if (status != 0) fail_msg("exit %d: %s", status, errout);
+    assert_contains(errout, "targets 7/7");
+    assert_contains(errout, "wrote ");
+
+    /* the same run through the library on the same pixels */
+    float *px[3], *tpx = folder_pixels(m, targets, 7);
+    attx_tcav_memory mem[3], tmem = {7, NULL, NULL, tpx, 192};
+    attx_tcav_source src[3], tsrc = attx_tcav_source_memory(&tmem);
+    for (int c = 0; c < 3; c++) {
+        px[c] = folder_pixels(m, concept[c], sizes[c]);
+        mem[c] = (attx_tcav_memory){sizes[c], NULL, NULL, px[c], 192};
+        src[c] = attx_tcav_source_memory(&mem[c]);
+    }
+    attx_tcav_options o;
+    attx_tcav_options_init(&o);
+    o.klass = 1;
+    o.n_cavs = 4;
+    o.seed = 2;
+    o.heat_target = 2;
+    o.heat_layer_index = 0;   /* layer 0: at the last layer only [CLS] has a gradient */
+    o.heat_concept = 1;
+    o.heat_cav = 3;
+    attx_tcav_result r;
+    if (attx_tcav_run(m, src, 3, NULL, 0, &tsrc, &o, &r, &err) != 0) fail_msg("%s", err.msg);
+
+    attx_json_doc *doc;
+    if (attx_json_parse(out, strlen(out), NULL, &doc, &err) != 0) fail_msg("%s in %s", err.msg, out);
+    const attx_json_value *root = attx_json_root(doc), *layers = attx_json_get(root, "layers");
+    assert_string_equal(attx_json_str(attx_json_get(root, "mode"), NULL), "relative");
+    assert_int_equal(attx_json_len(layers), 2);
+    int64_t tests;
+    assert_int_equal(attx_json_i64(attx_json_get(root, "tests"), &tests), 0);
+    assert_int_equal(tests, 6);
+    for (int j = 0; j < 2; j++) {
+        const attx_json_value *cs = attx_json_get(attx_json_item(layers, (size_t)j), "concepts");
+        assert_int_equal(attx_json_len(cs), 3);
+        for (int c = 0; c < 3; c++) {
+            const attx_json_value *cell = attx_json_item(cs, (size_t)c);
+            for (int kind = 0; kind < ATTX_TCAV_KINDS; kind++) {
+                const attx_json_value *k = attx_json_get(cell, attx_tcav_kind_name(kind)), *sc = attx_json_get(k, "scores");
+                assert_int_equal(attx_json_len(sc), 4);
+                double scores[4];
+                for (int i = 0; i < 4; i++) {
+                    scores[i] = json_num(attx_json_item(sc, (size_t)i));
+                    assert_true(scores[i] >= 0 && scores[i] <= 1);
+                    assert_true(fabs(scores[i] - r.cells[j * 3 + c].score[kind][i]) < 1e-12);   /* same as the library */
+                    assert_true(fabs(scores[i] * 7 - round(scores[i] * 7)) < 1e-9);             /* a fraction of 7 */
+                }
+                /* the test, recomputed from the printed scores */
+                attx_ttest t = attx_ttest_1samp(4, scores, 0.5);
+                double p = json_num(attx_json_get(k, "p")), pb = json_num(attx_json_get(k, "p_bonferroni"));
+                const char *verdict = attx_json_str(attx_json_get(k, "verdict"), NULL);
+                if (isnan(t.p)) {
+                    assert_true(isnan(p) && isnan(pb));
+                    assert_string_equal(verdict, "undefined");
+                } else {
+                    assert_true(fabs(p - t.p) < 1e-15 && fabs(pb - fmin(1, 6 * t.p)) < 1e-15);
+                    assert_string_equal(verdict, pb < 0.05 ? "significant" : "not significant");
+                }
+            }
+        }
+    }
+    /* the heatmap: [CLS] + 4 patches of target 2 (img02.png), the library's numbers */
+    const attx_json_value *heat = attx_json_get(root, "heatmap"), *ts = attx_json_get(heat, "token_scores");
+    assert_int_equal(attx_json_len(ts), 5);
+    for (int t = 0; t < 5; t++) assert_true(fabs(json_num(attx_json_item(ts, (size_t)t)) - r.heat[t]) < 1e-12);
+    assert_contains(attx_json_str(attx_json_get(heat, "input"), NULL), "targets/img02.png");
+    assert_string_equal(attx_json_str(attx_json_get(heat, "concept"), NULL), "dotted");
+    attx_json_free(doc);
+
+    /* the PNG: 224 x 224 (8 pixels enlarged 28 times), each patch one colour; the patch with the
+     * largest |s| is the most tinted (red when s > 0, blue when s < 0) */
+    attx_image img;
+    if (attx_image_load(&img, png, &err) != 0) fail_msg("%s", err.msg);
+    assert_int_equal(img.width, 224);
+    assert_int_equal(img.height, 224);
+    assert_true(r.heat[1] != 0 && r.heat[4] != 0);
+    int best = 1;
+    for (int t = 2; t < 5; t++) best = fabs(r.heat[t]) > fabs(r.heat[best]) ? t : best;
+    int py = (best - 1) / 2, pxl = (best - 1) % 2;
+    const unsigned char *c = img.rgb + ((size_t)(py * 112 + 56) * 224 + (size_t)(pxl * 112 + 56)) * 3;
+    if (r.heat[best] > 0) assert_true(c[0] > c[2]);
+    else assert_true(c[2] > c[0]);
+    attx_image_free(&img);
+
+    /* the table */
+    snprintf(args, sizeof args, "tcav %s --target 1 --concept %s %s %s --targets %s --cavs 3 --layers 1", model, concept[0],
+             concept[1], concept[2], targets);
+    free(out);
+    free(errout);
+    out = run_attx(args, &status, &errout);
+    if (status != 0) fail_msg("exit %d: %s", status, errout);
+    assert_contains(out, "class 1 (zebra), 7 targets; relative CAVs (P1), 3 CAVs");
+    assert_contains(out, "layer 1\n");
+    assert_null(strstr(out, "layer 0\n"));
+    assert_contains(out, "  striped ");
+    assert_contains(out, "  dotted ");
+    assert_contains(out, "p(corr)");
+    free(out);
+    free(errout);
+
+    /* classic mode: 3 random folders -> 2 CAVs per concept and a random baseline */
+    char *rnd[3] = {make_folder(dir, "random0", 3, 4, 50), make_folder(dir, "random1", 3, 5, 60), make_folder(dir, "random2", 3, 4, 70)};
+    snprintf(args, sizeof args, "tcav %s --target dog --concept %s --random %s %s %s --targets %s --json", model, concept[0], rnd[0],
+             rnd[1], rnd[2], targets);
+    out = run_attx(args, &status, &errout);
+    if (status != 0) fail_msg("exit %d: %s", status, errout);
+    if (attx_json_parse(out, strlen(out), NULL, &doc, &err) != 0) fail_msg("%s in %s", err.msg, out);
+    root = attx_json_root(doc);
+    assert_string_equal(attx_json_str(attx_json_get(root, "mode"), NULL), "classic");
+    const attx_json_value *l0 = attx_json_item(attx_json_get(root, "layers"), 0);
+    const attx_json_value *cell = attx_json_item(attx_json_get(l0, "concepts"), 0), *base = attx_json_get(l0, "random_baseline");
+    double a[2], b[2];
+    for (int i = 0; i < 2; i++) {
+        a[i] = json_num(attx_json_item(attx_json_get(attx_json_get(cell, "ttcav"), "scores"), (size_t)i));
+        b[i] = json_num(attx_json_item(attx_json_get(attx_json_get(base, "ttcav"), "scores"), (size_t)i));
+    }
+    assert_int_equal(attx_json_len(attx_json_get(attx_json_get(cell, "ttcav"), "scores")), 2);
+    attx_ttest t = attx_ttest_ind(2, a, 2, b, 0);
+    double p = json_num(attx_json_get(attx_json_get(cell, "ttcav"), "p"));
+    assert_true((isnan(t.p) && isnan(p)) || fabs(t.p - p) < 1e-15);
+    attx_json_free(doc);
+    free(out);
+    free(errout);
+
+    /* errors: an empty concept folder, a file that is not an image, an unknown class */
+    char *empty = tu_path(dir, "empty");
+    assert_int_equal(mkdir(empty, 0755), 0);
+    snprintf(args, sizeof args, "tcav %s --target 1 --concept %s %s --targets %s", model, concept[0], empty, targets);
+    out = run_attx(args, &status, &errout);
+    assert_int_equal(status, 1);
+    assert_contains(errout, "empty: no images in the folder");
+    free(out);
+    free(errout);
+    char *notes = tu_path(concept[1], "notes.txt");
+    tu_write_str(notes, "not an image\n");
+    snprintf(args, sizeof args, "tcav %s --target 1 --concept %s %s --targets %s", model, concept[0], concept[1], targets);
+    out = run_attx(args, &status, &errout);
+    assert_int_equal(status, 1);
+    assert_contains(errout, "notes.txt: not an image");
+    free(out);
+    free(errout);
+    unlink(notes);
+    snprintf(args, sizeof args, "tcav %s --target horse --concept %s %s --targets %s", model, concept[0], concept[1], targets);
+    out = run_attx(args, &status, &errout);
+    assert_int_equal(status, 1);
+    assert_contains(errout, "unknown target class 'horse' (the model's classes: cat, zebra, dog)");
+    free(out);
+    free(errout);
+    snprintf(args, sizeof args, "tcav %s --target 7 --concept %s %s --targets %s", model, concept[0], concept[1], targets);
+    out = run_attx(args, &status, &errout);
+    assert_int_equal(status, 1);
+    assert_contains(errout, "unknown target class 7");
+    free(out);
+    free(errout);
+    snprintf(args, sizeof args, "tcav %s --target 1 --concept %s %s --targets %s/no_such", model, concept[0], concept[1], dir);
+    out = run_attx(args, &status, &errout);
+    assert_int_equal(status, 1);
+    assert_contains(errout, "no_such: no such file or folder");
+    free(out);
+    free(errout);
+    /* usage errors: no targets, one concept without random sets, two random sets */
+    const char *usage[] = {"--target 1 --concept A B", "--target 1 --concept A --targets T", "--target 1 --concept A --random R S --targets T",
+                           "--target 1 --concept A B --targets T --layers 1-0", "--concept A B --targets T"};
+    for (size_t k = 0; k < sizeof usage / sizeof usage[0]; k++) {
+        snprintf(args, sizeof args, "tcav %s %s", model, usage[k]);
+        out = run_attx(args, &status, &errout);
+        if (status != 2) fail_msg("'%s': exit %d (%s)", usage[k], status, errout);
+        assert_contains(errout, "usage error");
+        free(out);
+        free(errout);
+    }
+    snprintf(args, sizeof args, "tcav %s --target 1 --concept %s %s --targets %s --layers 5", model, concept[0], concept[1], targets);
+    out = run_attx(args, &status, &errout);
+    assert_int_equal(status, 1);
+    assert_contains(errout, "layer 5: the model has 2 layers");
+    free(out);
+    free(errout);
+
+    attx_tcav_result_free(&r);
+    for (int k = 0; k < 3; k++) {
+        free(px[k]);
+        free(concept[k]);
+        free(rnd[k]);
+    }
+    free(tpx);
+    free(notes);
+    free(empty);
+    free(targets);
+    free(model);
+    free(png);
+    tu_rmdir(dir);
+    attx_model_close(m);
+}
+
+static void test_bert_text(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), *good = tu_path(dir, "good-words.csv"), *bad = tu_path(dir, "bad-words.txt"),
+         *plain = tu_path(dir, "plain.txt"), *tg = tu_path(dir, "targets.txt"), args[8192];
+    tu_write_str(good, "good film\ngreat story\n\nvery good plot\r\nreally great\n");
+    tu_write_str(bad, "bad film\nbad plot\nthe actor was bad\n");
+    tu_write_str(plain, "the film\na story\nit was a movie\nthe plot\n");
+    tu_write_str(tg, "the movie was good\na great film\nthe story was not bad");   /* no final newline */
+    snprintf(args, sizeof args, "tcav test/fixtures/bert/tiny --target positive --concept %s %s %s --targets %s --cavs 4 "
+                                "--layers 0 --heat-target 1",
+             good, bad, plain, tg);
+    int status;
+    char *errout, *out = run_attx(args, &status, &errout);
+    if (status != 0) fail_msg("exit %d: %s", status, errout);
+    assert_contains(out, "class 1 (positive), 3 targets; relative CAVs (P1), 4 CAVs");
+    assert_contains(out, "  good-words ");
+    assert_contains(out, "  bad-words ");
+    assert_contains(out, "heatmap: target 1, layer 0, concept good-words, CAV 0: S = ");
+    assert_contains(out, "[CLS](");                    /* not a TTY: tokens with their scores */
+    assert_contains(out, "great(");
+    assert_contains(out, "[SEP](");
+    assert_null(strstr(out, "\033["));
+    free(out);
+    free(errout);
+
+    snprintf(args, sizeof args, "tcav test/fixtures/bert/tiny --target 1 --concept %s %s --targets %s --cavs 3 --json --heat-target 2",
+             good, bad, tg);
+    out = run_attx(args, &status, &errout);
+    if (status != 0) fail_msg("exit %d: %s", status, errout);
+    attx_json_doc *doc;
+    attx_error err;
+    if (attx_json_parse(out, strlen(out), NULL, &doc, &err) != 0) fail_msg("%s in %s", err.msg, out);
+    const attx_json_value *root = attx_json_root(doc), *heat = attx_json_get(root, "heatmap");
+    const attx_json_value *toks = attx_json_get(heat, "tokens");
+    assert_int_equal(attx_json_len(toks), 7);           /* [CLS] the story was not bad [SEP] */
+    assert_string_equal(attx_json_str(attx_json_item(toks, 0), NULL), "[CLS]");
+    assert_int_equal(attx_json_len(attx_json_get(heat, "token_scores")), 7);
+    const attx_json_value *cs = attx_json_get(attx_json_item(attx_json_get(root, "layers"), 0), "concepts");
+    int64_t examples;
+    assert_int_equal(attx_json_i64(attx_json_get(attx_json_item(attx_json_get(root, "concepts"), 0), "examples"), &examples), 0);
+    assert_int_equal(examples, 4);                      /* the blank line is skipped */
+    assert_int_equal(attx_json_len(attx_json_get(attx_json_get(attx_json_item(cs, 1), "ttcav"), "scores")), 3);
+    attx_json_free(doc);
+    free(out);
+    free(errout);
+
+    /* a folder for a text model; --png for a text model */
+    snprintf(args, sizeof args, "tcav test/fixtures/bert/tiny --target 1 --concept %s %s --targets %s", dir, bad, tg);
+    out = run_attx(args, &status, &errout);
+    assert_int_equal(status, 1);
+    assert_contains(errout, "a folder; a text model takes a text file");
+    free(out);
+    free(errout);
+    snprintf(args, sizeof args, "tcav test/fixtures/bert/tiny --target 1 --concept %s %s --targets %s --png x.png", good, bad, tg);
+    out = run_attx(args, &status, &errout);
+    assert_int_equal(status, 1);
+    assert_contains(errout, "--png draws image heatmaps");
+    free(out);
+    free(errout);
+    free(good);
+    free(bad);
+    free(plain);
+    free(tg);
+    tu_rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vit_relative),
+        cmocka_unit_test(test_bert_text),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,495 @@
+/* test_tcav.c — the T-TCAV building blocks against independent references: logistic
+ * regression against sklearn (1e-4 on coefficients), the t distribution and t-tests against
+ * scipy (1e-6), the per-example scores against the formulas worked by hand, P1's relative
+ * negatives, the streamed gradients / block outputs / [CLS] attention against PyTorch's
+ * fixture tensors, and the whole protocol against a recomputation from those pieces. */
+#include "testutil.h"
+
+#include <math.h>
+
+#include "attx_explain.h"
+#include "test/fixtures/tcav/reference.h"
+
+/* ---- logistic regression vs sklearn ---- */
+
+static double fit_and_compare(const char *name, int n, int d, double C, const float *x, const unsigned char *y,
+                              const double *want_coef, double want_intercept)
+{
+    const float **rows = malloc((size_t)n * sizeof *rows);
+    uint8_t *labels = malloc((size_t)n);
+    for (int i = 0; i < n; i++) {
+        rows[i] = x + (size_t)i * (size_t)d;
+        labels[i] = y[i];
+    }
+    double coef[8], b;
+    attx_logreg_options o = {.C = C};
+    attx_logreg_info info;
+    attx_error err;
+    if (attx_logreg_fit((size_t)n, d, rows, labels, &o, coef, &b, &info, &err) != 0) fail_msg("%s", err.msg);
+    assert_true(info.converged);
+    double worst = fabs(b - want_intercept);
+    for (int j = 0; j < d; j++) worst = fmax(worst, fabs(coef[j] - want_coef[j]));
+    print_message("%s: %d iterations, max |coef - sklearn| %.2e (gradient %.1e)\n", name, info.iterations, worst,
+                  info.grad_max);
+    assert_true(worst < 1e-4);
+    free(rows);
+    free(labels);
+    return worst;
+}
+
+static void test_logreg_sklearn(void **state)
+{
+    (void)state;
+    fit_and_compare("lr1", LR1_N, LR1_D, lr1_C, lr1_x, lr1_y, lr1_coef, lr1_intercept);
+    fit_and_compare("lr2", LR2_N, LR2_D, lr2_C, lr2_x, lr2_y, lr2_coef, lr2_intercept);
+    fit_and_compare("lr3", LR3_N, LR3_D, lr3_C, lr3_x, lr3_y, lr3_coef, lr3_intercept);
+
+    /* the same problem as token rows: positive rows grouped into examples of 1-3 tokens in one
+     * activation set, negatives in another; the CAV is sklearn's coef / ||coef|| */
+    attx_tcav_acts sets[2];
+    int64_t starts[2][LR1_N + 1];
+    float *h[2];
+    for (int s = 0; s < 2; s++) {
+        h[s] = malloc(sizeof lr1_x);
+        int rows = 0, ex = 0;
+        starts[s][0] = 0;
+        for (int i = 0; i < LR1_N; i++) {
+            if (lr1_y[i] != (s == 0)) continue;
+            memcpy(h[s] + (size_t)rows * LR1_D, lr1_x + (size_t)i * LR1_D, LR1_D * sizeof(float));
+            rows++;
+            if (rows % 3 == 0 || rows % 5 == 1) starts[s][++ex] = rows;   /* uneven example lengths */
+        }
+        if (starts[s][ex] != rows) starts[s][++ex] = rows;
+        sets[s] = (attx_tcav_acts){.count = ex, .dim = LR1_D, .n_layers = 1, .start = starts[s], .h = &h[s]};
+    }
+    attx_tcav_ref pos[LR1_N], neg[LR1_N];
+    for (int i = 0; i < sets[0].count; i++) pos[i] = (attx_tcav_ref){0, i};
+    for (int i = 0; i < sets[1].count; i++) neg[i] = (attx_tcav_ref){1, i};
+    double cav[LR1_D], norm = 0, worst = 0;
+    attx_error err;
+    attx_logreg_options o = {.C = lr1_C};
+    if (attx_cav_train(sets, 0, pos, sets[0].count, neg, sets[1].count, &o, cav, NULL, &err) != 0) fail_msg("%s", err.msg);
+    for (int j = 0; j < LR1_D; j++) norm += lr1_coef[j] * lr1_coef[j];
+    for (int j = 0; j < LR1_D; j++) worst = fmax(worst, fabs(cav[j] - lr1_coef[j] / sqrt(norm)));
+    print_message("CAV from token rows: max |cav - coef/||coef||| %.2e\n", worst);
+    assert_true(worst < 1e-4);
+    /* a warm start at sklearn's optimum stays there */
+    const float *rows1[LR1_N];
+    uint8_t y1[LR1_N];
+    for (int i = 0; i < LR1_N; i++) {
+        rows1[i] = lr1_x + (size_t)i * LR1_D;
+        y1[i] = lr1_y[i];
+    }
+    attx_logreg_options warm = {.C = lr1_C, .init_coef = lr1_coef, .init_intercept = lr1_intercept};
+    attx_logreg_info wi;
+    double wc[LR1_D], wb;
+    if (attx_logreg_fit(LR1_N, LR1_D, rows1, y1, &warm, wc, &wb, &wi, &err) != 0) fail_msg("%s", err.msg);
+    print_message("warm start at sklearn's optimum: %d iterations\n", wi.iterations);
+    assert_true(wi.iterations <= 8 && fabs(wb - lr1_intercept) < 1e-5 && fabs(wi.intercept - wb) == 0);
+    for (int j = 0; j < LR1_D; j++) assert_true(fabs(wc[j] - lr1_coef[j]) < 1e-4);
+    /* errors */
+    assert_int_equal(attx_cav_train(sets, 0, pos, 0, neg, 1, &o, cav, NULL, &err), -1);
+    assert_contains(err.msg, "both sides");
+    uint8_t bad = 2;
+    const float *row = lr1_x;
+    assert_int_equal(attx_logreg_fit(1, 2, &row, &bad, NULL, cav, NULL, NULL, &err), -1);
+    assert_contains(err.msg, "not 0 or 1");
+    free(h[0]);
+    free(h[1]);
+}
+
+/* ---- statistics vs scipy ---- */
+
+static void test_t_distribution(void **state)
+{
+    (void)state;
+    double worst = 0;
+    for (size_t i = 0; i < sizeof tcdf_t / sizeof tcdf_t[0]; i++) {
+        double got = attx_student_t_cdf(tcdf_t[i], tcdf_df[i]);
+        double e = fabs(got - tcdf_p[i]);
+        if (e > 1e-6) fail_msg("t cdf(%g, df %g) = %.17g, scipy %.17g", tcdf_t[i], tcdf_df[i], got, tcdf_p[i]);
+        worst = fmax(worst, e);
+    }
+    print_message("t cdf: max |err| vs scipy %.2e\n", worst);
+    /* closed forms: I_x(1, 1) = x, I_x(a, 1) = x^a, t with 1 df is Cauchy */
+    assert_true(fabs(attx_betainc(1, 1, 0.3) - 0.3) < 1e-14);
+    assert_true(fabs(attx_betainc(2.5, 1, 0.4) - pow(0.4, 2.5)) < 1e-14);
+    assert_true(fabs(attx_student_t_cdf(1.7, 1) - (0.5 + atan(1.7) / M_PI)) < 1e-14);
+    assert_true(isnan(attx_student_t_cdf(1, 0)));
+    assert_true(isnan(attx_betainc(1, 1, 1.5)));
+}
+
+static void test_ttests(void **state)
+{
+    (void)state;
+    double worst = 0;
+    struct { const double *x; int n; double t, p; } one[] = {
+        {one1_x, 50, one1_t, one1_p}, {one2_x, 50, one2_t, one2_p}, {one3_x, 3, one3_t, one3_p}};
+    for (int k = 0; k < 3; k++) {
+        attx_ttest r = attx_ttest_1samp(one[k].n, one[k].x, 0.5);
+        assert_true(fabs(r.t - one[k].t) < 1e-9);
+        assert_true(fabs(r.p - one[k].p) < 1e-6);
+        assert_true(fabs(r.p - one[k].p) <= 1e-9 * one[k].p + 1e-15);   /* relative, for tiny p */
+        worst = fmax(worst, fabs(r.p - one[k].p));
+    }
+    attx_ttest st = attx_ttest_ind(12, two_a, 9, two_b, 0), we = attx_ttest_ind(12, two_a, 9, two_b, 1);
+    assert_true(fabs(st.t - two_student_t) < 1e-9 && fabs(st.p - two_student_p) < 1e-6);
+    assert_true(fabs(we.t - two_welch_t) < 1e-9 && fabs(we.p - two_welch_p) < 1e-6);
+    assert_true(fabs(st.df - 19) < 1e-12);
+    worst = fmax(worst, fmax(fabs(st.p - two_student_p), fabs(we.p - two_welch_p)));
+    print_message("t-tests: max |p - scipy| %.2e\n", worst);
+    /* P1's rule: no variation gives NaN; too few values too */
+    double flat[5] = {0.7, 0.7, 0.7, 0.7, 0.7};
+    assert_true(isnan(attx_ttest_1samp(5, flat, 0.5).p));
+    assert_true(isnan(attx_ttest_1samp(1, one1_x, 0.5).p));
+    assert_true(isnan(attx_ttest_ind(5, flat, 5, flat, 0).p));
+    assert_true(fabs(attx_bonferroni(0.01, 12) - 0.12) < 1e-15);
+    assert_true(attx_bonferroni(0.2, 12) == 1);
+    assert_true(isnan(attx_bonferroni(NAN, 3)));
+}
+
+/* ---- per-example scores, worked by hand ---- */
+
+static void test_example_scores(void **state)
+{
+    (void)state;
+    /* T = 3: d = (1, -2, 0.5), a = (0.5, 0.3, 0.2): ||a|| = sqrt(0.38), ||d|| = sqrt(5.25) */
+    double d[3] = {1, -2, 0.5}, s[3];
+    float a[3] = {0.5f, 0.3f, 0.2f};
+    attx_tcav_example_score r = attx_tcav_example(3, d, a, s);
+    double af[3] = {0.5f, 0.3f, 0.2f};   /* a as the floats hold it */
+    double scale = sqrt(af[0] * af[0] + af[1] * af[1] + af[2] * af[2]) / sqrt(5.25) + 1e-8;
+    for (int t = 0; t < 3; t++) assert_true(fabs(s[t] - af[t] * d[t] * scale) < 1e-15);
+    assert_true(fabs(r.ttcav - (af[0] * 1 - af[1] * 2 + af[2] * 0.5) * scale / 3) < 1e-15);
+    assert_true(r.ttcav < 0);
+    assert_true(fabs(r.tcav - (-0.5)) < 1e-15 && fabs(r.ablation - (-0.5 / 3)) < 1e-15);
+
+    /* the [CLS] token counts: a = (0.6, 0.2, 0.2), d = (1, -1, -1): with t = 0 S > 0, without
+     * it S would be < 0; the 1e-8 is added to the ratio ||a|| / ||d|| */
+    double d2[3] = {1, -1, -1};
+    float a2[3] = {0.6f, 0.2f, 0.2f};
+    r = attx_tcav_example(3, d2, a2, s);
+    double a20 = 0.6f, a21 = 0.2f;
+    double scale2 = sqrt(a20 * a20 + 2 * a21 * a21) / sqrt(3.0) + 1e-8;
+    assert_true(r.ttcav > 0);
+    assert_true(fabs(r.ttcav - (a20 - 2 * a21) * scale2 / 3) < 1e-15);
+    assert_true(r.tcav < 0);                          /* classic TCAV disagrees here */
+
+    /* the epsilon alone when a = 0: d~ = d * 1e-8, s = 0 */
+    float a0[2] = {0, 0};
+    double d3[2] = {2, 1};
+    r = attx_tcav_example(2, d3, a0, s);
+    assert_true(r.ttcav == 0 && s[0] == 0);
+    /* the epsilon matters when ||a|| << ||d||: ratio 1e-9 + 1e-8 */
+    float a4[1] = {1e-9f};
+    double d4[1] = {1.0};
+    r = attx_tcav_example(1, d4, a4, s);
+    double a4d = 1e-9f;
+    assert_true(fabs(r.ttcav - a4d * (a4d / 1.0 + 1e-8)) < 1e-30);
+    /* d = 0: S = 0, not NaN */
+    double dz[2] = {0, 0};
+    r = attx_tcav_example(2, dz, a2, s);
+    assert_true(r.ttcav == 0 && r.tcav == 0 && !isnan(s[1]));
+
+    /* directional derivatives */
+    float g[6] = {1, 2, 3, -1, 0, 0.5f};
+    double v[3] = {0.5, -0.25, 1}, dd[2];
+    attx_tcav_directional(2, 3, g, v, dd);
+    assert_true(fabs(dd[0] - (0.5 - 0.5 + 3)) < 1e-15 && fabs(dd[1] - (-0.5 + 0.5)) < 1e-15);
+}
+
+/* ---- relative negatives ---- */
+
+static void test_relative_negatives(void **state)
+{
+    (void)state;
+    int sizes[3] = {7, 5, 9};
+    attx_tcav_ref a[9], b[9];
+    for (int c = 0; c < 3; c++) {
+        int n = attx_tcav_relative_negatives(3, sizes, c, 4, a);
+        int pool = 21 - sizes[c];
+        assert_int_equal(n, sizes[c] < pool ? sizes[c] : pool);
+        for (int i = 0; i < n; i++) {
+            assert_true(a[i].set != c && a[i].set >= 0 && a[i].set < 3);
+            assert_true(a[i].example >= 0 && a[i].example < sizes[a[i].set]);
+            for (int k = 0; k < i; k++) assert_false(a[k].set == a[i].set && a[k].example == a[i].example);
+        }
+        assert_int_equal(attx_tcav_relative_negatives(3, sizes, c, 4, b), n);   /* same seed, same draw */
+        assert_memory_equal(a, b, (size_t)n * sizeof *a);
+    }
+    /* different seeds give different draws (at least one of ten differs from seed 0) */
+    attx_tcav_relative_negatives(3, sizes, 0, 0, a);
+    int differ = 0;
+    for (uint64_t seed = 1; seed <= 10; seed++) {
+        attx_tcav_relative_negatives(3, sizes, 0, seed, b);
+        differ += memcmp(a, b, 7 * sizeof *a) != 0;
+    }
+    assert_true(differ >= 9);
+    /* every pool example can be drawn: the union over 200 seeds covers the pool */
+    int seen[3][9] = {{0}};
+    for (uint64_t seed = 0; seed < 200; seed++) {
+        int n = attx_tcav_relative_negatives(3, sizes, 1, seed, a);
+        for (int i = 0; i < n; i++) seen[a[i].set][a[i].example] = 1;
+    }
+    for (int s = 0; s < 3; s += 2)
+        for (int e = 0; e < sizes[s]; e++) assert_true(seen[s][e]);
+}
+
+/* ---- gradients, block outputs and [CLS] attention vs the PyTorch fixture ---- */
+
+typedef struct grad_check {
+    const attx_tensor_file *ref;
+    int b, T_ref, D, H;
+    double e_h, e_g, e_a;
+    int views;
+} grad_check;
+
+static const float *ref_f32(const attx_tensor_file *f, const char *name)
+{
+    const attx_stored_tensor *t = attx_tensor_file_find(f, name);
+    if (!t) fail_msg("no %s", name);
+    assert_int_equal(t->dtype, ATTX_F32);
+    return (const float *)t->data;
+}
+
+static int check_view(void *user, const attx_tcav_view *v, attx_error *err)
+{
+    (void)err;
+    grad_check *c = user;
+    char name[64];
+    size_t off = (size_t)c->b * (size_t)c->T_ref * (size_t)c->D;
+    snprintf(name, sizeof name, "hidden.%d", v->layer + 1);
+    const float *h = ref_f32(c->ref, name) + off;
+    snprintf(name, sizeof name, "grad_hidden.%d", v->layer + 1);
+    const float *g = ref_f32(c->ref, name) + off;
+    snprintf(name, sizeof name, "attn.%d", v->layer);
+    const float *A = ref_f32(c->ref, name);
+    for (int t = 0; t < v->T; t++) {
+        for (int k = 0; k < v->D; k++) {
+            c->e_h = fmax(c->e_h, fabs(v->h[t * v->D + k] - h[t * c->D + k]));
+            c->e_g = fmax(c->e_g, fabs(v->g[t * v->D + k] - g[t * c->D + k]));
+        }
+        double a = 0;
+        for (int hh = 0; hh < c->H; hh++) a += A[(((size_t)c->b * c->H + hh) * c->T_ref) * c->T_ref + t];
+        c->e_a = fmax(c->e_a, fabs(v->a[t] - a / c->H));
+    }
+    c->views++;
+    return 0;
+}
+
+static void test_gradients_fixture(void **state)
+{
+    (void)state;
+    attx_model *m;
+    attx_error err;
+    attx_tensor_file ref;
+    if (attx_model_open(&m, "test/fixtures/bert/batch", &err) != 0) fail_msg("%s", err.msg);
+    if (attx_safetensors_open(&ref, "test/fixtures/bert/batch/reference.safetensors", &err) != 0) fail_msg("%s", err.msg);
+    const attx_config *cfg = attx_model_config(m);
+    const attx_stored_tensor *ids = attx_tensor_file_find(&ref, "input_ids"), *mask = attx_tensor_file_find(&ref, "attention_mask"),
+                             *pred = attx_tensor_file_find(&ref, "predicted");
+    int B = (int)ids->shape[0], T = (int)ids->shape[1];
+    grad_check c = {&ref, 0, T, cfg->hidden_size, cfg->num_heads, 0, 0, 0, 0};
+    for (int b = 0; b < B; b++) {
+        int32_t row[64], len = 0;
+        for (int t = 0; t < T; t++) {
+            int64_t id, mk;
+            memcpy(&id, ids->data + 8 * ((size_t)b * T + t), 8);
+            memcpy(&mk, mask->data + 8 * ((size_t)b * T + t), 8);
+            row[t] = (int32_t)id;
+            len += (int32_t)mk;
+        }
+        int64_t klass;
+        memcpy(&klass, pred->data + 8 * b, 8);
+        const int32_t *rows[1] = {row};
+        attx_tcav_memory mem = {1, rows, &len, NULL, 0};
+        attx_tcav_source src = attx_tcav_source_memory(&mem);
+        int layers[2] = {1, 0};
+        c.b = b;
+        if (attx_tcav_gradients(m, &src, (int)klass, layers, 2, 0, check_view, &c, &err) != 0) fail_msg("%s", err.msg);
+    }
+    print_message("vs PyTorch: max |err| h %.1e, g %.1e, CLS attention %.1e (%d views)\n", c.e_h, c.e_g, c.e_a, c.views);
+    assert_int_equal(c.views, 2 * B);
+    assert_true(c.e_h < 1e-4 && c.e_g < 1e-4 && c.e_a < 1e-5);
+    attx_tensor_file_close(&ref);
+    attx_model_close(m);
+}
+
+/* ---- the whole protocol on a random ViT, against a recomputation from the pieces ---- */
+
+static const char *VIT_CONFIG =
+    "{\"model_type\": \"vit\", \"hidden_size\": 8, \"num_hidden_layers\": 3, \"num_attention_heads\": 2,"
+    " \"intermediate_size\": 16, \"image_size\": 8, \"patch_size\": 4, \"num_channels\": 3,"
+    " \"initializer_range\": 0.5, \"num_labels\": 3}";
+
+#define NPX (3 * 8 * 8)
+
+/* count images: a colour tint per set plus noise */
+static float *images(int count, float tint, uint64_t seed)
+{
+    float *p = malloc((size_t)count * NPX * sizeof *p);
+    for (int i = 0; i < count * NPX; i++) {
+        uint64_t r = tu_random(&seed);
+        p[i] = tint * (float)((i / 64) % 3 - 1) + (float)((r >> 11) * (1.0 / 9007199254740992.0) - 0.5);
+    }
+    return p;
+}
+
+typedef struct recompute {
+    const double *cav;          /* [D] */
+    int layer;
+    int positive, count;
+    double heat[8];
+    int heat_T;
+} recompute;
+
+static int recompute_view(void *user, const attx_tcav_view *v, attx_error *err)
+{
+    (void)err;
+    recompute *r = user;
+    if (v->layer != r->layer) return 0;
+    double d[8];
+    attx_tcav_directional(v->T, v->D, v->g, r->cav, d);
+    attx_tcav_example_score s = attx_tcav_example(v->T, d, v->a, v->example == 1 ? r->heat : NULL);
+    if (v->example == 1) r->heat_T = v->T;
+    r->positive += s.ttcav > 0;
+    r->count++;
+    return 0;
+}
+
+static void test_protocol_vit(void **state)
+{
+    (void)state;
+    attx_model *m;
+    attx_error err;
+    if (attx_model_create(&m, VIT_CONFIG, NULL, 0, 11, &err) != 0) fail_msg("%s", err.msg);
+    int sizes[3] = {4, 3, 5};
+    float *px[3], *tg = images(6, 0, 99);
+    attx_tcav_memory mem[3], tmem = {6, NULL, NULL, tg, NPX};
+    attx_tcav_source src[3], targets = attx_tcav_source_memory(&tmem);
+    for (int c = 0; c < 3; c++) {
+        px[c] = images(sizes[c], 0.8f * (float)(c - 1), 1000 + (uint64_t)c);
+        mem[c] = (attx_tcav_memory){sizes[c], NULL, NULL, px[c], NPX};
+        src[c] = attx_tcav_source_memory(&mem[c]);
+    }
+    attx_tcav_options o;
+    attx_tcav_options_init(&o);
+    int layers[2] = {2, 0};
+    o.layers = layers;
+    o.n_layers = 2;
+    o.n_cavs = 4;
+    o.seed = 5;
+    o.klass = 1;
+    o.heat_target = 1;
+    o.heat_layer_index = 1;
+    o.heat_concept = 2;
+    o.heat_cav = 3;
+    attx_tcav_result r;
+    if (attx_tcav_run(m, src, 3, NULL, 0, &targets, &o, &r, &err) != 0) fail_msg("%s", err.msg);
+    assert_int_equal(r.n_cavs, 4);
+    assert_int_equal(r.tests, 6);
+    assert_int_equal(r.heat_T, 5);          /* [CLS] + 4 patches */
+
+    /* recompute cell (layer index j, concept c, CAV i) from the pieces */
+    attx_tcav_acts acts[3];
+    for (int c = 0; c < 3; c++)
+        if (attx_tcav_activations(m, &src[c], layers, 2, 1, &acts[c], &err) != 0) fail_msg("%s", err.msg);
+    assert_int_equal(acts[0].start[acts[0].count], 4 * 5);   /* every token of every image is a row */
+    double worst_cav = 0;
+    int checked = 0;
+    for (int j = 0; j < 2; j++)
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < 4; i++) {
+                attx_tcav_ref pos[5], neg[5];
+                for (int k = 0; k < sizes[c]; k++) pos[k] = (attx_tcav_ref){c, k};
+                int nn = attx_tcav_relative_negatives(3, sizes, c, 5 + (uint64_t)i, neg);
+                assert_int_equal(nn, sizes[c]);
+                double cav[8];
+                if (attx_cav_train(acts, j, pos, sizes[c], neg, nn, NULL, cav, NULL, &err) != 0) fail_msg("%s", err.msg);
+                const double *got = r.cavs + (((size_t)j * 3 + c) * 4 + i) * 8;
+                for (int k = 0; k < 8; k++) worst_cav = fmax(worst_cav, fabs(got[k] - cav[k]));
+                recompute rc = {cav, layers[j], 0, 0, {0}, 0};
+                if (attx_tcav_gradients(m, &targets, 1, layers, 2, 1, recompute_view, &rc, &err) != 0) fail_msg("%s", err.msg);
+                assert_int_equal(rc.count, 6);
+                const attx_tcav_cell *cell = &r.cells[j * 3 + c];
+                assert_true(fabs(cell->score[ATTX_TCAV_TTCAV][i] - rc.positive / 6.0) < 1e-12);
+                if (j == 1 && c == 2 && i == 3)
+                    for (int t = 0; t < 5; t++) assert_true(fabs(r.heat[t] - rc.heat[t]) < 1e-5 * (1 + fabs(rc.heat[t])));
+                checked++;
+            }
+    print_message("protocol: %d CAVs recomputed, max |cav diff| %.1e\n", checked, worst_cav);
+    assert_true(worst_cav < 1e-9);
+    /* the cell's statistics are the one-sample test of its scores */
+    const attx_tcav_cell *cell = &r.cells[1];
+    attx_ttest t = attx_ttest_1samp(4, cell->score[0], 0.5);
+    assert_true((isnan(t.p) && isnan(cell->stat[0].test.p)) || fabs(t.p - cell->stat[0].test.p) < 1e-15);
+    for (int c = 0; c < 3; c++) attx_tcav_acts_free(&acts[c]);
+
+    /* the batch size and the activation budget (one layer at a time) change nothing */
+    attx_tcav_result r2;
+    o.batch_size = 5;
+    o.max_activation_bytes = 1;
+    if (attx_tcav_run(m, src, 3, NULL, 0, &targets, &o, &r2, &err) != 0) fail_msg("%s", err.msg);
+    for (int k = 0; k < 6; k++)
+        for (int kind = 0; kind < ATTX_TCAV_KINDS; kind++)
+            assert_memory_equal(r.cells[k].score[kind], r2.cells[k].score[kind], 4 * sizeof(double));
+    attx_tcav_result_free(&r2);
+
+    /* classic mode: concepts against 3 random sets -> 2 CAVs each, Student's two-sample test */
+    float *rp[3];
+    attx_tcav_memory rmem[3];
+    attx_tcav_source rsrc[3];
+    for (int k = 0; k < 3; k++) {
+        rp[k] = images(3 + k, 0, 5000 + (uint64_t)k);
+        rmem[k] = (attx_tcav_memory){3 + k, NULL, NULL, rp[k], NPX};
+        rsrc[k] = attx_tcav_source_memory(&rmem[k]);
+    }
+    o.heat_cav = 1;
+    o.heat_concept = 1;
+    if (attx_tcav_run(m, src, 2, rsrc, 3, &targets, &o, &r2, &err) != 0) fail_msg("%s", err.msg);
+    assert_true(r2.classic);
+    assert_int_equal(r2.n_cavs, 2);
+    assert_non_null(r2.baselines);
+    const attx_tcav_cell *cc = &r2.cells[0];
+    attx_ttest ti = attx_ttest_ind(2, cc->score[1], 2, r2.baselines[0].score[1], 0);
+    assert_true((isnan(ti.p) && isnan(cc->stat[1].test.p)) || fabs(ti.p - cc->stat[1].test.p) < 1e-15);
+    attx_tcav_result_free(&r2);
+    for (int k = 0; k < 3; k++) free(rp[k]);
+
+    /* errors */
+    o.heat_cav = 0;
+    attx_tcav_memory empty = {0, NULL, NULL, px[0], NPX};
+    attx_tcav_source esrc[2] = {src[0], attx_tcav_source_memory(&empty)};
+    assert_int_equal(attx_tcav_run(m, esrc, 2, NULL, 0, &targets, &o, &r2, &err), -1);
+    assert_contains(err.msg, "concept 1 has no examples");
+    assert_int_equal(attx_tcav_run(m, src, 1, NULL, 0, &targets, &o, &r2, &err), -1);
+    assert_contains(err.msg, "at least 2 concepts");
+    assert_int_equal(attx_tcav_run(m, src, 2, rsrc, 2, &targets, &o, &r2, &err), -1);
+    assert_contains(err.msg, "at least 3 random sets");
+    o.klass = 3;
+    assert_int_equal(attx_tcav_run(m, src, 2, NULL, 0, &targets, &o, &r2, &err), -1);
+    assert_contains(err.msg, "class 3");
+    o.klass = 0;
+    layers[1] = 3;
+    assert_int_equal(attx_tcav_run(m, src, 2, NULL, 0, &targets, &o, &r2, &err), -1);
+    assert_contains(err.msg, "layer 3");
+
+    attx_tcav_result_free(&r);
+    for (int c = 0; c < 3; c++) free(px[c]);
+    free(tg);
+    attx_model_close(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_logreg_sklearn),
+        cmocka_unit_test(test_t_distribution),
+        cmocka_unit_test(test_ttests),
+        cmocka_unit_test(test_example_scores),
+        cmocka_unit_test(test_relative_negatives),
+        cmocka_unit_test(test_gradients_fixture),
+        cmocka_unit_test(test_protocol_vit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,668 @@
+/* cmd_tcav.c — `attx tcav MODEL --target CLASS --concept DIR... --targets DIR|FILE [...]`:
+ * concept sensitivity of a class by T-TCAV (P1) and TCAV, a table per layer and concept,
+ * a heatmap of one target (PNG overlay for images, shaded tokens for text). */
+#include "cli.h"
+#include "attx_explain.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int run_tcav(int argc, char **argv);
+
+const cli_command cmd_tcav = {
+    "tcav", "concept sensitivity of a class (T-TCAV and TCAV with significance tests)",
+    "usage: attx tcav MODEL --target CLASS --concept PATH... --targets PATH [--random PATH...]\n"
+    "                 [--layers LIST] [--cavs N] [--seed S] [--batch N] [--alpha A] [--tol T] [--json]\n"
+    "                 [--png FILE] [--heat-layer L] [--heat-concept C] [--heat-cav K]\n"
+    "                 [--heat-target I] [--threads N]\n"
+    "\n"
+    "Tests whether MODEL's class CLASS is sensitive to concepts. A concept (and a random set) is a\n"
+    "folder of images for an image model (ViT), or a text file with one example per line for a\n"
+    "text model (BERT); the targets are inputs of the class, in the same form (or one image).\n"
+    "A CAV is the unit normal of an L2 logistic regression (C = 1) separating the layer's token\n"
+    "activations of the concept from counter-examples. For each target x, with g_t the gradient\n"
+    "of the class logit at token t, d_t = g_t . v and a_t the layer's [CLS] attention (head mean):\n"
+    "  T-TCAV  S(x) = mean_t a_t d~_t, d~ = d (||a|| / ||d|| + 1e-8)   (P1)\n"
+    "  TCAV    S(x) = sum_t d_t   (equal in sign to mean_t d_t, T-TCAV without attention)\n"
+    "and a CAV's score is the fraction of targets with S(x) > 0.\n"
+    "\n"
+    "Without --random (P1): relative CAVs, each concept against negatives drawn from the other\n"
+    "concepts (as many examples as it has; seed S + i for CAV i); the --cavs scores are tested\n"
+    "against 0.5 (one-sample t-test). With k >= 3 --random sets (TCAV): CAV j is the concept\n"
+    "against random set j+1 and the baseline is random set 1 against set j+1; the concept's\n"
+    "scores are tested against the baseline's (Student's two-sample t-test). p-values are\n"
+    "Bonferroni-corrected over the layers x concepts tests; significant when below --alpha.\n"
+    "\n"
+    "  --target CLASS     the class, by label or number\n"
+    "  --concept PATH...  concepts (one or more paths after the option, or the option repeated)\n"
+    "  --targets PATH     the inputs of the class\n"
+    "  --random PATH...   random sets: classic TCAV\n"
+    "  --layers LIST      layers (from 0), e.g. 4,5,8,9 or 0-11 (default every layer)\n"
+    "  --cavs N           relative CAVs per concept and layer (default 50)\n"
+    "  --seed S           first sampling seed (default 0)\n"
+    "  --batch N          forward batch (default 8)\n"
+    "  --alpha A          significance level after the correction (default 0.05)\n"
+    "  --tol T            CAV solver: stop when every gradient entry of the (unscaled) logistic\n"
+    "                     objective is below T (default 1e-7, tight; 1e-4 is about 2x faster)\n"
+    "  --json             print one JSON object with every score on stdout\n"
+    "  --png FILE         image models: the heatmap as a PNG overlay on the target image\n"
+    "  --heat-layer L     heatmap layer (default the first of --layers); --heat-concept C\n"
+    "                     (name or number, default the first), --heat-cav K (default 0),\n"
+    "                     --heat-target I (default 0, in file order)\n"
+    "  --threads N        threads to use (default: all cores)\n",
+    run_tcav,
+};
+
+/* ---- example sets ---------------------------------------------------------------------------- */
+
+typedef struct example_set {
+    const char *path;
+    char name[128];
+    int count;
+    char **files;                   /* images */
+    int32_t **ids;                  /* text */
+    int32_t *lengths;
+    attx_tcav_memory mem;
+    const attx_model *model;
+    attx_tcav_source src;
+} example_set;
+
+static int load_image(void *user, int i, int32_t *ids, int32_t *length, int max_len, float *pixels, attx_error *err)
+{
+    (void)ids;
+    (void)length;
+    (void)max_len;
+    const example_set *s = user;
+    return attx_encode_image(s->model, s->files[i], pixels, err);
+}
+
+static void set_name(example_set *s)
+{
+    const char *p = s->path, *slash = strrchr(p, '/');
+    size_t len = strlen(p);
+    while (slash && slash[1] == '\0' && slash > p) {       /* "dir/" */
+        len = (size_t)(slash - p);
+        const char *q = slash;
+        slash = NULL;
+        for (const char *r = p; r < q; r++)
+            if (*r == '/') slash = r;
+    }
+    const char *base = slash ? slash + 1 : p;
+    len -= (size_t)(base - p);
+    const char *dot = memchr(base, '.', len);
+    if (dot && dot > base) len = (size_t)(dot - base);
+    snprintf(s->name, sizeof s->name, "%.*s", (int)(len < 127 ? len : 127), base);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void add_image(example_set *s, char *path, int *cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) cli_failf("%s: cannot open the file", path);
+    unsigned char head[16];
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    if (attx_image_detect(head, n) == ATTX_IMAGE_UNKNOWN)
+        cli_failf("%s: not an image (PNG, JPEG or PPM/PGM expected)", path);
+    if (s->count == *cap) {
+        *cap = *cap ? 2 * *cap : 64;
+        s->files = realloc(s->files, (size_t)*cap * sizeof *s->files);
+        if (!s->files) cli_failf("out of memory");
+    }
+    s->files[s->count++] = path;
+}
+
+/* A folder of images (files in name order, dot files and subfolders skipped) or, when
+ * allow_file, a single image. */
+static void load_image_set(example_set *s, const attx_model *m, int allow_file)
+{
+    struct stat st;
+    if (stat(s->path, &st) != 0) cli_failf("%s: no such file or folder", s->path);
+    int cap = 0;
+    if (!S_ISDIR(st.st_mode)) {
+        if (!allow_file) cli_failf("%s: not a folder (a concept of an image model is a folder of images)", s->path);
+        add_image(s, strdup(s->path), &cap);
+    } else {
+        DIR *d = opendir(s->path);
+        if (!d) cli_failf("%s: cannot read the folder", s->path);
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.') continue;
+            size_t n = strlen(s->path) + strlen(e->d_name) + 2;
+            char *p = malloc(n);
+            if (!p) cli_failf("out of memory");
+            snprintf(p, n, "%s/%s", s->path, e->d_name);
+            struct stat fst;
+            if (stat(p, &fst) != 0 || S_ISDIR(fst.st_mode)) {
+                free(p);
+                continue;
+            }
+            add_image(s, p, &cap);
+        }
+        closedir(d);
+        if (s->count > 1) qsort(s->files, (size_t)s->count, sizeof *s->files, name_cmp);
+    }
+    if (s->count == 0) cli_failf("%s: no images in the folder", s->path);
+    s->model = m;
+    s->src = (attx_tcav_source){s->count, load_image, s};
+}
+
+/* A text file, one example per line (blank lines skipped), each encoded now. */
+static void load_text_set(example_set *s, const attx_model *m, size_t *dropped)
+{
+    struct stat st;
+    if (stat(s->path, &st) != 0) cli_failf("%s: no such file", s->path);
+    if (S_ISDIR(st.st_mode)) cli_failf("%s: a folder; a text model takes a text file with one example per line", s->path);
+    char *text;
+    size_t len;
+    attx_error err;
+    if (attx_read_file(s->path, ATTX_MAX_TEXT_BYTES, &text, &len, &err) != 0) cli_fail(&err);
+    int cap = 0, line = 0;
+    for (size_t at = 0; at < len;) {
+        size_t end = at;
+        while (end < len && text[end] != '\n') end++;
+        line++;
+        size_t n = end - at;
+        if (n && text[at + n - 1] == '\r') n--;
+        int blank = 1;
+        for (size_t k = 0; k < n && blank; k++) blank = isspace((unsigned char)text[at + k]) != 0;
+        if (!blank) {
+            attx_encoding enc;
+            if (attx_encode_text(m, text + at, n, &enc, &err) != 0) {
+                attx_fail_prefix(&err, "%s line %d", s->path, line);
+                cli_fail(&err);
+            }
+            if (s->count == cap) {
+                cap = cap ? 2 * cap : 64;
+                s->ids = realloc(s->ids, (size_t)cap * sizeof *s->ids);
+                s->lengths = realloc(s->lengths, (size_t)cap * sizeof *s->lengths);
+                if (!s->ids || !s->lengths) cli_failf("out of memory");
+            }
+            s->ids[s->count] = malloc((size_t)enc.length * sizeof(int32_t));
+            if (!s->ids[s->count]) cli_failf("out of memory");
+            memcpy(s->ids[s->count], enc.ids, (size_t)enc.length * sizeof(int32_t));
+            s->lengths[s->count++] = enc.length;
+            *dropped += enc.n_dropped;
+            attx_encoding_free(&enc);
+        }
+        at = end + 1;
+    }
+    free(text);
+    if (s->count == 0) cli_failf("%s: no examples (every line is blank)", s->path);
+    s->mem = (attx_tcav_memory){s->count, (const int32_t *const *)s->ids, s->lengths, NULL, 0};
+    s->src = attx_tcav_source_memory(&s->mem);
+}
+
+static void load_set(example_set *s, const attx_model *m, int allow_file, size_t *dropped)
+{
+    set_name(s);
+    if (attx_model_config(m)->arch == ATTX_ARCH_VIT) load_image_set(s, m, allow_file);
+    else load_text_set(s, m, dropped);
+}
+
+static void free_set(example_set *s)
+{
+    for (int i = 0; s->files && i < s->count; i++) free(s->files[i]);
+    for (int i = 0; s->ids && i < s->count; i++) free(s->ids[i]);
+    free(s->files);
+    free(s->ids);
+    free(s->lengths);
+}
+
+/* ---- output ---------------------------------------------------------------------------------- */
+
+static int stderr_tty;
+
+static void progress(void *user, const char *stage, long done, long total)
+{
+    (void)user;
+    if (stderr_tty) {
+        fprintf(stderr, "\rattx tcav: %-11s %ld/%ld   ", stage, done, total);
+        if (done == total) fputc('\n', stderr);
+    } else if (done == total) {
+        fprintf(stderr, "attx tcav: %s %ld/%ld\n", stage, done, total);
+    }
+}
+
+static const char *verdict(const attx_tcav_stat *s)
+{
+    if (isnan(s->test.p)) return "undefined";
+    return s->significant ? "significant" : "not significant";
+}
+
+static void print_table(const attx_tcav_result *r, const example_set *concepts, const attx_config *cfg, double alpha)
+{
+    printf("class %d (%s), %d targets; %s, %d CAVs per concept and layer; %s; p Bonferroni-corrected over %d tests, "
+           "alpha %g\n",
+           r->klass, cfg->labels[r->klass], r->n_targets, r->classic ? "CAVs against random sets (TCAV)" : "relative CAVs (P1)",
+           r->n_cavs, r->classic ? "Student's t-test against the random baseline" : "one-sample t-test against 0.5",
+           r->tests, alpha);
+    int w = 8;
+    for (int c = 0; c < r->n_concepts; c++) w = (int)strlen(concepts[c].name) > w ? (int)strlen(concepts[c].name) : w;
+    for (int j = 0; j < r->n_layers; j++) {
+        printf("\nlayer %d\n", r->layers[j]);
+        printf("  %-*s  %-50s  %s\n", w, "", "T-TCAV", "TCAV (= T-TCAV without attention weights)");
+        printf("  %-*s  %6s %6s %9s %9s %-15s   %6s %6s %9s %-15s\n", w, "concept", "mean", "std", "p", "p(corr)", "verdict",
+               "mean", "std", "p(corr)", "verdict");
+        for (int c = 0; c < r->n_concepts; c++) {
+            const attx_tcav_cell *cell = &r->cells[j * r->n_concepts + c];
+            const attx_tcav_stat *a = &cell->stat[ATTX_TCAV_TTCAV], *b = &cell->stat[ATTX_TCAV_TCAV];
+            printf("  %-*s  %6.3f %6.3f %9.2e %9.2e %-15s   %6.3f %6.3f %9.2e %-15s\n", w, concepts[c].name, a->mean, a->std,
+                   a->test.p, a->p_bonferroni, verdict(a), b->mean, b->std, b->p_bonferroni, verdict(b));
+        }
+        if (r->classic) {
+            const attx_tcav_cell *bl = &r->baselines[j];
+            printf("  %-*s  %6.3f %6.3f %9s %9s %-15s   %6.3f %6.3f\n", w, "(random)", bl->stat[0].mean, bl->stat[0].std, "", "",
+                   "", bl->stat[1].mean, bl->stat[1].std);
+        }
+    }
+}
+
+static void json_stat(attx_json_writer *w, const attx_tcav_cell *cell, int kind, int with_test)
+{
+    const attx_tcav_stat *s = &cell->stat[kind];
+    attx_jw_object_begin(w);
+    attx_jw_key(w, "mean");
+    attx_jw_double(w, s->mean);
+    attx_jw_key(w, "std");
+    attx_jw_double(w, s->std);
+    if (with_test) {
+        attx_jw_key(w, "t");
+        attx_jw_double(w, s->test.t);
+        attx_jw_key(w, "df");
+        attx_jw_double(w, s->test.df);
+        attx_jw_key(w, "p");
+        attx_jw_double(w, s->test.p);
+        attx_jw_key(w, "p_bonferroni");
+        attx_jw_double(w, s->p_bonferroni);
+        attx_jw_key(w, "verdict");
+        attx_jw_string(w, verdict(s));
+    }
+    attx_jw_key(w, "scores");
+    attx_jw_array_begin(w);
+    for (int i = 0; i < cell->n_cavs; i++) attx_jw_double(w, cell->score[kind][i]);
+    attx_jw_array_end(w);
+    attx_jw_key(w, "mean_S");
+    attx_jw_array_begin(w);
+    for (int i = 0; i < cell->n_cavs; i++) attx_jw_double(w, cell->mean_s[kind][i]);
+    attx_jw_array_end(w);
+    attx_jw_object_end(w);
+}
+
+static void json_cell(attx_json_writer *w, const attx_tcav_cell *cell, const char *name, int with_test)
+{
+    attx_jw_object_begin(w);
+    attx_jw_key(w, "name");
+    attx_jw_string(w, name);
+    for (int kind = 0; kind < ATTX_TCAV_KINDS; kind++) {
+        attx_jw_key(w, attx_tcav_kind_name(kind));
+        json_stat(w, cell, kind, with_test);
+    }
+    attx_jw_key(w, "cav_accuracy");
+    attx_jw_array_begin(w);
+    for (int i = 0; i < cell->n_cavs; i++) attx_jw_double(w, cell->cav_accuracy[i]);
+    attx_jw_array_end(w);
+    attx_jw_key(w, "cav_iterations");
+    attx_jw_array_begin(w);
+    for (int i = 0; i < cell->n_cavs; i++) attx_jw_int(w, cell->cav_iterations[i]);
+    attx_jw_array_end(w);
+    attx_jw_key(w, "cav_converged");
+    attx_jw_array_begin(w);
+    for (int i = 0; i < cell->n_cavs; i++) attx_jw_bool(w, cell->cav_converged[i]);
+    attx_jw_array_end(w);
+    attx_jw_object_end(w);
+}
+
+static const char *token_text(const attx_model *m, int32_t id)
+{
+    const char *t = attx_wordpiece_token(attx_model_tokenizer(m), id);
+    return t ? t : "?";
+}
+
+static void print_json(const attx_model *m, const attx_tcav_result *r, const example_set *concepts, const example_set *randoms,
+                       int n_randoms, const example_set *targets, double alpha)
+{
+    const attx_config *cfg = attx_model_config(m);
+    attx_buf out = {0};
+    attx_json_writer w;
+    attx_jw_init(&w, &out, 0);
+    attx_jw_object_begin(&w);
+    attx_jw_key(&w, "class");
+    attx_jw_int(&w, r->klass);
+    attx_jw_key(&w, "label");
+    attx_jw_string(&w, cfg->labels[r->klass]);
+    attx_jw_key(&w, "mode");
+    attx_jw_string(&w, r->classic ? "classic" : "relative");
+    attx_jw_key(&w, "test");
+    attx_jw_string(&w, r->classic ? "ttest_ind (Student, equal variances) against the random baseline"
+                                  : "ttest_1samp against 0.5");
+    attx_jw_key(&w, "n_cavs");
+    attx_jw_int(&w, r->n_cavs);
+    attx_jw_key(&w, "n_targets");
+    attx_jw_int(&w, r->n_targets);
+    attx_jw_key(&w, "tests");
+    attx_jw_int(&w, r->tests);
+    attx_jw_key(&w, "alpha");
+    attx_jw_double(&w, alpha);
+    attx_jw_key(&w, "concepts");
+    attx_jw_array_begin(&w);
+    for (int c = 0; c < r->n_concepts; c++) {
+        attx_jw_object_begin(&w);
+        attx_jw_key(&w, "name");
+        attx_jw_string(&w, concepts[c].name);
+        attx_jw_key(&w, "path");
+        attx_jw_string(&w, concepts[c].path);
+        attx_jw_key(&w, "examples");
+        attx_jw_int(&w, concepts[c].count);
+        attx_jw_object_end(&w);
+    }
+    attx_jw_array_end(&w);
+    attx_jw_key(&w, "randoms");
+    attx_jw_array_begin(&w);
+    for (int k = 0; k < n_randoms; k++) attx_jw_string(&w, randoms[k].path);
+    attx_jw_array_end(&w);
+    attx_jw_key(&w, "targets");
+    attx_jw_string(&w, targets->path);
+    attx_jw_key(&w, "layers");
+    attx_jw_array_begin(&w);
+    for (int j = 0; j < r->n_layers; j++) {
+        attx_jw_object_begin(&w);
+        attx_jw_key(&w, "layer");
+        attx_jw_int(&w, r->layers[j]);
+        attx_jw_key(&w, "concepts");
+        attx_jw_array_begin(&w);
+        for (int c = 0; c < r->n_concepts; c++) json_cell(&w, &r->cells[j * r->n_concepts + c], concepts[c].name, 1);
+        attx_jw_array_end(&w);
+        if (r->classic) {
+            attx_jw_key(&w, "random_baseline");
+            json_cell(&w, &r->baselines[j], "random", 0);
+        }
+        attx_jw_object_end(&w);
+    }
+    attx_jw_array_end(&w);
+    if (r->heat_T > 0) {
+        attx_jw_key(&w, "heatmap");
+        attx_jw_object_begin(&w);
+        attx_jw_key(&w, "layer");
+        attx_jw_int(&w, r->heat_layer);
+        attx_jw_key(&w, "concept");
+        attx_jw_string(&w, concepts[r->heat_concept].name);
+        attx_jw_key(&w, "cav");
+        attx_jw_int(&w, r->heat_cav);
+        attx_jw_key(&w, "target");
+        attx_jw_int(&w, r->heat_target);
+        attx_jw_key(&w, "input");
+        if (targets->files) attx_jw_string(&w, targets->files[r->heat_target]);
+        else attx_jw_null(&w);
+        attx_jw_key(&w, "S");
+        attx_jw_double(&w, r->heat_S);
+        if (r->heat_ids) {
+            attx_jw_key(&w, "tokens");
+            attx_jw_array_begin(&w);
+            for (int t = 0; t < r->heat_T; t++) attx_jw_string(&w, token_text(m, r->heat_ids[t]));
+            attx_jw_array_end(&w);
+        } else {
+            attx_jw_key(&w, "grid");
+            attx_jw_array_begin(&w);
+            attx_jw_int(&w, cfg->image_height / cfg->patch_size);
+            attx_jw_int(&w, cfg->image_width / cfg->patch_size);
+            attx_jw_array_end(&w);
+        }
+        attx_jw_key(&w, "token_scores");     /* s_t for t = 0 ([CLS]) .. T-1 */
+        attx_jw_array_begin(&w);
+        for (int t = 0; t < r->heat_T; t++) attx_jw_double(&w, r->heat[t]);
+        attx_jw_array_end(&w);
+        attx_jw_object_end(&w);
+    }
+    attx_jw_key(&w, "time_ms");
+    attx_jw_double(&w, r->time_ms);
+    attx_jw_object_end(&w);
+    cli_print_json(&out);
+    attx_buf_free(&out);
+}
+
+/* Text heatmap: the target's tokens shaded by s_t ([CLS] and [SEP] included). */
+static void print_text_heatmap(const attx_model *m, const attx_tcav_result *r, const example_set *concepts)
+{
+    printf("\nheatmap: target %d, layer %d, concept %s, CAV %d: S = %.4g\n  ", r->heat_target, r->heat_layer,
+           concepts[r->heat_concept].name, r->heat_cav, r->heat_S);
+    double scale = 0;
+    for (int t = 0; t < r->heat_T; t++) scale = fmax(scale, fabs(r->heat[t]));
+    int tty = isatty(STDOUT_FILENO);
+    for (int t = 0; t < r->heat_T; t++) {
+        const char *tok = token_text(m, r->heat_ids[t]);
+        if (tty) {
+            int c = cli_shade_colour(r->heat[t], scale);
+            printf("\033[38;5;%dm\033[48;5;%dm%s\033[0m ", cli_shade_text_colour(c), c, tok);
+        } else {
+            printf("%s(%+.3g) ", tok, r->heat[t]);
+        }
+    }
+    printf("\n");
+}
+
+/* Image heatmap: the target image at the model's size (as preprocessing resizes it), enlarged
+ * to at least 224 pixels a side, each patch tinted red (s > 0) or blue (s < 0) with an opacity
+ * proportional to |s| / max |s|. The [CLS] score is not drawn. */
+static void write_png_heatmap(const attx_model *m, const attx_tcav_result *r, const char *image_path, const char *png)
+{
+    const attx_config *cfg = attx_model_config(m);
+    attx_error err;
+    attx_preprocessor pp;
+    const char *source = NULL, *json = attx_model_preprocessor_json(m, &source);
+    if (attx_preprocessor_parse(&pp, json, json ? strlen(json) : 0, source ? source : "preprocessor", cfg->image_height,
+                                cfg->image_width, &err) != 0)
+        cli_fail(&err);
+    attx_image img, small;
+    if (attx_image_load(&img, image_path, &err) != 0 || attx_image_apply_orientation(&img, &err) != 0) cli_fail(&err);
+    int W = cfg->image_width, H = cfg->image_height, P = cfg->patch_size, gw = W / P;
+    if (attx_image_resize(&img, W, H, (attx_resample)pp.resample, &small, &err) != 0) cli_fail(&err);
+    int f = 1;
+    while (f * (W > H ? W : H) < 224) f++;
+    double scale = 0;
+    for (int t = 1; t < r->heat_T; t++) scale = fmax(scale, fabs(r->heat[t]));
+    unsigned char *rgb = malloc((size_t)W * f * (size_t)H * f * 3);
+    if (!rgb) cli_failf("out of memory");
+    for (int y = 0; y < H * f; y++)
+        for (int x = 0; x < W * f; x++) {
+            int sy = y / f, sx = x / f;
+            double s = r->heat[1 + (sy / P) * gw + sx / P];
+            double alpha = scale > 0 ? 0.6 * fabs(s) / scale : 0;
+            static const double red[3] = {230, 30, 30}, blue[3] = {30, 80, 230};
+            const double *tint = s > 0 ? red : blue;
+            for (int c = 0; c < 3; c++) {
+                double v = (1 - alpha) * small.rgb[((size_t)sy * W + sx) * 3 + c] + alpha * tint[c];
+                rgb[((size_t)y * W * f + x) * 3 + c] = (unsigned char)lround(fmin(255, fmax(0, v)));
+            }
+        }
+    if (cli_write_png(png, W * f, H * f, rgb, &err) != 0) cli_fail(&err);
+    fprintf(stderr, "attx tcav: wrote %s (%dx%d; target %s, layer %d, concept %d, CAV %d)\n", png, W * f, H * f, image_path,
+            r->heat_layer, r->heat_concept, r->heat_cav);
+    free(rgb);
+    attx_image_free(&img);
+    attx_image_free(&small);
+}
+
+/* ---- the command ------------------------------------------------------------------------------- */
+
+static int parse_class(const attx_config *cfg, const char *v)
+{
+    char *end;
+    long k = strtol(v, &end, 10);
+    if (end != v && *end == '\0') {
+        if (k < 0 || k >= cfg->num_labels) cli_failf("unknown target class %s: the model has %d classes (0 to %d)", v, cfg->num_labels, cfg->num_labels - 1);
+        return (int)k;
+    }
+    for (int c = 0; c < cfg->num_labels; c++)
+        if (strcmp(cfg->labels[c], v) == 0) return c;
+    for (int c = 0; c < cfg->num_labels; c++)
+        if (strcasecmp(cfg->labels[c], v) == 0) return c;
+    char known[1024] = "";
+    for (int c = 0; c < cfg->num_labels && strlen(known) < 900; c++) {
+        strncat(known, c ? ", " : "", sizeof known - strlen(known) - 1);
+        strncat(known, cfg->labels[c], sizeof known - strlen(known) - 1);
+    }
+    cli_failf("unknown target class '%s' (the model's classes: %s)", v, known);
+}
+
+static int run_tcav(int argc, char **argv)
+{
+    const char *model_path = NULL, *target = NULL, *targets_path = NULL, *threads = NULL, *png = NULL, *v;
+    const char *heat_concept = NULL;
+    const char **concept_paths = calloc((size_t)argc, sizeof *concept_paths), **random_paths = calloc((size_t)argc, sizeof *random_paths);
+    if (!concept_paths || !random_paths) cli_failf("out of memory");
+    int n_concepts = 0, n_randoms = 0, json = 0, n_layers = 0, heat_layer = -1, heat_cav = 0, heat_target = 0, cavs_given = 0;
+    int *layers = NULL;
+    attx_tcav_options o;
+    attx_tcav_options_init(&o);
+    for (int i = 1; i < argc; i++) {
+        if (cli_flag(argv[i], "--json")) json = 1;
+        else if (cli_flag(argv[i], "--concept") || cli_flag(argv[i], "--random")) {
+            int is_concept = argv[i][2] == 'c';
+            int before = is_concept ? n_concepts : n_randoms;
+            while (i + 1 < argc && !cli_is_option(argv[i + 1])) {
+                if (is_concept) concept_paths[n_concepts++] = argv[++i];
+                else random_paths[n_randoms++] = argv[++i];
+            }
+            if ((is_concept ? n_concepts : n_randoms) == before) cli_usage_error(&cmd_tcav, "%s needs a path", argv[i]);
+        } else if (cli_value(argc, argv, &i, "--concept", &v)) concept_paths[n_concepts++] = v;
+        else if (cli_value(argc, argv, &i, "--random", &v)) random_paths[n_randoms++] = v;
+        else if (cli_value(argc, argv, &i, "--target", &target)) continue;
+        else if (cli_value(argc, argv, &i, "--targets", &targets_path)) continue;
+        else if (cli_value(argc, argv, &i, "--threads", &threads)) continue;
+        else if (cli_value(argc, argv, &i, "--png", &png)) continue;
+        else if (cli_value(argc, argv, &i, "--layers", &v)) layers = cli_parse_layers(&cmd_tcav, v, &n_layers);
+        else if (cli_value(argc, argv, &i, "--cavs", &v)) {
+            o.n_cavs = (int)cli_parse_long(&cmd_tcav, "--cavs", v, 2, 100000);
+            cavs_given = 1;
+        } else if (cli_value(argc, argv, &i, "--seed", &v)) o.seed = (uint64_t)cli_parse_long(&cmd_tcav, "--seed", v, 0, 0x7fffffffffffffffL);
+        else if (cli_value(argc, argv, &i, "--batch", &v)) o.batch_size = (int)cli_parse_long(&cmd_tcav, "--batch", v, 1, 4096);
+        else if (cli_value(argc, argv, &i, "--heat-layer", &v)) heat_layer = (int)cli_parse_long(&cmd_tcav, "--heat-layer", v, 0, 10000);
+        else if (cli_value(argc, argv, &i, "--heat-cav", &v)) heat_cav = (int)cli_parse_long(&cmd_tcav, "--heat-cav", v, 0, 100000);
+        else if (cli_value(argc, argv, &i, "--heat-target", &v)) heat_target = (int)cli_parse_long(&cmd_tcav, "--heat-target", v, 0, 100000000);
+        else if (cli_value(argc, argv, &i, "--heat-concept", &heat_concept)) continue;
+        else if (cli_value(argc, argv, &i, "--tol", &v)) {
+            char *end;
+            o.logreg.tol = strtod(v, &end);
+            if (end == v || *end || !(o.logreg.tol > 0)) cli_usage_error(&cmd_tcav, "--tol must be a positive number, not '%s'", v);
+        } else if (cli_value(argc, argv, &i, "--alpha", &v)) {
+            char *end;
+            o.alpha = strtod(v, &end);
+            if (end == v || *end || !(o.alpha > 0 && o.alpha < 1)) cli_usage_error(&cmd_tcav, "--alpha must be a number between 0 and 1, not '%s'", v);
+        } else if (cli_is_option(argv[i])) cli_unknown_option(&cmd_tcav, argv[i]);
+        else if (!model_path) model_path = argv[i];
+        else cli_usage_error(&cmd_tcav, "unexpected argument '%s'", argv[i]);
+    }
+    if (!model_path) cli_usage_error(&cmd_tcav, "MODEL is needed");
+    if (!target) cli_usage_error(&cmd_tcav, "--target CLASS is needed");
+    if (!targets_path) cli_usage_error(&cmd_tcav, "--targets PATH (the inputs of the class) is needed");
+    if (n_concepts == 0) cli_usage_error(&cmd_tcav, "at least one --concept is needed");
+    if (n_randoms == 0 && n_concepts < 2)
+        cli_usage_error(&cmd_tcav, "relative CAVs need 2 or more concepts (or give --random sets for classic TCAV)");
+    if (n_randoms > 0 && n_randoms < 3) cli_usage_error(&cmd_tcav, "classic TCAV needs 3 or more --random sets, not %d", n_randoms);
+    if (n_randoms > 0 && cavs_given)
+        cli_usage_error(&cmd_tcav, "--cavs is for relative CAVs; with --random there is one CAV per random set after the first");
+    cli_set_threads(&cmd_tcav, threads);
+    stderr_tty = isatty(STDERR_FILENO);
+
+    attx_model *model;
+    attx_error err;
+    if (attx_model_open(&model, model_path, &err) != 0) cli_fail(&err);
+    const attx_config *cfg = attx_model_config(model);
+    if (cfg->arch != ATTX_ARCH_BERT && cfg->arch != ATTX_ARCH_VIT)
+        cli_failf("%s: tcav supports BERT and ViT models, not %s", model_path, attx_arch_name(cfg->arch));
+    if (!attx_model_has_classifier(model))
+        cli_failf("%s is a bare %s without a classifier; it has no class to test", model_path, attx_arch_name(cfg->arch));
+    o.klass = parse_class(cfg, target);
+    if (png && cfg->arch != ATTX_ARCH_VIT) cli_failf("--png draws image heatmaps; %s is a text model", model_path);
+
+    example_set *concepts = calloc((size_t)n_concepts, sizeof *concepts), *randoms = calloc((size_t)n_randoms + 1, sizeof *randoms);
+    example_set targets = {0};
+    if (!concepts || !randoms) cli_failf("out of memory");
+    size_t dropped = 0;
+    for (int c = 0; c < n_concepts; c++) {
+        concepts[c].path = concept_paths[c];
+        load_set(&concepts[c], model, 0, &dropped);
+    }
+    for (int k = 0; k < n_randoms; k++) {
+        randoms[k].path = random_paths[k];
+        load_set(&randoms[k], model, 0, &dropped);
+    }
+    targets.path = targets_path;
+    load_set(&targets, model, 1, &dropped);
+    if (dropped)
+        fprintf(stderr, "attx: warning: %zu tokens were cut off examples longer than the model's %d positions\n", dropped,
+                cfg->max_position_embeddings);
+
+    if (layers) {
+        o.layers = layers;
+        o.n_layers = n_layers;
+    } else {
+        n_layers = cfg->num_layers;
+    }
+    o.heat_target = heat_target;
+    o.heat_cav = heat_cav;
+    o.heat_layer_index = 0;
+    if (heat_layer >= 0) {
+        o.heat_layer_index = -1;
+        for (int j = 0; j < n_layers; j++)
+            if ((layers ? layers[j] : j) == heat_layer) o.heat_layer_index = j;
+        if (o.heat_layer_index < 0) cli_usage_error(&cmd_tcav, "--heat-layer %d is not one of the layers tested", heat_layer);
+    }
+    if (heat_concept) {
+        o.heat_concept = -1;
+        for (int c = 0; c < n_concepts; c++)
+            if (strcmp(concepts[c].name, heat_concept) == 0) o.heat_concept = c;
+        char *end;
+        long k = strtol(heat_concept, &end, 10);
+        if (o.heat_concept < 0 && end != heat_concept && *end == '\0' && k >= 0 && k < n_concepts) o.heat_concept = (int)k;
+        if (o.heat_concept < 0) cli_usage_error(&cmd_tcav, "--heat-concept '%s' is not one of the concepts", heat_concept);
+    }
+    int n_cavs = n_randoms ? n_randoms - 1 : o.n_cavs;
+    if (heat_cav >= n_cavs) cli_usage_error(&cmd_tcav, "--heat-cav %d: there are %d CAVs (from 0)", heat_cav, n_cavs);
+    if (heat_target >= targets.count) cli_usage_error(&cmd_tcav, "--heat-target %d: there are %d targets (from 0)", heat_target, targets.count);
+    o.progress = progress;
+
+    attx_tcav_source *csrc = malloc((size_t)n_concepts * sizeof *csrc), *rsrc = malloc(((size_t)n_randoms + 1) * sizeof *rsrc);
+    if (!csrc || !rsrc) cli_failf("out of memory");
+    for (int c = 0; c < n_concepts; c++) csrc[c] = concepts[c].src;
+    for (int k = 0; k < n_randoms; k++) rsrc[k] = randoms[k].src;
+    attx_tcav_result r;
+    if (attx_tcav_run(model, csrc, n_concepts, rsrc, n_randoms, &targets.src, &o, &r, &err) != 0) {
+        /* name the set an error came from */
+        int set = -1;
+        if (sscanf(err.msg, "concept %d", &set) == 1 && set >= 0 && set < n_concepts) cli_failf("%s: %s", concepts[set].path, err.msg);
+        if (sscanf(err.msg, "random set %d", &set) == 1 && set >= 0 && set < n_randoms) cli_failf("%s: %s", randoms[set].path, err.msg);
+        if (strncmp(err.msg, "targets", 7) == 0) cli_failf("%s: %s", targets.path, err.msg);
+        cli_fail(&err);
+    }
+    if (json) print_json(model, &r, concepts, randoms, n_randoms, &targets, o.alpha);
+    else {
+        print_table(&r, concepts, cfg, o.alpha);
+        if (r.heat_ids) print_text_heatmap(model, &r, concepts);
+    }
+    if (png) write_png_heatmap(model, &r, targets.files[r.heat_target], png);
+
+    attx_tcav_result_free(&r);
+    for (int c = 0; c < n_concepts; c++) free_set(&concepts[c]);
+    for (int k = 0; k < n_randoms; k++) free_set(&randoms[k]);
+    free_set(&targets);
+    free(concepts);
+    free(randoms);
+    free(csrc);
+    free(rsrc);
+    free(concept_paths);
+    free(random_paths);
+    free(layers);
+    attx_model_close(model);
+    return EXIT_OK;
+}
