@@ -60,5 +60,6 @@ extern const cli_command cmd_predict;
 extern const cli_command cmd_explain;
 extern const cli_command cmd_train;
 extern const cli_command cmd_vocab;
+extern const cli_command cmd_synth;
 
 #endif
