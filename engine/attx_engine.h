@@ -447,7 +447,7 @@ void attx_image_folder_free(attx_image_folder *f);
  *   solid colours as P1's colour concepts: I = randint(60, 250), red (I,0,0), green (0,I,0),
  *   blue (0,0,I), yellow (I,I,0);
  *   random: blocky colour noise (a quarter of them) or 2-6 overlapping random shapes;
- *   classes: a silhouette (random position, size 0.9-1.2, rotation ±20°, left/right) filled
+ *   classes: a silhouette (random position, size 1.15-1.4, rotation ±15°, left/right) filled
  *   with a texture in two colours, on a plain background at least 100 from both: dalmatian =
  *   dotted quadruped, zebra = striped quadruped; fish and snail are defined by their shape, and
  *   their texture is any of the four (irrelevant to the class). */

@@ -213,10 +213,10 @@ static int in_shape(shape_kind s, double x, double y)
 static pose random_pose(attx_rng *r, shape_kind s, int size, double unit)
 {
     pose p;
-    double a = uniform(r, -20, 20) * M_PI / 180;
+    double a = uniform(r, -15, 15) * M_PI / 180;
     p.cos_a = cos(a);
     p.sin_a = sin(a);
-    p.scale = unit * uniform(r, 0.9, 1.2);
+    p.scale = unit * uniform(r, 1.15, 1.4);
     p.flip = attx_rng_bernoulli(r, 0.5) ? -1 : 1;
     /* the rotated bounding box stays inside the image */
     double ex = shape_extent[s][0] * p.scale, ey = shape_extent[s][1] * p.scale;

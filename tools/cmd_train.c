@@ -53,6 +53,7 @@ const cli_command cmd_train = {
     "  --max-len N          positions = the longest input in tokens, [CLS] and [SEP] included;\n"
     "                       longer texts are truncated (default 128)\n"
     "  --dropout P          hidden and attention dropout (default 0.1)\n"
+    "  --init-range X       standard deviation of the initial weights (default 0.02, as HF)\n"
     "  vit: --image-size N (default: the side of the first training image), --patch N (default\n"
     "  image size / 8), --layers (4), --hidden (128), --heads (4), --ffn (4 x hidden); images\n"
     "  are rescaled by 1/255 and normalised with mean = std = 0.5, and resized when they have\n"
@@ -86,7 +87,7 @@ typedef struct options {
     long image_size, patch;
     int attn1, vit;
     int images;                   /* --data is an image folder */
-    double dropout, lr, warmup, weight_decay, clip;
+    double dropout, lr, warmup, weight_decay, clip, init_range;
     unsigned long long seed;
     int resume;
 } options;
@@ -104,7 +105,7 @@ static void parse_options(int argc, char **argv, options *o)
 {
     const char *v;
     *o = (options){.layers = 4, .hidden = 0, .heads = 0, .max_len = 0, .epochs = 3, .batch = 32,
-                   .dropout = 0.1, .lr = 5e-4, .warmup = 0.06, .weight_decay = 0.01, .clip = 1.0, .seed = 42};
+                   .dropout = 0.1, .init_range = 0.02, .lr = 5e-4, .warmup = 0.06, .weight_decay = 0.01, .clip = 1.0, .seed = 42};
     for (int i = 1; i < argc; i++) {
         if (cli_flag(argv[i], "--resume")) o->resume = 1;
         else if (cli_value(argc, argv, &i, "--data", &o->data)) continue;
@@ -137,6 +138,7 @@ static void parse_options(int argc, char **argv, options *o)
         else if (cli_value(argc, argv, &i, "--batch", &v)) o->batch = cli_parse_long(&cmd_train, "--batch", v, 1, 65536);
         else if (cli_value(argc, argv, &i, "--seed", &v)) o->seed = (unsigned long long)cli_parse_long(&cmd_train, "--seed", v, 0, 0x7fffffffffffffffL);
         else if (cli_value(argc, argv, &i, "--dropout", &v)) o->dropout = parse_double("--dropout", v, 0, 0.99);
+        else if (cli_value(argc, argv, &i, "--init-range", &v)) o->init_range = parse_double("--init-range", v, 0, 10);
         else if (cli_value(argc, argv, &i, "--lr", &v)) o->lr = parse_double("--lr", v, 0, 10);
         else if (cli_value(argc, argv, &i, "--warmup", &v)) o->warmup = parse_double("--warmup", v, 0, 1);
         else if (cli_value(argc, argv, &i, "--weight-decay", &v)) o->weight_decay = parse_double("--weight-decay", v, 0, 10);
@@ -241,7 +243,7 @@ static char *new_config(const options *o, int vocab_size, int pad_id, char **lab
     attx_jw_key(&w, "layer_norm_eps"); attx_jw_double(&w, 1e-12);
     attx_jw_key(&w, "hidden_dropout_prob"); attx_jw_double(&w, o->dropout);
     attx_jw_key(&w, "attention_probs_dropout_prob"); attx_jw_double(&w, o->dropout);
-    attx_jw_key(&w, "initializer_range"); attx_jw_double(&w, 0.02);
+    attx_jw_key(&w, "initializer_range"); attx_jw_double(&w, o->init_range);
     attx_jw_key(&w, "pad_token_id"); attx_jw_int(&w, pad_id);
     train_write_labels(&w, labels, n_labels);
     attx_jw_object_end(&w);
@@ -495,7 +497,7 @@ static int run_train(int argc, char **argv)
         if (attx_model_open(&model, o.init, &err) != 0) cli_fail(&err);
     } else if (o.vit) {
         vit_sizes sizes = {.image_size = o.image_size, .patch = o.patch, .layers = o.layers, .hidden = o.hidden,
-                           .heads = o.heads, .ffn = o.ffn, .dropout = o.dropout};
+                           .heads = o.heads, .ffn = o.ffn, .dropout = o.dropout, .init_range = o.init_range};
         model = train_images_new_vit(&sizes, &train_images, o.seed);
     } else if (o.attn1) {
         /* the vocabulary of the training rows only (not of the dev rows held out of them) */

@@ -26,7 +26,7 @@ void train_images_read(const char *dir, attx_image_folder *f);
 /* The sizes of a new ViT; image_size 0: the side of the first training image (square). */
 typedef struct vit_sizes {
     long image_size, patch, layers, hidden, heads, ffn;
-    double dropout;
+    double dropout, init_range;   /* dropout probability, initializer_range */
 } vit_sizes;
 
 /* A new ViTForImageClassification for the classes of train (id2label = its folder names), with
