@@ -169,6 +169,9 @@ size_t attx_model_params(const attx_model *m, attx_tensor **params, const char *
 /* Writes the model as one self-contained .safetensors file (weights in dtype F32, F16 or BF16;
  * config, vocabulary, tokenizer and preprocessor settings in __metadata__), atomically. */
 int attx_model_save(const attx_model *m, const char *path, attx_dtype dtype, attx_error *err);
+/* Gives a model (e.g. a new ViT from attx_model_create) the text of its preprocessor_config.json,
+ * saved with it as attx.preprocessor. The text is checked with attx_preprocessor_parse first. */
+int attx_model_set_preprocessor(attx_model *m, const char *json, attx_error *err);
 
 /* One text made ready for a text model: [CLS] content [SEP], truncated to the model's
  * positions (the first max_position_embeddings − 2 content tokens are kept). */
@@ -413,6 +416,57 @@ int attx_image_preprocess(const attx_image *img, const attx_preprocessor *pp, in
 
 /* The last step alone: uint8 RGB [H, W, 3] to floats [3, H, W] by pp's rescale/normalize. */
 void attx_image_normalize(const attx_image *img, const attx_preprocessor *pp, float *out);
+
+/* Writes 8-bit RGB pixels as a PNG file (libpng; no time or text chunks, so the same pixels
+ * give the same bytes). Errors name the file; a failed write leaves no file. */
+int attx_image_save_png(const attx_image *img, const char *path, attx_error *err);
+
+/* An image-folder data set: one sub-folder of dir per class, classes in sorted (byte) order of
+ * their names, files in sorted order within each. A file counts as an image by its first bytes
+ * (attx_image_detect: PNG, JPEG, PPM/PGM), whatever its name; other files are skipped and
+ * counted. Names starting with "." are ignored, and so are plain files directly in dir.
+ * Errors: dir missing or not a directory, no sub-folder, a class folder with no image. */
+typedef struct attx_image_folder {
+    int num_classes;
+    char **classes;               /* [num_classes] sub-folder names, sorted */
+    size_t n;
+    char **paths;                 /* [n] dir/class/file, class by class */
+    int32_t *labels;              /* [n] index into classes */
+    size_t n_skipped;             /* files in class folders that are not images */
+    char *first_skipped;          /* path of the first of them, or NULL */
+} attx_image_folder;
+
+int attx_image_folder_read(attx_image_folder *f, const char *dir, attx_error *err);
+void attx_image_folder_free(attx_image_folder *f);
+
+/* ---- the synthetic concept benchmark (`attx synth`) ----
+ * Square RGB images drawn from (seed, kind, index) alone: the same arguments give the same
+ * pixels, whatever else was drawn before. Lengths scale with size (in units of size/48 px).
+ *   textures (the whole image, two random colours at least 120 apart, random orientation,
+ *   scale and phase): striped (period 5-10), dotted (square lattice of dots, spacing 7-11,
+ *   radius 0.2-0.32 of it), zigzagged (stripes offset by a triangle wave), chequered (cells 5-10);
+ *   solid colours as P1's colour concepts: I = randint(60, 250), red (I,0,0), green (0,I,0),
+ *   blue (0,0,I), yellow (I,I,0);
+ *   random: blocky colour noise (a quarter of them) or 2-6 overlapping random shapes;
+ *   classes: a silhouette (random position, size 1.15-1.4, rotation ±15°, left/right) filled
+ *   with a texture in two colours, on a plain background at least 100 from both: dalmatian =
+ *   dotted quadruped, zebra = striped quadruped; fish and snail are defined by their shape, and
+ *   their texture is any of the four (irrelevant to the class). */
+typedef enum attx_synth_kind {
+    ATTX_SYNTH_STRIPED, ATTX_SYNTH_DOTTED, ATTX_SYNTH_ZIGZAGGED, ATTX_SYNTH_CHEQUERED,
+    ATTX_SYNTH_RED, ATTX_SYNTH_GREEN, ATTX_SYNTH_BLUE, ATTX_SYNTH_YELLOW,
+    ATTX_SYNTH_RANDOM,
+    ATTX_SYNTH_DALMATIAN, ATTX_SYNTH_FISH, ATTX_SYNTH_SNAIL, ATTX_SYNTH_ZEBRA,
+    ATTX_SYNTH_KINDS
+} attx_synth_kind;
+
+/* "striped", ..., "zebra" (the folder names), or NULL for a kind out of range. */
+const char *attx_synth_name(attx_synth_kind kind);
+/* 1 for the classes of the classification set (dalmatian .. zebra), 0 for concepts. */
+int attx_synth_is_class(attx_synth_kind kind);
+/* Draws image number `index` of a kind into *img (allocated; attx_image_free). size 8..1024. */
+int attx_synth_image(attx_image *img, attx_synth_kind kind, int size, uint64_t seed, uint64_t index,
+                     attx_error *err);
 
 #ifdef __cplusplus
 }

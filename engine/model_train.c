@@ -81,3 +81,23 @@ int attx_model_save(const attx_model *m, const char *path, attx_dtype dtype, att
     free(entries);
     return rc;
 }
+
+int attx_model_set_preprocessor(attx_model *m, const char *json, attx_error *err)
+{
+    attx_preprocessor pp;
+    const attx_config *c = m->config;
+    if (attx_preprocessor_parse(&pp, json, strlen(json), "the preprocessor settings", c->image_height,
+                                c->image_width, err) != 0)
+        return -1;
+    char *text = strdup(json), *source = strdup(m->files.path);
+    if (!text || !source) {
+        free(text);
+        free(source);
+        return attx_fail(err, "%s: out of memory", m->files.path);
+    }
+    free(m->files.preprocessor_json);
+    free(m->files.preprocessor_source);
+    m->files.preprocessor_json = text;
+    m->files.preprocessor_source = source;
+    return 0;
+}

@@ -1,4 +1,6 @@
-/* vit.c — ViTForImageClassification (and a bare ViTModel) exactly as Hugging Face computes it:
+/* vit.c — ViTForImageClassification (and a bare ViTModel) exactly as Hugging Face computes it
+ * (in training, dropout where HF has it: on the embeddings after positions are added, on the
+ * attention probabilities, and on both sublayer outputs before their residual add):
  *   embeddings  x0 = [cls; W_p · patches + b_p] + positions      (patches: Conv2d, kernel = stride = P)
  *   layer l     x  = x + W_o · attention(LN_before(x))           (pre-LN)
  *               x' = x + W_2 · GELU(W_1 · LN_after(x))
@@ -19,11 +21,13 @@ static attx_tensor *vit_layer_forward(attx_ctx *ctx, const attx_config *c, const
     attx_tensor *v = attx_op_linear(ctx, h, L->value_w, L->value_b);
     attx_tensor *scores = attx_op_attention_scores(ctx, q, k, c->num_heads, 1.0f / sqrtf((float)c->head_dim));
     attx_tensor *probs = attx_op_softmax(ctx, scores, NULL);            /* [B, H, T, T]: no padding */
-    attx_tensor *context = attx_op_attention_context(ctx, probs, v);
-    x = attx_op_add(ctx, x, attx_op_linear(ctx, context, L->attn_out_w, L->attn_out_b));
+    attx_tensor *context = attx_op_attention_context(ctx, attx_op_dropout(ctx, probs, c->attention_dropout), v);
+    x = attx_op_add(ctx, x, attx_op_dropout(ctx, attx_op_linear(ctx, context, L->attn_out_w, L->attn_out_b),
+                                            c->hidden_dropout));
     h = attx_op_layernorm(ctx, x, L->ln_after_g, L->ln_after_b, eps);
     attx_tensor *f = attx_op_linear(ctx, attx_op_gelu(ctx, attx_op_linear(ctx, h, L->ffn_in_w, L->ffn_in_b)),
                                     L->ffn_out_w, L->ffn_out_b);
+    f = attx_op_dropout(ctx, f, c->hidden_dropout);
     *attn_out = probs;
     return attx_op_add(ctx, x, f);
 }
@@ -53,6 +57,7 @@ int attx_vit_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch
     if (recording && out->inputs_embeds) out->inputs_embeds->flags |= ATTX_REQUIRES_GRAD;
     attx_tensor *x = attx_op_prepend_row(ctx, out->inputs_embeds, w->cls_token);
     x = attx_op_add_embedding(ctx, x, w->pos_emb, positions);              /* [B, T, D] */
+    x = attx_op_dropout(ctx, x, c->hidden_dropout);
 
     attx_tensor *ping = NULL, *pong = NULL;
     if (!recording) {       /* as in BERT: two buffers carry x between layers */

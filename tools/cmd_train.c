@@ -1,27 +1,33 @@
-/* cmd_train.c — `attx train`: train a text classifier on a TSV/CSV data set, evaluate it on a
- * dev split after every epoch, keep the best model, and checkpoint so a run can be resumed. */
+/* cmd_train.c — `attx train`: train a text classifier on a TSV/CSV data set (or a ViT on an
+ * image folder: train_images.c), evaluate it on a dev split after every epoch, keep the best
+ * model, and checkpoint so a run can be resumed. */
 #include "cli.h"
 #include "attx_engine.h"
 #include "rng.h"
+#include "train.h"
 
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 static int run_train(int argc, char **argv);
 
 const cli_command cmd_train = {
-    "train", "train a text classifier (a new BERT, or continue one)",
+    "train", "train a classifier (a new BERT, attn1 or ViT, or continue one)",
     "usage: attx train --data TRAIN --out MODEL.safetensors [--dev DEV | --dev-split N]\n"
     "                  ([--arch bert] --vocab VOCAB.txt [model sizes] | --arch attn1 [sizes]\n"
-    "                   | --init MODEL | --resume) [options]\n"
+    "                   | --arch vit [sizes] | --init MODEL | --resume) [options]\n"
     "\n"
     "Trains a text classifier on the labelled texts of TRAIN (TSV/CSV, see --format): a\n"
     "BertForSequenceClassification, or attn1, the one-layer [CLS]-query attention classifier of\n"
     "Lopardo et al. (2024), whose vocabulary is built from the training rows as torchtext does.\n"
+    "When TRAIN (and DEV) is a folder, it is an image data set with one sub-folder per class\n"
+    "(classes in sorted name order; files that are not images are skipped and counted), and the\n"
+    "model a ViTForImageClassification (--arch vit, or --init a ViT).\n"
     "It evaluates the model on DEV after every epoch and writes the best one to MODEL (one\n"
     "self-contained .safetensors file with its config and vocabulary). After every epoch it\n"
     "also writes MODEL.resume.safetensors and MODEL.resume.optim.safetensors, from which\n"
@@ -47,6 +53,11 @@ const cli_command cmd_train = {
     "  --max-len N          positions = the longest input in tokens, [CLS] and [SEP] included;\n"
     "                       longer texts are truncated (default 128)\n"
     "  --dropout P          hidden and attention dropout (default 0.1)\n"
+    "  --init-range X       standard deviation of the initial weights (default 0.02, as HF)\n"
+    "  vit: --image-size N (default: the side of the first training image), --patch N (default\n"
+    "  image size / 8), --layers (4), --hidden (128), --heads (4), --ffn (4 x hidden); images\n"
+    "  are rescaled by 1/255 and normalised with mean = std = 0.5, and resized when they have\n"
+    "  another size\n"
     "  attn1 (defaults are the paper's): --hidden (d_e, 128), --heads (6), --head-size\n"
     "  (d_att = d_out, 64), --max-len (T with [cls], 256), --vocab-size N (all words; 0)\n"
     "or:\n"
@@ -64,7 +75,7 @@ const cli_command cmd_train = {
     "  --stop-after N       stop after epoch N, as an interrupted run would (then --resume)\n"
     "output:\n"
     "  --dtype f32|f16|bf16 dtype of MODEL's weights (default f32; checkpoints are always f32)\n"
-    "  --log FILE           one JSON object per epoch (loss, accuracies, tokens/s, time)\n"
+    "  --log FILE           one JSON object per epoch (loss, accuracies, tokens/s or images/s, time)\n"
     "  --threads N          threads to use (default: all cores); results do not depend on it\n",
     run_train,
 };
@@ -73,8 +84,10 @@ typedef struct options {
     const char *data, *dev, *out, *vocab, *init, *labels, *log, *threads, *dtype_name, *arch, *schedule;
     attx_dataset_spec spec, dev_spec;
     long dev_split, stop_after, layers, hidden, heads, head_size, vocab_size, ffn, max_len, epochs, batch;
-    int attn1;
-    double dropout, lr, warmup, weight_decay, clip;
+    long image_size, patch;
+    int attn1, vit;
+    int images;                   /* --data is an image folder */
+    double dropout, lr, warmup, weight_decay, clip, init_range;
     unsigned long long seed;
     int resume;
 } options;
@@ -92,7 +105,7 @@ static void parse_options(int argc, char **argv, options *o)
 {
     const char *v;
     *o = (options){.layers = 4, .hidden = 0, .heads = 0, .max_len = 0, .epochs = 3, .batch = 32,
-                   .dropout = 0.1, .lr = 5e-4, .warmup = 0.06, .weight_decay = 0.01, .clip = 1.0, .seed = 42};
+                   .dropout = 0.1, .init_range = 0.02, .lr = 5e-4, .warmup = 0.06, .weight_decay = 0.01, .clip = 1.0, .seed = 42};
     for (int i = 1; i < argc; i++) {
         if (cli_flag(argv[i], "--resume")) o->resume = 1;
         else if (cli_value(argc, argv, &i, "--data", &o->data)) continue;
@@ -107,6 +120,8 @@ static void parse_options(int argc, char **argv, options *o)
         else if (cli_value(argc, argv, &i, "--arch", &o->arch)) continue;
         else if (cli_value(argc, argv, &i, "--schedule", &o->schedule)) continue;
         else if (cli_value(argc, argv, &i, "--head-size", &v)) o->head_size = cli_parse_long(&cmd_train, "--head-size", v, 1, 8192);
+        else if (cli_value(argc, argv, &i, "--image-size", &v)) o->image_size = cli_parse_long(&cmd_train, "--image-size", v, 1, 16384);
+        else if (cli_value(argc, argv, &i, "--patch", &v)) o->patch = cli_parse_long(&cmd_train, "--patch", v, 1, 16384);
         else if (cli_value(argc, argv, &i, "--vocab-size", &v)) o->vocab_size = cli_parse_long(&cmd_train, "--vocab-size", v, 0, 100000000);
         else if (cli_value(argc, argv, &i, "--format", &o->spec.format)) continue;
         else if (cli_value(argc, argv, &i, "--dev-format", &o->dev_spec.format)) continue;
@@ -123,6 +138,7 @@ static void parse_options(int argc, char **argv, options *o)
         else if (cli_value(argc, argv, &i, "--batch", &v)) o->batch = cli_parse_long(&cmd_train, "--batch", v, 1, 65536);
         else if (cli_value(argc, argv, &i, "--seed", &v)) o->seed = (unsigned long long)cli_parse_long(&cmd_train, "--seed", v, 0, 0x7fffffffffffffffL);
         else if (cli_value(argc, argv, &i, "--dropout", &v)) o->dropout = parse_double("--dropout", v, 0, 0.99);
+        else if (cli_value(argc, argv, &i, "--init-range", &v)) o->init_range = parse_double("--init-range", v, 0, 10);
         else if (cli_value(argc, argv, &i, "--lr", &v)) o->lr = parse_double("--lr", v, 0, 10);
         else if (cli_value(argc, argv, &i, "--warmup", &v)) o->warmup = parse_double("--warmup", v, 0, 1);
         else if (cli_value(argc, argv, &i, "--weight-decay", &v)) o->weight_decay = parse_double("--weight-decay", v, 0, 10);
@@ -134,16 +150,24 @@ static void parse_options(int argc, char **argv, options *o)
     if (!o->out) cli_usage_error(&cmd_train, "--out MODEL.safetensors is needed");
     if (!o->dev && !o->dev_split) cli_usage_error(&cmd_train, "--dev DEV or --dev-split N is needed");
     if (o->dev && o->dev_split) cli_usage_error(&cmd_train, "--dev and --dev-split exclude each other");
-    if (o->arch && strcmp(o->arch, "bert") != 0 && strcmp(o->arch, "attn1") != 0)
-        cli_usage_error(&cmd_train, "--arch must be bert or attn1, not '%s'", o->arch);
+    if (o->arch && strcmp(o->arch, "bert") != 0 && strcmp(o->arch, "attn1") != 0 && strcmp(o->arch, "vit") != 0)
+        cli_usage_error(&cmd_train, "--arch must be bert, attn1 or vit, not '%s'", o->arch);
     o->attn1 = o->arch && strcmp(o->arch, "attn1") == 0;
+    o->vit = o->arch && strcmp(o->arch, "vit") == 0;
+    struct stat st;
+    o->images = o->vit || (stat(o->data, &st) == 0 && S_ISDIR(st.st_mode));
+    if (o->images && (o->vocab || o->attn1 || (o->arch && !o->vit)))
+        cli_usage_error(&cmd_train, "%s is an image folder: train a ViT (--arch vit, or --init a ViT)", o->data);
+    if (!o->images && (o->image_size || o->patch))
+        cli_usage_error(&cmd_train, "--image-size and --patch are for a ViT on an image folder");
     if (o->schedule && strcmp(o->schedule, "linear") != 0 && strcmp(o->schedule, "constant") != 0)
         cli_usage_error(&cmd_train, "--schedule must be linear or constant, not '%s'", o->schedule);
     if (o->attn1 && o->vocab) cli_usage_error(&cmd_train, "attn1 builds its vocabulary from the data: no --vocab");
-    if (!!o->vocab + o->attn1 + !!o->init + o->resume != 1)
-        cli_usage_error(&cmd_train, "give exactly one of --vocab (a new BERT), --arch attn1 (a new attn1), --init MODEL "
-                                    "or --resume");
-    if (!o->hidden) o->hidden = o->attn1 ? 128 : 256;
+    if (o->vit && (o->init || o->resume)) o->vit = 0;   /* the data are images; the model is MODEL's */
+    if (!!o->vocab + o->attn1 + o->vit + !!o->init + o->resume != 1)
+        cli_usage_error(&cmd_train, "give exactly one of --vocab (a new BERT), --arch attn1 (a new attn1), --arch vit "
+                                    "(a new ViT), --init MODEL or --resume");
+    if (!o->hidden) o->hidden = o->attn1 || o->vit ? 128 : 256;
     if (!o->heads) o->heads = o->attn1 ? 6 : 4;
     if (!o->max_len) o->max_len = o->attn1 ? 256 : 128;
     if (!o->head_size) o->head_size = 64;
@@ -157,7 +181,7 @@ static void parse_options(int argc, char **argv, options *o)
 }
 
 /* ---- the config of a new model ---- */
-static void write_labels(attx_json_writer *w, char **labels, int n_labels)
+void train_write_labels(attx_json_writer *w, char **labels, int n_labels)
 {
     char key[16];
     attx_jw_key(w, "id2label");
@@ -191,7 +215,7 @@ static char *new_attn1_config(const options *o, int vocab_size, char **labels, i
     attx_jw_key(&w, "value_head_size"); attx_jw_int(&w, o->head_size);
     attx_jw_key(&w, "max_position_embeddings"); attx_jw_int(&w, o->max_len);
     attx_jw_key(&w, "pad_token_id"); attx_jw_int(&w, 1);
-    write_labels(&w, labels, n_labels);
+    train_write_labels(&w, labels, n_labels);
     attx_jw_object_end(&w);
     if (buf.failed) cli_failf("out of memory");
     return buf.data;
@@ -219,9 +243,9 @@ static char *new_config(const options *o, int vocab_size, int pad_id, char **lab
     attx_jw_key(&w, "layer_norm_eps"); attx_jw_double(&w, 1e-12);
     attx_jw_key(&w, "hidden_dropout_prob"); attx_jw_double(&w, o->dropout);
     attx_jw_key(&w, "attention_probs_dropout_prob"); attx_jw_double(&w, o->dropout);
-    attx_jw_key(&w, "initializer_range"); attx_jw_double(&w, 0.02);
+    attx_jw_key(&w, "initializer_range"); attx_jw_double(&w, o->init_range);
     attx_jw_key(&w, "pad_token_id"); attx_jw_int(&w, pad_id);
-    write_labels(&w, labels, n_labels);
+    train_write_labels(&w, labels, n_labels);
     attx_jw_object_end(&w);
     if (buf.failed) cli_failf("out of memory");
     return buf.data;
@@ -252,16 +276,7 @@ static char **label_names(const char *list, int n)
     return names;
 }
 
-/* ---- data: every example tokenized once ---- */
-typedef struct examples {
-    size_t n;
-    int32_t **ids;                /* [CLS] ... [SEP] */
-    int32_t *length;
-    int32_t *label;
-    size_t truncated;             /* examples cut to the model's positions */
-    uint64_t tokens;
-} examples;
-
+/* ---- data: every example tokenized once (images: train_images.c) ---- */
 static void tokenize(const attx_model *m, const attx_dataset *ds, const size_t *rows, size_t n, examples *ex,
                      const char *path)
 {
@@ -295,20 +310,31 @@ static void tokenize(const attx_model *m, const attx_dataset *ds, const size_t *
 
 static void examples_free(examples *ex)
 {
-    for (size_t i = 0; i < ex->n; i++) free(ex->ids[i]);
+    for (size_t i = 0; ex->ids && i < ex->n; i++) free(ex->ids[i]);
     free(ex->ids);
     free(ex->length);
     free(ex->label);
+    free(ex->pixels);
 }
 
 /* Copies examples order[0..B) into a right-padded batch. */
 typedef struct batch_buf {
     int32_t *ids, *lengths, *labels;
+    float *pixels;                /* images: [B, C, H, W] */
     attx_batch batch;
 } batch_buf;
 
 static void make_batch(const examples *ex, const size_t *order, int B, int32_t pad, batch_buf *bb)
 {
+    if (ex->pixels) {
+        for (int b = 0; b < B; b++) {
+            memcpy(bb->pixels + (size_t)b * ex->pixel_stride, ex->pixels + order[b] * ex->pixel_stride,
+                   ex->pixel_stride * sizeof(float));
+            bb->labels[b] = ex->label[order[b]];
+        }
+        bb->batch = (attx_batch){.B = B, .pixels = bb->pixels};
+        return;
+    }
     int T = 1;
     for (int b = 0; b < B; b++) T = ex->length[order[b]] > T ? ex->length[order[b]] : T;
     for (int b = 0; b < B; b++) {
@@ -422,33 +448,45 @@ static int run_train(int argc, char **argv)
     char *resume_model = path_with(o.out, ".resume.safetensors");
     char *resume_optim = path_with(o.out, ".resume.optim.safetensors");
 
-    /* the data */
-    attx_dataset train, dev_file = {0};
-    if (attx_dataset_read(&train, o.data, &o.spec, &err) != 0) cli_fail(&err);
-    if (train.n_skipped)
-        fprintf(stderr, "attx: %s: skipped %zu rows (first at line %zu: %s)\n", o.data, train.n_skipped,
-                train.first_skipped_line, train.first_skip_reason);
-    if (o.dev) {
-        if (attx_dataset_read(&dev_file, o.dev, &o.dev_spec, &err) != 0) cli_fail(&err);
-        if (dev_file.n_skipped)
-            fprintf(stderr, "attx: %s: skipped %zu rows (first at line %zu: %s)\n", o.dev, dev_file.n_skipped,
-                    dev_file.first_skipped_line, dev_file.first_skip_reason);
+    /* the data: texts, or image folders */
+    attx_dataset train = {0}, dev_file = {0};
+    attx_image_folder train_images = {0}, dev_images = {0};
+    size_t n_rows;
+    int n_labels;
+    if (o.images) {
+        train_images_read(o.data, &train_images);
+        if (o.dev) train_images_read(o.dev, &dev_images);
+        n_rows = train_images.n;
+        n_labels = train_images.num_classes;
+    } else {
+        if (attx_dataset_read(&train, o.data, &o.spec, &err) != 0) cli_fail(&err);
+        if (train.n_skipped)
+            fprintf(stderr, "attx: %s: skipped %zu rows (first at line %zu: %s)\n", o.data, train.n_skipped,
+                    train.first_skipped_line, train.first_skip_reason);
+        if (o.dev) {
+            if (attx_dataset_read(&dev_file, o.dev, &o.dev_spec, &err) != 0) cli_fail(&err);
+            if (dev_file.n_skipped)
+                fprintf(stderr, "attx: %s: skipped %zu rows (first at line %zu: %s)\n", o.dev, dev_file.n_skipped,
+                        dev_file.first_skipped_line, dev_file.first_skip_reason);
+        }
+        n_rows = train.n;
+        n_labels = train.num_labels > dev_file.num_labels ? train.num_labels : dev_file.num_labels;
     }
     /* --dev-split: a seeded random choice of training rows */
-    size_t *train_rows = malloc(train.n * sizeof *train_rows), n_train = train.n, *dev_rows = NULL, n_dev = 0;
+    size_t *train_rows = malloc((n_rows ? n_rows : 1) * sizeof *train_rows), n_train = n_rows, *dev_rows = NULL,
+           n_dev = 0;
     if (!train_rows) cli_failf("out of memory");
-    for (size_t i = 0; i < train.n; i++) train_rows[i] = i;
+    for (size_t i = 0; i < n_rows; i++) train_rows[i] = i;
     if (o.dev_split) {
-        if ((size_t)o.dev_split >= train.n)
-            cli_failf("%s: --dev-split %ld leaves no training rows (%zu rows)", o.data, o.dev_split, train.n);
+        if ((size_t)o.dev_split >= n_rows)
+            cli_failf("%s: --dev-split %ld leaves no training rows (%zu rows)", o.data, o.dev_split, n_rows);
         attx_rng rng;
         attx_rng_seed_stream(&rng, o.seed, 1);
-        attx_rng_shuffle(&rng, train_rows, train.n, sizeof *train_rows);
+        attx_rng_shuffle(&rng, train_rows, n_rows, sizeof *train_rows);
         n_dev = (size_t)o.dev_split;
-        n_train = train.n - n_dev;
+        n_train = n_rows - n_dev;
         dev_rows = train_rows + n_train;
     }
-    int n_labels = train.num_labels > dev_file.num_labels ? train.num_labels : dev_file.num_labels;
     if (n_labels < 2) cli_failf("%s: the data has one class only", o.data);
 
     /* the model */
@@ -457,6 +495,10 @@ static int run_train(int argc, char **argv)
         if (attx_model_open(&model, resume_model, &err) != 0) cli_fail(&err);
     } else if (o.init) {
         if (attx_model_open(&model, o.init, &err) != 0) cli_fail(&err);
+    } else if (o.vit) {
+        vit_sizes sizes = {.image_size = o.image_size, .patch = o.patch, .layers = o.layers, .hidden = o.hidden,
+                           .heads = o.heads, .ffn = o.ffn, .dropout = o.dropout, .init_range = o.init_range};
+        model = train_images_new_vit(&sizes, &train_images, o.seed);
     } else if (o.attn1) {
         /* the vocabulary of the training rows only (not of the dev rows held out of them) */
         const char **texts = malloc((n_train ? n_train : 1) * sizeof *texts);
@@ -498,21 +540,31 @@ static int run_train(int argc, char **argv)
         free(vocab);
     }
     const attx_config *cfg = attx_model_config(model);
-    if ((cfg->arch != ATTX_ARCH_BERT && cfg->arch != ATTX_ARCH_ATTN1) || !attx_model_has_classifier(model) ||
-        !attx_model_tokenizer(model))
+    if (o.images && (cfg->arch != ATTX_ARCH_VIT || !attx_model_has_classifier(model)))
+        cli_failf("%s: attx trains ViT image classifiers on an image folder (this is a %s%s)",
+                  o.resume ? resume_model : o.init, attx_arch_name(cfg->arch),
+                  attx_model_has_classifier(model) ? "" : " without a classifier");
+    if (!o.images && ((cfg->arch != ATTX_ARCH_BERT && cfg->arch != ATTX_ARCH_ATTN1) ||
+                      !attx_model_has_classifier(model) || !attx_model_tokenizer(model)))
         cli_failf("%s: attx trains BERT and attn1 text classifiers with a vocabulary (this is a %s%s)",
                   o.resume ? resume_model : o.init, attx_arch_name(cfg->arch),
                   attx_model_has_classifier(model) ? "" : " without a classifier");
-    if (cfg->num_labels != n_labels)
+    if (!o.images && cfg->num_labels != n_labels)
         cli_failf("%s has %d classes but the data has %d (a new classifier for other classes is not supported)",
                   o.resume ? resume_model : o.init, cfg->num_labels, n_labels);
-    int32_t pad = attx_wordpiece_special_ids(attx_model_tokenizer(model)).pad;
+    int32_t pad = o.images ? 0 : attx_wordpiece_special_ids(attx_model_tokenizer(model)).pad;
     if (pad < 0) pad = 0;
 
     examples tr = {0}, dv = {0};
-    tokenize(model, &train, train_rows, n_train, &tr, o.data);
-    if (o.dev) tokenize(model, &dev_file, NULL, dev_file.n, &dv, o.dev);
-    else tokenize(model, &train, dev_rows, n_dev, &dv, o.data);
+    if (o.images) {   /* classes are matched to the model's labels by name */
+        train_images_examples(model, &train_images, train_rows, n_train, &tr);
+        if (o.dev) train_images_examples(model, &dev_images, NULL, dev_images.n, &dv);
+        else train_images_examples(model, &train_images, dev_rows, n_dev, &dv);
+    } else {
+        tokenize(model, &train, train_rows, n_train, &tr, o.data);
+        if (o.dev) tokenize(model, &dev_file, NULL, dev_file.n, &dv, o.dev);
+        else tokenize(model, &train, dev_rows, n_dev, &dv, o.data);
+    }
     /* texts with no tokens are left out */
     size_t *order = malloc((tr.n ? tr.n : 1) * sizeof *order), n_order = 0;
     size_t *dev_usable = malloc((dv.n ? dv.n : 1) * sizeof *dev_usable), n_dev_usable = 0;
@@ -522,8 +574,13 @@ static int run_train(int argc, char **argv)
     for (size_t i = 0; i < dv.n; i++)
         if (dv.length[i]) dev_usable[n_dev_usable++] = i;
     if (n_order == 0) cli_failf("%s: no example has any token", o.data);
-    fprintf(stderr, "attx: %zu training examples (%llu tokens, %zu truncated to %d positions), %zu dev examples\n",
-            n_order, (unsigned long long)tr.tokens, tr.truncated, cfg->max_position_embeddings, n_dev_usable);
+    if (o.images)
+        fprintf(stderr, "attx: %zu training images in %d classes, %zu dev images, as %dx%d pixels\n", n_order,
+                n_labels, n_dev_usable, cfg->image_width, cfg->image_height);
+    else
+        fprintf(stderr, "attx: %zu training examples (%llu tokens, %zu truncated to %d positions), %zu dev examples\n",
+                n_order, (unsigned long long)tr.tokens, tr.truncated, cfg->max_position_embeddings, n_dev_usable);
+    const char *unit = o.images ? "img/s" : "tok/s";
 
     /* the optimizer */
     if (attx_model_make_trainable(model, &err) != 0) cli_fail(&err);
@@ -556,8 +613,9 @@ static int run_train(int argc, char **argv)
     int max_T = cfg->max_position_embeddings;
     size_t rows = (size_t)(B > 64 ? B : 64);   /* training batches, and evaluation's of 64 */
     batch_buf bb = {.ids = malloc(rows * (size_t)max_T * sizeof(int32_t)), .lengths = malloc(rows * sizeof(int32_t)),
-                    .labels = malloc(rows * sizeof(int32_t))};
-    if (!bb.ids || !bb.lengths || !bb.labels) cli_failf("out of memory");
+                    .labels = malloc(rows * sizeof(int32_t)),
+                    .pixels = o.images ? malloc(rows * tr.pixel_stride * sizeof(float)) : NULL};
+    if (!bb.ids || !bb.lengths || !bb.labels || (o.images && !bb.pixels)) cli_failf("out of memory");
     size_t steps_per_epoch = (n_order + (size_t)B - 1) / (size_t)B;
     int64_t total_steps = (int64_t)steps_per_epoch * o.epochs;
     int64_t warmup_steps = (int64_t)ceil(o.warmup * (double)total_steps);
@@ -591,7 +649,7 @@ static int run_train(int argc, char **argv)
             loss_sum += st.loss * nb;
             correct += (size_t)st.correct;
             seen += (size_t)nb;
-            for (int b = 0; b < nb; b++) tokens += (uint64_t)bb.lengths[b];
+            for (int b = 0; b < nb; b++) tokens += (uint64_t)tr.length[order[first + (size_t)b]];
             double t = now_s();
             if (t - last_print > (tty ? 0.5 : 30.0) || s + 1 == steps_per_epoch) {
                 last_print = t;
@@ -599,10 +657,10 @@ static int run_train(int argc, char **argv)
                 char eta[32];
                 format_duration(el / frac - el, eta, sizeof eta);
                 int bar = (int)(frac * 24);
-                fprintf(stderr, "%sepoch %ld/%ld [%.*s%*s] %3.0f%% loss %.4f acc %5.1f%% %6.0f tok/s ETA %s%s",
+                fprintf(stderr, "%sepoch %ld/%ld [%.*s%*s] %3.0f%% loss %.4f acc %5.1f%% %6.0f %s ETA %s%s",
                         tty ? "\r" : "", epoch + 1, o.epochs, bar, "########################", 24 - bar, "",
                         100 * frac, loss_sum / (double)seen, 100.0 * (double)correct / (double)seen,
-                        (double)tokens / (el > 0 ? el : 1e-9), eta, tty ? "   " : "\n");
+                        (double)tokens / (el > 0 ? el : 1e-9), unit, eta, tty ? "   " : "\n");
             }
         }
         double train_time = now_s() - epoch_start;
@@ -619,9 +677,9 @@ static int run_train(int argc, char **argv)
             cli_fail(&err);
         char took[32];
         format_duration(train_time, took, sizeof took);
-        fprintf(stderr, "%sepoch %ld/%ld: train loss %.4f acc %.2f%%, dev acc %.2f%%%s (%s, %.0f tok/s)\n",
+        fprintf(stderr, "%sepoch %ld/%ld: train loss %.4f acc %.2f%%, dev acc %.2f%%%s (%s, %.0f %s)\n",
                 tty ? "\n" : "", epoch + 1, o.epochs, loss_sum / (double)seen, 100.0 * (double)correct / (double)seen,
-                100 * dev_acc, improved ? ", best: saved" : "", took, (double)tokens / train_time);
+                100 * dev_acc, improved ? ", best: saved" : "", took, (double)tokens / train_time, unit);
         if (log) {
             attx_buf line = {0};
             attx_json_writer w;
@@ -633,7 +691,8 @@ static int run_train(int argc, char **argv)
             attx_jw_key(&w, "train_accuracy"); attx_jw_double(&w, (double)correct / (double)seen);
             attx_jw_key(&w, "dev_accuracy"); attx_jw_double(&w, dev_acc);
             attx_jw_key(&w, "best_dev_accuracy"); attx_jw_double(&w, best_dev);
-            attx_jw_key(&w, "tokens_per_second"); attx_jw_double(&w, (double)tokens / train_time);
+            attx_jw_key(&w, o.images ? "images_per_second" : "tokens_per_second");
+            attx_jw_double(&w, (double)tokens / train_time);
             attx_jw_key(&w, "epoch_seconds"); attx_jw_double(&w, train_time);
             attx_jw_key(&w, "threads"); attx_jw_int(&w, omp_get_max_threads());
             attx_jw_object_end(&w);
@@ -660,11 +719,14 @@ static int run_train(int argc, char **argv)
     free(bb.ids);
     free(bb.lengths);
     free(bb.labels);
+    free(bb.pixels);
     examples_free(&tr);
     examples_free(&dv);
     free(train_rows);
     attx_dataset_free(&train);
     attx_dataset_free(&dev_file);
+    attx_image_folder_free(&train_images);
+    attx_image_folder_free(&dev_images);
     attx_model_close(model);
     free(resume_model);
     free(resume_optim);
