@@ -245,6 +245,33 @@ static void test_html(void **state)
     tu_rmdir(dir);
 }
 
+/* --png on a ViT: a PNG of the image at the model's size enlarged to 224, and refused for text */
+static void test_png(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), *png = tu_path(dir, "h.png"), args[4096];
+    snprintf(args, sizeof args, "explain test/fixtures/vit/p8 test/fixtures/images/picture_319x241.png --method grad-att-cls "
+                                "--png %s", png);
+    int status;
+    char *err, *out = run_attx(args, &status, &err);
+    if (status != 0) fail_msg("exit %d: %s", status, err);
+    free(out);
+    free(err);
+    attx_image img;
+    attx_error e;
+    if (attx_image_load(&img, png, &e) != 0) fail_msg("%s", e.msg);
+    assert_int_equal(img.width, 224);      /* 32 pixels x 7 */
+    assert_int_equal(img.height, 224);
+    attx_image_free(&img);
+    out = run_attx("explain test/fixtures/bert/tiny good --png /tmp/never.png", &status, &err);
+    assert_int_equal(status, 1);
+    assert_contains(err, "text model");
+    free(out);
+    free(err);
+    free(png);
+    tu_rmdir(dir);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -278,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_terminal_and_trace),
         cmocka_unit_test(test_image_model),
         cmocka_unit_test(test_html),
+        cmocka_unit_test(test_png),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -55,8 +55,11 @@ int *cli_parse_layers(const cli_command *cmd, const char *list, int *count);
 int cli_shade_colour(double s, double scale);
 int cli_shade_text_colour(int background);
 
-/* Writes 8-bit RGB pixels rgb[height, width, 3] as a PNG file (libpng); errors name the file. */
-int cli_write_png(const char *path, int width, int height, const unsigned char *rgb, attx_error *err);
+/* An image model's per-patch scores[grid_h * grid_w] (row-major) drawn over the image file, as
+ * a PNG (tools/heatmap_png.c). Errors name the file. */
+typedef struct attx_model attx_model;
+int cli_patch_heatmap_png(const attx_model *m, const char *image_path, const double *scores, const char *png,
+                          attx_error *err);
 
 /* Writes a finished JSON document plus a newline to stdout. */
 void cli_print_json(const attx_buf *json);

@@ -16,7 +16,7 @@ const cli_command cmd_explain = {
     "explain", "explain a prediction (attention-weighted Shapley values and baselines)",
     "usage: attx explain MODEL INPUT [--method LIST] [--class K] [--exact | --samples N]\n"
     "                    [--sampler S] [--seed S] [--steps N] [--layers LIST] [--json] [--html FILE]\n"
-    "                    [--trace] [--threads N]\n"
+    "                    [--png FILE] [--trace] [--threads N]\n"
     "\n"
     "Explains MODEL's prediction on INPUT: one score per player (content tokens of a text,\n"
     "patches of an image). INPUT is a text, @FILE (@- for standard input) or, for an image\n"
@@ -47,6 +47,7 @@ const cli_command cmd_explain = {
     "  --baseline V     pixel value of removed image patches, after normalisation (default 0)\n"
     "  --shap-p1        shap explains log(p1/(1-p1)) of class 1 whatever the class (P1's code)\n"
     "  --batch N        forward batch of the model games and integrated gradients\n"
+    "  --png FILE       image models: the first method's patch scores as a PNG over the image\n"
     "  --html FILE      write a self-contained HTML page: a row per method, tokens (or the patch\n"
     "                   grid) shaded by score, values on hover\n"
     "  --json           print one JSON object on stdout:\n"
@@ -223,7 +224,7 @@ static float *load_pixels(const attx_model *m, const char *path)
 
 static int run_explain(int argc, char **argv)
 {
-    const char *model_path = NULL, *input = NULL, *threads = NULL, *methods = DEFAULT_METHODS, *v, *html = NULL;
+    const char *model_path = NULL, *input = NULL, *threads = NULL, *methods = DEFAULT_METHODS, *v, *html = NULL, *png = NULL;
     int json = 0, trace = 0, trace_layer = -1, trace_head = 0, n_layers = 0;
     int *layers = NULL;
     attx_explain_options opt;
@@ -235,6 +236,7 @@ static int run_explain(int argc, char **argv)
         else if (cli_flag(argv[i], "--shap-p1")) opt.shap_p1 = 1;
         else if (cli_value(argc, argv, &i, "--threads", &threads)) continue;
         else if (cli_value(argc, argv, &i, "--html", &html)) continue;
+        else if (cli_value(argc, argv, &i, "--png", &png)) continue;
         else if (cli_value(argc, argv, &i, "--method", &methods)) continue;
         else if (cli_value(argc, argv, &i, "--methods", &methods)) continue;
         else if (cli_value(argc, argv, &i, "--class", &v)) opt.klass = (int)cli_parse_long(&cmd_explain, "--class", v, 0, 1 << 20);
@@ -327,6 +329,11 @@ static int run_explain(int argc, char **argv)
             cli_fail(&err);
     }
 
+    if (png) {
+        if (cfg->arch != ATTX_ARCH_VIT) cli_failf("--png draws image heatmaps; %s is a text model", model_path);
+        if (cli_patch_heatmap_png(model, input, ex.methods[0].scores, png, &err) != 0) cli_fail(&err);
+        fprintf(stderr, "attx: wrote %s (%s over the image)\n", png, ex.methods[0].name);
+    }
     if (html) {
         if (explain_write_html(html, model, &ex, model_path, input, NULL, &err) != 0) cli_fail(&err);
         fprintf(stderr, "attx: wrote %s\n", html);

@@ -450,46 +450,16 @@ static void print_text_heatmap(const attx_model *m, const attx_tcav_result *r, c
     printf("\n");
 }
 
-/* Image heatmap: the target image at the model's size (as preprocessing resizes it), enlarged
- * to at least 224 pixels a side, each patch tinted red (s > 0) or blue (s < 0) with an opacity
- * proportional to |s| / max |s|. The [CLS] score is not drawn. */
+/* Image heatmap: s_t of the patches ([CLS] not drawn) over the target image. */
 static void write_png_heatmap(const attx_model *m, const attx_tcav_result *r, const char *image_path, const char *png)
 {
     const attx_config *cfg = attx_model_config(m);
     attx_error err;
-    attx_preprocessor pp;
-    const char *source = NULL, *json = attx_model_preprocessor_json(m, &source);
-    if (attx_preprocessor_parse(&pp, json, json ? strlen(json) : 0, source ? source : "preprocessor", cfg->image_height,
-                                cfg->image_width, &err) != 0)
-        cli_fail(&err);
-    attx_image img, small;
-    if (attx_image_load(&img, image_path, &err) != 0 || attx_image_apply_orientation(&img, &err) != 0) cli_fail(&err);
-    int W = cfg->image_width, H = cfg->image_height, P = cfg->patch_size, gw = W / P;
-    if (attx_image_resize(&img, W, H, (attx_resample)pp.resample, &small, &err) != 0) cli_fail(&err);
-    int f = 1;
+    if (cli_patch_heatmap_png(m, image_path, r->heat + 1, png, &err) != 0) cli_fail(&err);
+    int f = 1, W = cfg->image_width, H = cfg->image_height;
     while (f * (W > H ? W : H) < 224) f++;
-    double scale = 0;
-    for (int t = 1; t < r->heat_T; t++) scale = fmax(scale, fabs(r->heat[t]));
-    unsigned char *rgb = malloc((size_t)W * f * (size_t)H * f * 3);
-    if (!rgb) cli_failf("out of memory");
-    for (int y = 0; y < H * f; y++)
-        for (int x = 0; x < W * f; x++) {
-            int sy = y / f, sx = x / f;
-            double s = r->heat[1 + (sy / P) * gw + sx / P];
-            double alpha = scale > 0 ? 0.6 * fabs(s) / scale : 0;
-            static const double red[3] = {230, 30, 30}, blue[3] = {30, 80, 230};
-            const double *tint = s > 0 ? red : blue;
-            for (int c = 0; c < 3; c++) {
-                double v = (1 - alpha) * small.rgb[((size_t)sy * W + sx) * 3 + c] + alpha * tint[c];
-                rgb[((size_t)y * W * f + x) * 3 + c] = (unsigned char)lround(fmin(255, fmax(0, v)));
-            }
-        }
-    if (cli_write_png(png, W * f, H * f, rgb, &err) != 0) cli_fail(&err);
     fprintf(stderr, "attx tcav: wrote %s (%dx%d; target %s, layer %d, concept %d, CAV %d)\n", png, W * f, H * f, image_path,
             r->heat_layer, r->heat_concept, r->heat_cav);
-    free(rgb);
-    attx_image_free(&img);
-    attx_image_free(&small);
 }
 
 /* ---- the command ------------------------------------------------------------------------------- */
