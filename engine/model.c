@@ -78,10 +78,24 @@ static attx_tensor *new_param(attx_model *m, const attx_tensor_spec *spec, attx_
     return t;
 }
 
+/* One encoder layer's weights: each slot gets the parameter "<prefix><layer>.<suffix>". */
+typedef struct weight_slot {
+    attx_tensor **slot;
+    const char *suffix;
+} weight_slot;
+
+static void bind_layer(attx_model *m, const char *prefix, int layer, const weight_slot *map, size_t n)
+{
+    char name[128];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%s%d.%s", prefix, layer, map[i].suffix);
+        *map[i].slot = attx_model_param(m, name);
+    }
+}
+
 static void bind_bert(attx_model *m)
 {
     attx_bert_weights *w = &m->bert;
-    char name[128];
     w->word_emb = attx_model_param(m, "bert.embeddings.word_embeddings.weight");
     w->pos_emb = attx_model_param(m, "bert.embeddings.position_embeddings.weight");
     w->type_emb = attx_model_param(m, "bert.embeddings.token_type_embeddings.weight");
@@ -93,7 +107,7 @@ static void bind_bert(attx_model *m)
     w->classifier_b = attx_model_param(m, "classifier.bias");
     for (int l = 0; l < m->config->num_layers; l++) {
         attx_bert_layer *L = &w->layers[l];
-        struct { attx_tensor **slot; const char *suffix; } map[] = {
+        const weight_slot map[] = {
             {&L->query_w, "attention.self.query.weight"}, {&L->query_b, "attention.self.query.bias"},
             {&L->key_w, "attention.self.key.weight"}, {&L->key_b, "attention.self.key.bias"},
             {&L->value_w, "attention.self.value.weight"}, {&L->value_b, "attention.self.value.bias"},
@@ -103,10 +117,7 @@ static void bind_bert(attx_model *m)
             {&L->ffn_out_w, "output.dense.weight"}, {&L->ffn_out_b, "output.dense.bias"},
             {&L->ffn_ln_g, "output.LayerNorm.weight"}, {&L->ffn_ln_b, "output.LayerNorm.bias"},
         };
-        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-            snprintf(name, sizeof name, "bert.encoder.layer.%d.%s", l, map[i].suffix);
-            *map[i].slot = attx_model_param(m, name);
-        }
+        bind_layer(m, "bert.encoder.layer.", l, map, sizeof map / sizeof map[0]);
     }
 }
 
@@ -129,7 +140,7 @@ static void bind_vit(attx_model *m)
     w->patch_w->shape[1] = (int64_t)c->num_channels * c->patch_size * c->patch_size;
     for (int l = 0; l < c->num_layers; l++) {
         attx_vit_layer *L = &w->layers[l];
-        struct { attx_tensor **slot; const char *suffix; } map[] = {
+        const weight_slot map[] = {
             {&L->ln_before_g, "layernorm_before.weight"}, {&L->ln_before_b, "layernorm_before.bias"},
             {&L->query_w, "attention.attention.query.weight"}, {&L->query_b, "attention.attention.query.bias"},
             {&L->key_w, "attention.attention.key.weight"}, {&L->key_b, "attention.attention.key.bias"},
@@ -139,11 +150,7 @@ static void bind_vit(attx_model *m)
             {&L->ffn_in_w, "intermediate.dense.weight"}, {&L->ffn_in_b, "intermediate.dense.bias"},
             {&L->ffn_out_w, "output.dense.weight"}, {&L->ffn_out_b, "output.dense.bias"},
         };
-        char name[128];
-        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-            snprintf(name, sizeof name, "vit.encoder.layer.%d.%s", l, map[i].suffix);
-            *map[i].slot = attx_model_param(m, name);
-        }
+        bind_layer(m, "vit.encoder.layer.", l, map, sizeof map / sizeof map[0]);
     }
 }
 
