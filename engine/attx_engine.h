@@ -158,6 +158,12 @@ const char *attx_model_preprocessor_json(const attx_model *m, const char **sourc
  * config.json and, for a text model, of a vocab.txt. The same seed gives the same weights. */
 int attx_model_create(attx_model **out, const char *config_json, const char *vocab_text, size_t vocab_len,
                       uint64_t seed, attx_error *err);
+/* A copy of `base` with a new classifier for `n_labels` classes named `labels`, initialised
+ * as attx_model_create does with `seed`: for fine-tuning a BERT or ViT (with or without a
+ * classifier of its own) on another label set. Every other tensor is base's; a BERT without
+ * a pooler gets a new one. The config keeps every key but the classes. */
+int attx_model_with_new_head(attx_model **out, const attx_model *base, const char *const *labels, int n_labels,
+                             uint64_t seed, attx_error *err);
 /* Prepares a model for training: weights used in place from the file are copied into the
  * model's memory, and every parameter gets a gradient buffer (flag ATTX_REQUIRES_GRAD) that
  * each backward pass adds into; attx_model_zero_grad clears them. */

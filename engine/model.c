@@ -264,6 +264,60 @@ int attx_model_create(attx_model **out, const char *config_json, const char *voc
     return 0;
 }
 
+/* strdup of NULL is NULL; 0 on success */
+static int copy_text(char **dst, const char *src)
+{
+    *dst = NULL;
+    return src && !(*dst = strdup(src));
+}
+
+int attx_model_with_new_head(attx_model **out, const attx_model *base, const char *const *labels, int n_labels,
+                             uint64_t seed, attx_error *err)
+{
+    const attx_model_files *bf = &base->files;
+    *out = NULL;
+    if (!bf->config_json) return attx_fail(err, "%s: the model has no config text", bf->path);
+    attx_buf config = {0};
+    if (attx_config_relabel(bf->config_json, bf->path, labels, n_labels, &config, err) != 0) {
+        attx_buf_free(&config);
+        return -1;
+    }
+    attx_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        attx_buf_free(&config);
+        return attx_fail(err, "%s: out of memory", bf->path);
+    }
+    int rc = attx_model_files_new(&m->files, bf->path, config.data, bf->vocab_text, bf->vocab_len, err);
+    attx_buf_free(&config);
+    if (rc != 0) {
+        free(m);
+        return -1;
+    }
+    /* the tokenizer's and preprocessor's settings go with the body */
+    attx_model_files *f = &m->files;
+    f->do_lower_case = bf->do_lower_case;
+    if (copy_text(&f->tokenizer_json, bf->tokenizer_json) || copy_text(&f->preprocessor_json, bf->preprocessor_json) ||
+        copy_text(&f->preprocessor_source, bf->preprocessor_source) ||
+        (bf->tokenizer_source && copy_text(&f->tokenizer_source, bf->tokenizer_source))) {
+        attx_model_close(m);
+        return attx_fail(err, "%s: out of memory", bf->path);
+    }
+    if (build(m, 1, seed, err) != 0) {
+        attx_model_close(m);
+        return -1;
+    }
+    /* every tensor but the classifier is base's (a pooler base lacks stays new, as in HF) */
+    for (size_t i = 0; i < f->n_specs; i++) {
+        if (f->specs[i].role == ATTX_ROLE_HEAD) continue;
+        const attx_tensor *from = attx_model_param(base, f->specs[i].name);
+        attx_tensor *to = m->params[i];
+        if (from && to && from->numel == to->numel)
+            memcpy(to->data, from->data, (size_t)to->numel * sizeof(float));
+    }
+    *out = m;
+    return 0;
+}
+
 void attx_model_close(attx_model *m)
 {
     if (!m) return;

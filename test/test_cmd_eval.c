@@ -438,6 +438,55 @@ static void test_mpi_same_report(void **state)
     tu_rmdir(dir);
 }
 
+/* --accuracy: the confusion matrix equals the argmax of attx_forward's logits, row by row */
+static void test_accuracy(void **state)
+{
+    (void)state;
+    char *dir, *tsv = write_tsv(&dir), cmd[2048], *out;
+    snprintf(cmd, sizeof cmd, "%s eval " TINY " %s --accuracy --json --threads 1", tu_attx(), tsv);
+    assert_int_equal(tu_run(cmd, &out, NULL), 0);
+    attx_json_doc *doc = parse(out);
+    const attx_json_value *root = attx_json_root(doc), *conf = attx_json_get(root, "confusion");
+    attx_model *m;
+    attx_error err;
+    if (attx_model_open(&m, TINY, &err) != 0) fail_msg("%s", err.msg);
+    attx_ctx *ctx = attx_ctx_new();
+    int64_t expected[2][2] = {{0, 0}, {0, 0}}, correct = 0;
+    for (int r = 0; r < TSV_ROWS; r++) {
+        attx_encoding enc = {0};
+        if (attx_encode_text(m, TSV_TEXT[r], strlen(TSV_TEXT[r]), &enc, &err) != 0) fail_msg("%s", err.msg);
+        attx_batch b = {.B = 1, .T = enc.length, .ids = enc.ids, .lengths = &enc.length};
+        attx_outputs o;
+        attx_ctx_reset(ctx);
+        assert_int_equal(attx_forward(m, ctx, &b, &o, &err), 0);
+        int predicted = o.logits->data[1] > o.logits->data[0];
+        expected[TSV_GOLD[r]][predicted]++;
+        correct += predicted == TSV_GOLD[r];
+        attx_encoding_free(&enc);
+    }
+    assert_int_equal(inum(root, "examples"), TSV_ROWS);
+    assert_int_equal(inum(root, "correct"), correct);
+    assert_true(fabs(num(root, "accuracy") - (double)correct / TSV_ROWS) < 1e-12);
+    for (int g = 0; g < 2; g++)
+        for (int p = 0; p < 2; p++) {
+            int64_t x;
+            assert_int_equal(attx_json_i64(attx_json_item(attx_json_item(conf, (size_t)g), (size_t)p), &x), 0);
+            assert_int_equal(x, expected[g][p]);
+        }
+    attx_json_free(doc);
+    free(out);
+    /* the table names the classes with their support */
+    snprintf(cmd, sizeof cmd, "%s eval " TINY " %s --accuracy --threads 1", tu_attx(), tsv);
+    assert_int_equal(tu_run(cmd, &out, NULL), 0);
+    assert_contains(out, "accuracy ");
+    assert_contains(out, "support");
+    free(out);
+    attx_ctx_free(ctx);
+    attx_model_close(m);
+    free(tsv);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -446,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_presets),
         cmocka_unit_test(test_p2_theorem41),
         cmocka_unit_test(test_sampling_study),
+        cmocka_unit_test(test_accuracy),
         cmocka_unit_test(test_mpi_same_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

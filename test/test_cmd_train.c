@@ -130,6 +130,56 @@ static void test_resume_same_bytes(void **state)
     }
 }
 
+/* --init on other classes: a bad/good model gets a new classifier (its body kept) for plot/good
+ * and learns it; on three classes it writes a model with the three names. */
+static void test_init_new_classes(void **state)
+{
+    (void)state;
+    char extra[1024];
+    snprintf(extra, sizeof extra, "--layers 2 --hidden 32 --epochs 4 --out %s/m2.safetensors", dir);
+    assert_int_equal(train(extra, NULL, NULL), 0);
+    static const char *last[] = {"plot", "good", "bad"};
+    for (int split = 0; split < 4; split++) {   /* train2, dev2 (plot/good), train3, dev3 (+ bad) */
+        char name[32];
+        snprintf(name, sizeof name, "%s%d.tsv", split % 2 ? "dev" : "train", split < 2 ? 2 : 3);
+        char *path = tu_path(dir, name);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        uint64_t seed = 10 + (uint64_t)split;
+        fprintf(f, "label\tsentence\n");
+        for (int r = 0; r < (split % 2 ? 24 : 96); r++) {
+            int label = (int)(tu_random(&seed) % (split < 2 ? 2 : 3));
+            fprintf(f, "%d\tthe %s was really %s\n", label, tu_random(&seed) % 2 ? "movie" : "film", last[label]);
+        }
+        fclose(f);
+        free(path);
+    }
+    char cmd[4096], *out, *err;
+    snprintf(cmd, sizeof cmd,
+             "%s train --init %s/m2.safetensors --data %s/train2.tsv --dev %s/dev2.tsv --labels plot,good "
+             "--epochs 12 --batch 8 --lr 3e-3 --threads 1 --out %s/mp.safetensors",
+             tu_attx(), dir, dir, dir, dir);
+    int rc = tu_run(cmd, &out, &err);
+    if (rc != 0) fail_msg("attx train --init exited %d: %s", rc, err);
+    assert_contains(err, "a new classifier on the model's bert body for the data's 2 classes: plot good");
+    assert_contains(out, "best dev accuracy 100.00%");
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s predict %s/mp.safetensors 'the film was really plot'", tu_attx(), dir);
+    assert_int_equal(tu_run(cmd, &out, NULL), 0);
+    assert_contains(out, "plot");
+    free(out);
+    snprintf(cmd, sizeof cmd,
+             "%s train --init %s/m2.safetensors --data %s/train3.tsv --dev %s/dev3.tsv --labels plot,good,bad "
+             "--epochs 1 --batch 8 --threads 1 --out %s/m3.safetensors && %s info %s/m3.safetensors",
+             tu_attx(), dir, dir, dir, dir, tu_attx(), dir);
+    rc = tu_run(cmd, &out, &err);
+    if (rc != 0) fail_msg("attx train --init (3 classes) exited %d: %s", rc, err);
+    assert_contains(out, "3: 0=plot 1=good 2=bad");
+    free(out);
+    free(err);
+}
+
 static void expect(const char *args, int status, const char *message)
 {
     char cmd[4096], *err;
@@ -209,6 +259,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_train_predict_log),
+        cmocka_unit_test(test_init_new_classes),
         cmocka_unit_test(test_resume_same_bytes),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_attn1),

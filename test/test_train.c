@@ -206,6 +206,110 @@ static void test_init_and_save(void **state)
     attx_model_close(c);
 }
 
+/* The parameter called `name`, or NULL. */
+static attx_tensor *param_named(const attx_model *m, const char *name)
+{
+    size_t n = attx_model_params(m, NULL, NULL);
+    attx_tensor **p = malloc(n * sizeof *p), *found = NULL;
+    const char **names = malloc(n * sizeof *names);
+    attx_model_params(m, p, names);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0) found = p[i];
+    free(p);
+    free(names);
+    return found;
+}
+
+/* Every parameter of `fresh` but the classifier holds the same bits as base's. */
+static void assert_same_body(const attx_model *base, const attx_model *fresh)
+{
+    size_t n = attx_model_params(fresh, NULL, NULL);
+    attx_tensor **p = malloc(n * sizeof *p);
+    const char **names = malloc(n * sizeof *names);
+    attx_model_params(fresh, p, names);
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(names[i], "classifier.", 11) == 0) continue;
+        attx_tensor *b = param_named(base, names[i]);
+        if (!b) fail_msg("base has no '%s'", names[i]);
+        assert_int_equal(b->numel, p[i]->numel);
+        assert_memory_equal(b->data, p[i]->data, (size_t)b->numel * sizeof(float));
+    }
+    free(p);
+    free(names);
+}
+
+/* --init on another label set: the body is kept, the classifier is new (bias 0, weights
+ * N(0, 0.02²)), the logits are that classifier applied to the pooled [CLS] state, and the
+ * model saves and reopens with its new classes; a bare ViT gets a classifier too. */
+static void test_new_head(void **state)
+{
+    (void)state;
+    attx_model *base = new_model(0, 7), *fresh;
+    attx_error err;
+    const char *labels[] = {"world", "sports", "business"};
+    if (attx_model_with_new_head(&fresh, base, labels, 3, 11, &err) != 0) fail_msg("%s", err.msg);
+    const attx_config *c = attx_model_config(fresh);
+    assert_int_equal(c->num_labels, 3);
+    assert_string_equal(c->labels[2], "business");
+    assert_true(attx_model_has_classifier(fresh));
+    assert_same_body(base, fresh);
+    attx_tensor *w = param_named(fresh, "classifier.weight"), *bias = param_named(fresh, "classifier.bias");
+    assert_int_equal(w->numel, 3 * 32);
+    double sq = 0;
+    for (int k = 0; k < 96; k++) sq += (double)w->data[k] * w->data[k];
+    assert_true(sqrt(sq / 96) > 0.012 && sqrt(sq / 96) < 0.028);
+    for (int k = 0; k < 3; k++) assert_true(bias->data[k] == 0.0f);
+
+    /* logits = W_c · tanh(W_p h_[CLS] + b_p), computed here in double from the last hidden state */
+    text_batch tb;
+    encode(fresh, 0, 4, &tb);
+    attx_ctx *ctx = attx_ctx_new();
+    attx_ctx_set_tape(ctx, 1);   /* keeps every layer's hidden state */
+    attx_outputs o;
+    assert_int_equal(attx_forward(fresh, ctx, &tb.batch, &o, &err), 0);
+    assert_int_equal(o.logits->shape[1], 3);
+    attx_tensor *wp = param_named(fresh, "bert.pooler.dense.weight"), *bp = param_named(fresh, "bert.pooler.dense.bias");
+    const float *h = o.hidden[c->num_layers]->data;
+    for (int b = 0; b < 4; b++) {
+        double pooled[32];
+        for (int i = 0; i < 32; i++) {
+            double z = bp->data[i];
+            for (int d = 0; d < 32; d++) z += (double)wp->data[i * 32 + d] * h[(size_t)b * tb.batch.T * 32 + d];
+            pooled[i] = tanh(z);
+        }
+        for (int k = 0; k < 3; k++) {
+            double z = 0;
+            for (int d = 0; d < 32; d++) z += (double)w->data[k * 32 + d] * pooled[d];
+            assert_true(fabs(z - o.logits->data[b * 3 + k]) < 1e-5);
+        }
+    }
+    attx_ctx_free(ctx);
+
+    char *dir = tu_mkdtemp(), *path = tu_path(dir, "m.safetensors");
+    assert_int_equal(attx_model_save(fresh, path, ATTX_F32, &err), 0);
+    attx_model *reopened;
+    if (attx_model_open(&reopened, path, &err) != 0) fail_msg("%s", err.msg);
+    assert_int_equal(attx_model_config(reopened)->num_labels, 3);
+    assert_string_equal(attx_model_config(reopened)->labels[0], "world");
+    attx_model_close(reopened);
+    free(path);
+    tu_rmdir(dir);
+    assert_int_equal(attx_model_with_new_head(&reopened, base, labels, 0, 1, &err), -1);
+    attx_model_close(fresh);
+    attx_model_close(base);
+
+    /* a bare ViTModel: a classifier on its final LayerNorm's [CLS] state */
+    if (attx_model_open(&base, "test/fixtures/vit/bare", &err) != 0) fail_msg("%s", err.msg);
+    assert_false(attx_model_has_classifier(base));
+    if (attx_model_with_new_head(&fresh, base, labels, 2, 3, &err) != 0) fail_msg("%s", err.msg);
+    assert_true(attx_model_has_classifier(fresh));
+    assert_int_equal(attx_model_config(fresh)->num_labels, 2);
+    assert_same_body(base, fresh);
+    assert_non_null(attx_model_preprocessor_json(fresh, NULL));
+    attx_model_close(fresh);
+    attx_model_close(base);
+}
+
 static void test_dropout(void **state)
 {
     (void)state;
@@ -326,6 +430,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_and_save),
+        cmocka_unit_test(test_new_head),
         cmocka_unit_test(test_dropout),
         cmocka_unit_test(test_loss_decreases),
         cmocka_unit_test(test_overfit),

@@ -28,6 +28,7 @@ const cli_command cmd_eval = {
     "                 [--sampler S] [--exact] [--json] [--csv FILE] [--html FILE] [--threads N]\n"
     "       attx eval MODEL p2-theorem41|p2-lime|p2-correlations [--data DATASET] [--limit N] [--json]\n"
     "       attx eval MODEL DATASET --sampling-study [--methods LIST] [--counts LIST] [--samplers LIST]\n"
+    "       attx eval MODEL DATASET --accuracy [--json]\n"
     "\n"
     "For every example of DATASET: every method's attribution (as attx explain computes it, of\n"
     "the predicted class), P1's comprehensiveness and sufficiency (K = {0,10,20,50}%, [MASK]\n"
@@ -62,6 +63,9 @@ const cli_command cmd_eval = {
     "  per method (default " STUDY_METHODS "), sampler (--samplers, default\n"
     "  permutation,kernel,paper-random,paper-kernel) and sample count (--counts, default\n"
     "  10,30,100,300,1000), averaged over the examples (shapley-input: at most 16 players).\n"
+    "\n"
+    "--accuracy: the model's accuracy on DATASET (every example, truncated to the model's\n"
+    "  positions), with each class's support, recall and precision (--json: the confusion matrix).\n"
     "\n"
     "Ctrl-C stops after the current example; the reports then say \"partial: N of M examples\"\n"
     "and the exit status is 130 (a second Ctrl-C stops at once, without reports).\n"
@@ -163,7 +167,7 @@ typedef struct eval_args {
     attx_dataset_spec spec;
     attx_eval_options opt;
     size_t limit;
-    int json, study;
+    int json, study, accuracy;
     char command_line[1024];
 } eval_args;
 
@@ -620,6 +624,91 @@ static int run_study(const eval_args *a, attx_model *m)
     return interrupted ? 130 : done ? EXIT_OK : EXIT_BAD_INPUT;
 }
 
+/* ---- --accuracy: the model's predictions against the gold labels ---- */
+
+static int run_accuracy(const eval_args *a, attx_model *m)
+{
+    attx_eval_data d;
+    load_data(a, m, a->dataset, &d);
+    const attx_config *cfg = attx_model_config(m);
+    int C = cfg->num_labels;
+    size_t *confusion = calloc((size_t)C * C, sizeof *confusion), n = 0, correct = 0, empty = 0;   /* [gold][predicted] */
+    attx_ctx *ctx = attx_ctx_new();
+    if (!confusion || !ctx) cli_failf("out of memory");
+    double start = now_s();
+    for (size_t i = 0; i < d.ds.n && !interrupted; i++) {
+        if (d.ds.labels[i] >= C)
+            cli_failf("%s: label %d is not one of the model's %d classes", d.path, d.ds.labels[i], C);
+        attx_encoding enc = {0};
+        attx_error err;
+        const char *text = d.ds.texts[i];
+        if (attx_encode_text(m, text, strlen(text), &enc, &err) != 0) {   /* no tokens: nothing to classify */
+            empty++;
+            continue;
+        }
+        attx_batch batch = {.B = 1, .T = enc.length, .ids = enc.ids, .lengths = &enc.length};
+        attx_outputs out;
+        attx_ctx_reset(ctx);
+        if (attx_forward(m, ctx, &batch, &out, &err) != 0) cli_fail(&err);
+        int best = 0;
+        for (int c = 1; c < C; c++)
+            if (out.logits->data[c] > out.logits->data[best]) best = c;
+        confusion[(size_t)d.ds.labels[i] * C + best]++;
+        correct += best == d.ds.labels[i];
+        n++;
+        attx_encoding_free(&enc);
+        if (i % 64 == 63 || i + 1 == d.ds.n) progress(i + 1, d.ds.n, start);
+    }
+    double seconds = now_s() - start, accuracy = n ? (double)correct / (double)n : 0;
+    char partial[96] = "";
+    if (interrupted) snprintf(partial, sizeof partial, " (partial: %zu of %zu examples)", n + empty, d.ds.n);
+    if (a->json) {
+        attx_buf buf = {0};
+        attx_json_writer w;
+        attx_jw_init(&w, &buf, 1);
+        attx_jw_object_begin(&w);
+        attx_jw_key(&w, "model"); attx_jw_string(&w, a->model_path);
+        attx_jw_key(&w, "data"); attx_jw_string(&w, d.source);
+        attx_jw_key(&w, "examples"); attx_jw_uint(&w, n);
+        attx_jw_key(&w, "without_tokens"); attx_jw_uint(&w, empty);
+        attx_jw_key(&w, "correct"); attx_jw_uint(&w, correct);
+        attx_jw_key(&w, "accuracy"); attx_jw_double(&w, accuracy);
+        attx_jw_key(&w, "partial"); attx_jw_bool(&w, interrupted != 0);
+        attx_jw_key(&w, "seconds"); attx_jw_double(&w, seconds);
+        attx_jw_key(&w, "confusion");   /* rows: gold class, columns: predicted class */
+        attx_jw_array_begin(&w);
+        for (int g = 0; g < C; g++) {
+            attx_jw_array_begin(&w);
+            for (int p = 0; p < C; p++) attx_jw_uint(&w, confusion[(size_t)g * C + p]);
+            attx_jw_array_end(&w);
+        }
+        attx_jw_array_end(&w);
+        attx_jw_object_end(&w);
+        if (buf.failed) cli_failf("out of memory");
+        printf("%s\n", buf.data);
+        attx_buf_free(&buf);
+    } else {
+        printf("%s on %s%s\n", a->model_path, d.source, partial);
+        printf("accuracy %.2f%% (%zu of %zu)", 100 * accuracy, correct, n);
+        if (empty) printf("; %zu texts without any token left out", empty);
+        printf(", %.1f s\n\n%-16s %8s %8s %9s\n", seconds, "class", "support", "recall", "precision");
+        for (int c = 0; c < C; c++) {
+            size_t support = 0, predicted = 0;
+            for (int k = 0; k < C; k++) {
+                support += confusion[(size_t)c * C + k];
+                predicted += confusion[(size_t)k * C + c];
+            }
+            size_t hits = confusion[(size_t)c * C + c];
+            printf("%-16s %8zu %7.2f%% %8.2f%%\n", cfg->labels[c], support, support ? 100.0 * hits / support : 0.0,
+                   predicted ? 100.0 * hits / predicted : 0.0);
+        }
+    }
+    free(confusion);
+    attx_ctx_free(ctx);
+    attx_eval_data_free(&d);
+    return interrupted ? 130 : n ? EXIT_OK : EXIT_BAD_INPUT;
+}
+
 static int run_eval(int argc, char **argv)
 {
     eval_args a = {0};
@@ -633,6 +722,7 @@ static int run_eval(int argc, char **argv)
         if (cli_flag(argv[i], "--json")) a.json = 1;
         else if (cli_flag(argv[i], "--exact")) eo->exact = 1;
         else if (cli_flag(argv[i], "--sampling-study")) a.study = 1;
+        else if (cli_flag(argv[i], "--accuracy")) a.accuracy = 1;
         else if (cli_value(argc, argv, &i, "--methods", &a.methods)) continue;
         else if (cli_value(argc, argv, &i, "--method", &a.methods)) continue;
         else if (cli_value(argc, argv, &i, "--csv", &a.csv)) continue;
@@ -663,6 +753,8 @@ static int run_eval(int argc, char **argv)
     if (p2 && strcmp(a.dataset, "p2-theorem41") && strcmp(a.dataset, "p2-lime") && strcmp(a.dataset, "p2-correlations"))
         cli_usage_error(&cmd_eval, "unknown experiment '%s' (p2-theorem41, p2-lime, p2-correlations)", a.dataset);
     if (p2 && a.study) cli_usage_error(&cmd_eval, "--sampling-study takes a data set, not %s", a.dataset);
+    if (a.accuracy && (p2 || a.study)) cli_usage_error(&cmd_eval, "--accuracy takes a data set alone");
+    if (a.accuracy) p2 = 1;   /* rank 0 alone, as P2's experiments */
     cli_set_threads(&cmd_eval, a.threads);
 
     attx_model *m;
@@ -689,7 +781,7 @@ static int run_eval(int argc, char **argv)
     }
     if (p2 || a.study) mpi_size = 1;
 #endif
-    int rc = p2 ? run_p2(&a, m) : a.study ? run_study(&a, m) : run_faithfulness(&a, m);
+    int rc = a.accuracy ? run_accuracy(&a, m) : p2 ? run_p2(&a, m) : a.study ? run_study(&a, m) : run_faithfulness(&a, m);
 #ifdef ATTX_MPI
     if (!p2 && !a.study) MPI_Barrier(MPI_COMM_WORLD);
     MPI_Finalize();

@@ -61,7 +61,9 @@ const cli_command cmd_train = {
     "  attn1 (defaults are the paper's): --hidden (d_e, 128), --heads (6), --head-size\n"
     "  (d_att = d_out, 64), --max-len (T with [cls], 256), --vocab-size N (all words; 0)\n"
     "or:\n"
-    "  --init MODEL         continue training MODEL (same classes)\n"
+    "  --init MODEL         fine-tune MODEL (a BERT or ViT with or without a classifier, or an\n"
+    "                       attn1): its classifier when it has the data's classes, else a new\n"
+    "                       one for them (named by --labels or the image folders)\n"
     "  --resume             continue the run that wrote MODEL.resume.* (same flags)\n"
     "optimisation:\n"
     "  --epochs N           passes over the training data (default 3)\n"
@@ -181,25 +183,6 @@ static void parse_options(int argc, char **argv, options *o)
 }
 
 /* ---- the config of a new model ---- */
-void train_write_labels(attx_json_writer *w, char **labels, int n_labels)
-{
-    char key[16];
-    attx_jw_key(w, "id2label");
-    attx_jw_object_begin(w);
-    for (int k = 0; k < n_labels; k++) {
-        snprintf(key, sizeof key, "%d", k);
-        attx_jw_key(w, key);
-        attx_jw_string(w, labels[k]);
-    }
-    attx_jw_object_end(w);
-    attx_jw_key(w, "label2id");
-    attx_jw_object_begin(w);
-    for (int k = 0; k < n_labels; k++) {
-        attx_jw_key(w, labels[k]);
-        attx_jw_int(w, k);
-    }
-    attx_jw_object_end(w);
-}
 
 static char *new_attn1_config(const options *o, int vocab_size, char **labels, int n_labels)
 {
@@ -215,7 +198,7 @@ static char *new_attn1_config(const options *o, int vocab_size, char **labels, i
     attx_jw_key(&w, "value_head_size"); attx_jw_int(&w, o->head_size);
     attx_jw_key(&w, "max_position_embeddings"); attx_jw_int(&w, o->max_len);
     attx_jw_key(&w, "pad_token_id"); attx_jw_int(&w, 1);
-    train_write_labels(&w, labels, n_labels);
+    attx_config_write_labels(&w, (const char *const *)labels, n_labels);
     attx_jw_object_end(&w);
     if (buf.failed) cli_failf("out of memory");
     return buf.data;
@@ -245,7 +228,7 @@ static char *new_config(const options *o, int vocab_size, int pad_id, char **lab
     attx_jw_key(&w, "attention_probs_dropout_prob"); attx_jw_double(&w, o->dropout);
     attx_jw_key(&w, "initializer_range"); attx_jw_double(&w, o->init_range);
     attx_jw_key(&w, "pad_token_id"); attx_jw_int(&w, pad_id);
-    train_write_labels(&w, labels, n_labels);
+    attx_config_write_labels(&w, (const char *const *)labels, n_labels);
     attx_jw_object_end(&w);
     if (buf.failed) cli_failf("out of memory");
     return buf.data;
@@ -274,6 +257,43 @@ static char **label_names(const char *list, int n)
     }
     if (s && *s) cli_usage_error(&cmd_train, "--labels names more classes than the data has (%d)", n);
     return names;
+}
+
+/* --init: the model as it is when its classifier fits the data (same number of classes and,
+ * when the classes are named by --labels or by image folders, the same names); else its body
+ * with a new classifier for the data's classes. */
+static attx_model *with_head_for_data(attx_model *model, const options *o, int n_labels, char **folder_classes)
+{
+    const attx_config *c = attx_model_config(model);
+    char **names = folder_classes ? folder_classes : label_names(o->labels, n_labels);
+    int fits = attx_model_has_classifier(model) && c->num_labels == n_labels;
+    for (int k = 0; fits && (o->labels || folder_classes) && k < n_labels; k++) {
+        int found = 0;
+        for (int j = 0; j < c->num_labels; j++) found |= strcmp(c->labels[j], names[k]) == 0;
+        fits = found;
+    }
+    if (!fits) {
+        attx_error err;
+        attx_model *fresh;
+        if ((c->arch != ATTX_ARCH_BERT && c->arch != ATTX_ARCH_VIT) ||
+            attx_model_with_new_head(&fresh, model, (const char *const *)names, n_labels, (uint64_t)o->seed, &err) != 0) {
+            if (c->arch != ATTX_ARCH_BERT && c->arch != ATTX_ARCH_VIT)
+                cli_failf("%s: a new classifier is for BERT and ViT models (this is %s with %d classes; the data has "
+                          "%d)", o->init, attx_arch_name(c->arch), c->num_labels, n_labels);
+            cli_fail(&err);
+        }
+        fprintf(stderr, "attx: %s: a new classifier on the model's %s body for the data's %d classes:", o->init,
+                attx_arch_name(c->arch), n_labels);
+        for (int k = 0; k < n_labels && k < 8; k++) fprintf(stderr, " %s", names[k]);
+        fprintf(stderr, "%s\n", n_labels > 8 ? " ..." : "");
+        attx_model_close(model);
+        model = fresh;
+    }
+    if (!folder_classes) {
+        for (int k = 0; k < n_labels; k++) free(names[k]);
+        free(names);
+    }
+    return model;
 }
 
 /* ---- data: every example tokenized once (images: train_images.c) ---- */
@@ -495,6 +515,7 @@ static int run_train(int argc, char **argv)
         if (attx_model_open(&model, resume_model, &err) != 0) cli_fail(&err);
     } else if (o.init) {
         if (attx_model_open(&model, o.init, &err) != 0) cli_fail(&err);
+        model = with_head_for_data(model, &o, n_labels, o.images ? train_images.classes : NULL);
     } else if (o.vit) {
         vit_sizes sizes = {.image_size = o.image_size, .patch = o.patch, .layers = o.layers, .hidden = o.hidden,
                            .heads = o.heads, .ffn = o.ffn, .dropout = o.dropout, .init_range = o.init_range};
@@ -550,8 +571,7 @@ static int run_train(int argc, char **argv)
                   o.resume ? resume_model : o.init, attx_arch_name(cfg->arch),
                   attx_model_has_classifier(model) ? "" : " without a classifier");
     if (!o.images && cfg->num_labels != n_labels)
-        cli_failf("%s has %d classes but the data has %d (a new classifier for other classes is not supported)",
-                  o.resume ? resume_model : o.init, cfg->num_labels, n_labels);
+        cli_failf("%s has %d classes but the data has %d", resume_model, cfg->num_labels, n_labels);
     int32_t pad = o.images ? 0 : attx_wordpiece_special_ids(attx_model_tokenizer(model)).pad;
     if (pad < 0) pad = 0;
 

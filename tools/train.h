@@ -16,9 +16,6 @@ typedef struct examples {
     size_t pixel_stride;          /* C · H · W */
 } examples;
 
-/* "id2label" and "label2id" of a config. */
-void train_write_labels(attx_json_writer *w, char **labels, int n_labels);
-
 /* Reads an image-folder data set (attx_image_folder_read); reports skipped files on stderr and
  * exits with a one-line error on failure. */
 void train_images_read(const char *dir, attx_image_folder *f);

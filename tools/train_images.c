@@ -68,7 +68,7 @@ static char *vit_config(const vit_sizes *s, char **labels, int n_labels)
     attx_jw_key(&w, "attention_probs_dropout_prob"); attx_jw_double(&w, s->dropout);
     attx_jw_key(&w, "initializer_range"); attx_jw_double(&w, s->init_range);
     attx_jw_key(&w, "qkv_bias"); attx_jw_bool(&w, 1);
-    train_write_labels(&w, labels, n_labels);
+    attx_config_write_labels(&w, (const char *const *)labels, n_labels);
     attx_jw_object_end(&w);
     if (buf.failed) cli_failf("out of memory");
     return buf.data;

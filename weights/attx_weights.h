@@ -170,6 +170,8 @@ void attx_jw_bool(attx_json_writer *w, int v);
 void attx_jw_null(attx_json_writer *w);
 /* Appends already-serialised JSON as one value (caller guarantees validity). */
 void attx_jw_raw(attx_json_writer *w, const char *json);
+/* A parsed value written out again (numbers as their literal text; keys end at a NUL). */
+void attx_jw_value(attx_json_writer *w, const attx_json_value *v);
 /* Appends one JSON string with escapes to b (no writer state). */
 void attx_json_escape(attx_buf *b, const char *s, size_t n);
 
@@ -331,6 +333,14 @@ typedef struct attx_config {
 int attx_config_parse(attx_config *cfg, const char *json, size_t len, const char *source,
                       attx_error *err);
 void attx_config_free(attx_config *cfg);
+/* Writes "id2label" {"0": labels[0], ...} and "label2id" {labels[0]: 0, ...} as members of the
+ * object being written. */
+void attx_config_write_labels(attx_json_writer *w, const char *const *labels, int n_labels);
+/* The config text `json` for a new classification head: its classes replaced by `labels`
+ * (id2label, label2id; num_labels dropped) and "architectures" made BERT's or ViT's
+ * classification model; every other key kept. Appends to *out. */
+int attx_config_relabel(const char *json, const char *source, const char *const *labels, int n_labels,
+                        attx_buf *out, attx_error *err);
 const char *attx_arch_name(attx_arch arch);
 
 /* Expected tensors of a configuration: canonical (HF) names with their shapes. */

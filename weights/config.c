@@ -272,6 +272,66 @@ void attx_config_free(attx_config *cfg)
     memset(cfg, 0, sizeof *cfg);
 }
 
+void attx_config_write_labels(attx_json_writer *w, const char *const *labels, int n_labels)
+{
+    char key[16];
+    attx_jw_key(w, "id2label");
+    attx_jw_object_begin(w);
+    for (int k = 0; k < n_labels; k++) {
+        snprintf(key, sizeof key, "%d", k);
+        attx_jw_key(w, key);
+        attx_jw_string(w, labels[k]);
+    }
+    attx_jw_object_end(w);
+    attx_jw_key(w, "label2id");
+    attx_jw_object_begin(w);
+    for (int k = 0; k < n_labels; k++) {
+        attx_jw_key(w, labels[k]);
+        attx_jw_int(w, k);
+    }
+    attx_jw_object_end(w);
+}
+
+int attx_config_relabel(const char *json, const char *source, const char *const *labels, int n_labels,
+                        attx_buf *out, attx_error *err)
+{
+    if (n_labels < 1 || n_labels > MAX_LABELS) return attx_fail(err, "%s: %d classes", source, n_labels);
+    attx_config cfg;
+    if (attx_config_parse(&cfg, json, strlen(json), source, err) != 0) return -1;
+    const char *head = cfg.arch == ATTX_ARCH_BERT  ? "BertForSequenceClassification"
+                       : cfg.arch == ATTX_ARCH_VIT ? "ViTForImageClassification"
+                                                   : NULL;
+    attx_config_free(&cfg);
+    attx_json_doc *doc;
+    if (attx_json_parse(json, strlen(json), NULL, &doc, err) != 0) return attx_fail_prefix(err, "%s", source);
+    const attx_json_value *root = attx_json_root(doc);
+    attx_json_writer w;
+    attx_jw_init(&w, out, 1);
+    attx_jw_object_begin(&w);
+    if (head) {
+        attx_jw_key(&w, "architectures");
+        attx_jw_array_begin(&w);
+        attx_jw_string(&w, head);
+        attx_jw_array_end(&w);
+    }
+    /* every other key as it was */
+    for (size_t i = 0; i < attx_json_len(root); i++) {
+        size_t klen;
+        const char *key = attx_json_key(root, i, &klen);
+        if (strcmp(key, "architectures") == 0 || strcmp(key, "id2label") == 0 || strcmp(key, "label2id") == 0 ||
+            strcmp(key, "num_labels") == 0)
+            continue;
+        const attx_json_value *v = attx_json_member(root, i);
+        attx_jw_key(&w, key);
+        attx_jw_value(&w, v);
+    }
+    attx_config_write_labels(&w, labels, n_labels);
+    attx_jw_object_end(&w);
+    attx_json_free(doc);
+    if (out->failed) return attx_fail(err, "%s: out of memory", source);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Expected tensors                                                                             */
 

@@ -312,3 +312,40 @@ void attx_jw_raw(attx_json_writer *w, const char *json)
 {
     jw_scalar(w, json, strlen(json));
 }
+
+void attx_jw_value(attx_json_writer *w, const attx_json_value *v)
+{
+    size_t n;
+    switch (attx_json_kind(v)) {
+    case ATTX_JSON_NULL: attx_jw_null(w); break;
+    case ATTX_JSON_BOOL: {
+        int b = 0;
+        attx_json_bool(v, &b);
+        attx_jw_bool(w, b);
+        break;
+    }
+    case ATTX_JSON_NUMBER: {
+        const char *text = attx_json_number_text(v, &n);
+        jw_scalar(w, text, n);
+        break;
+    }
+    case ATTX_JSON_STRING: {
+        const char *s = attx_json_str(v, &n);
+        attx_jw_string_n(w, s, n);
+        break;
+    }
+    case ATTX_JSON_ARRAY:
+        attx_jw_array_begin(w);
+        for (size_t i = 0; i < attx_json_len(v); i++) attx_jw_value(w, attx_json_item(v, i));
+        attx_jw_array_end(w);
+        break;
+    case ATTX_JSON_OBJECT:
+        attx_jw_object_begin(w);
+        for (size_t i = 0; i < attx_json_len(v); i++) {
+            attx_jw_key(w, attx_json_key(v, i, &n));
+            attx_jw_value(w, attx_json_member(v, i));
+        }
+        attx_jw_object_end(w);
+        break;
+    }
+}
