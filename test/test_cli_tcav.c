@@ -92,8 +92,8 @@ static void test_vit_relative(void **state)
     char *targets = make_folder(dir, "targets", 3, 7, 40);
     char args[8192];
     snprintf(args, sizeof args, "tcav %s --target zebra --concept %s %s --concept %s --targets %s --cavs 4 --seed 2 --json "
-                                "--png %s --heat-layer 0 --heat-concept dotted --heat-cav 3 --heat-target 2 --threads 1",
-             model, concept[0], concept[1], concept[2], targets, png);
+                                "--png %s --html %s/report.html --heat-layer 0 --heat-concept dotted --heat-cav 3 --heat-target 2 --threads 1",
+             model, concept[0], concept[1], concept[2], targets, png, dir);
     int status;
     char *errout, *out = run_attx(args, &status, &errout);
     if (status != 0) fail_msg("exit %d: %s", status, errout);
@@ -153,7 +153,9 @@ static void test_vit_relative(void **state)
                     assert_string_equal(verdict, "undefined");
                 } else {
                     assert_true(fabs(p - t.p) < 1e-15 && fabs(pb - fmin(1, 6 * t.p)) < 1e-15);
-                    assert_string_equal(verdict, pb < 0.05 ? "significant" : "not significant");
+                    assert_string_equal(verdict, pb >= 0.05 ? "not significant"
+                                                 : t.t > 0  ? "significant (+)"
+                                                            : "significant (-)");
                 }
             }
         }
@@ -180,6 +182,39 @@ static void test_vit_relative(void **state)
     if (r.heat[best] > 0) assert_true(c[0] > c[2]);
     else assert_true(c[2] > c[0]);
     attx_image_free(&img);
+
+    /* the HTML report: both layers' tables and strip plots, and the PNG itself as a data: URI */
+    char *report_path = tu_path(dir, "report.html"), *png_bytes;
+    size_t report_len, png_len;
+    char *report = tu_read(report_path, &report_len);
+    png_bytes = tu_read(png, &png_len);
+    assert_contains(report, "<h2>layer 0</h2>");
+    assert_contains(report, "<h2>layer 1</h2>");
+    assert_contains(report, "<td>dotted</td>");
+    assert_contains(report, "layer 1, TCAV: each CAV's score");
+    const char *uri = strstr(report, "src=\"data:image/png;base64,");
+    assert_non_null(uri);
+    uri += strlen("src=\"data:image/png;base64,");
+    size_t decoded = 0;
+    unsigned char *bytes = malloc(png_len + 3);
+    for (const char *q = uri; *q != '"'; q += 4) {   /* RFC 4648 base64, 4 digits -> 3 bytes */
+        unsigned v = 0;
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            const char *at = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", q[k]);
+            if (q[k] == '=') pad++;
+            else assert_non_null(at);
+            v = v << 6 | (q[k] == '=' ? 0 : (unsigned)(at - "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"));
+        }
+        assert_true(decoded + 3 - pad <= png_len);
+        for (int k = 0; k < 3 - pad; k++) bytes[decoded++] = (unsigned char)(v >> (16 - 8 * k));
+    }
+    assert_int_equal(decoded, png_len);
+    assert_memory_equal(bytes, png_bytes, png_len);
+    free(bytes);
+    free(report);
+    free(png_bytes);
+    free(report_path);
 
     /* the table */
     snprintf(args, sizeof args, "tcav %s --target 1 --concept %s %s %s --targets %s --cavs 3 --layers 1", model, concept[0],

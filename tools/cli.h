@@ -61,6 +61,12 @@ typedef struct attx_model attx_model;
 int cli_patch_heatmap_png(const attx_model *m, const char *image_path, const double *scores, const char *png,
                           attx_error *err);
 
+/* HTML reports (tools/html.c): text with < > & " escaped; the rgba() of a score relative to
+ * the largest |score| (red for, blue against); a file as a base64 data: URI (errors name it). */
+void html_escaped(attx_buf *b, const char *s);
+void html_score_colour(attx_buf *b, double s, double scale);
+int html_data_uri(attx_buf *b, const char *mime, const char *path, attx_error *err);
+
 /* Writes a finished JSON document plus a newline to stdout. */
 void cli_print_json(const attx_buf *json);
 

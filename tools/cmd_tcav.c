@@ -2,7 +2,7 @@
  * concept sensitivity of a class by T-TCAV (P1) and TCAV, a table per layer and concept,
  * a heatmap of one target (PNG overlay for images, shaded tokens for text). */
 #include "cli.h"
-#include "attx_explain.h"
+#include "cmd_tcav.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -18,7 +18,7 @@ const cli_command cmd_tcav = {
     "tcav", "concept sensitivity of a class (T-TCAV and TCAV with significance tests)",
     "usage: attx tcav MODEL --target CLASS --concept PATH... --targets PATH [--random PATH...]\n"
     "                 [--layers LIST] [--cavs N] [--seed S] [--batch N] [--alpha A] [--tol T] [--json]\n"
-    "                 [--png FILE] [--heat-layer L] [--heat-concept C] [--heat-cav K]\n"
+    "                 [--png FILE] [--html FILE] [--heat-layer L] [--heat-concept C] [--heat-cav K]\n"
     "                 [--heat-target I] [--threads N]\n"
     "\n"
     "Tests whether MODEL's class CLASS is sensitive to concepts. A concept (and a random set) is a\n"
@@ -36,7 +36,8 @@ const cli_command cmd_tcav = {
     "against 0.5 (one-sample t-test). With k >= 3 --random sets (TCAV): CAV j is the concept\n"
     "against random set j+1 and the baseline is random set 1 against set j+1; the concept's\n"
     "scores are tested against the baseline's (Student's two-sample t-test). p-values are\n"
-    "Bonferroni-corrected over the layers x concepts tests; significant when below --alpha.\n"
+    "Bonferroni-corrected over the layers x concepts tests; significant when below --alpha,\n"
+    "(+) when the scores are above 0.5 (the baseline), (-) when below.\n"
     "\n"
     "  --target CLASS     the class, by label or number\n"
     "  --concept PATH...  concepts (one or more paths after the option, or the option repeated)\n"
@@ -51,6 +52,8 @@ const cli_command cmd_tcav = {
     "                     objective is below T (default 1e-7, tight; 1e-4 is about 2x faster)\n"
     "  --json             print one JSON object with every score on stdout\n"
     "  --png FILE         image models: the heatmap as a PNG overlay on the target image\n"
+    "  --html FILE        a self-contained report: the tables, every CAV's score as strip plots,\n"
+    "                     the heatmap (and the --png overlay)\n"
     "  --heat-layer L     heatmap layer (default the first of --layers); --heat-concept C\n"
     "                     (name or number, default the first), --heat-cav K (default 0),\n"
     "                     --heat-target I (default 0, in file order)\n"
@@ -233,10 +236,11 @@ static void progress(void *user, const char *stage, long done, long total)
     }
 }
 
-static const char *verdict(const attx_tcav_stat *s)
+const char *tcav_verdict(const attx_tcav_stat *s)
 {
     if (isnan(s->test.p)) return "undefined";
-    return s->significant ? "significant" : "not significant";
+    /* the sign of t: above (+) or below (-) 0.5 or the random baseline */
+    return !s->significant ? "not significant" : s->test.t > 0 ? "significant (+)" : "significant (-)";
 }
 
 static void print_table(const attx_tcav_result *r, const example_set *concepts, const attx_config *cfg, double alpha)
@@ -257,7 +261,7 @@ static void print_table(const attx_tcav_result *r, const example_set *concepts, 
             const attx_tcav_cell *cell = &r->cells[j * r->n_concepts + c];
             const attx_tcav_stat *a = &cell->stat[ATTX_TCAV_TTCAV], *b = &cell->stat[ATTX_TCAV_TCAV];
             printf("  %-*s  %6.3f %6.3f %9.2e %9.2e %-15s   %6.3f %6.3f %9.2e %-15s\n", w, concepts[c].name, a->mean, a->std,
-                   a->test.p, a->p_bonferroni, verdict(a), b->mean, b->std, b->p_bonferroni, verdict(b));
+                   a->test.p, a->p_bonferroni, tcav_verdict(a), b->mean, b->std, b->p_bonferroni, tcav_verdict(b));
         }
         if (r->classic) {
             const attx_tcav_cell *bl = &r->baselines[j];
@@ -285,7 +289,7 @@ static void json_stat(attx_json_writer *w, const attx_tcav_cell *cell, int kind,
         attx_jw_key(w, "p_bonferroni");
         attx_jw_double(w, s->p_bonferroni);
         attx_jw_key(w, "verdict");
-        attx_jw_string(w, verdict(s));
+        attx_jw_string(w, tcav_verdict(s));
     }
     attx_jw_key(w, "scores");
     attx_jw_array_begin(w);
@@ -486,7 +490,7 @@ static int parse_class(const attx_config *cfg, const char *v)
 
 static int run_tcav(int argc, char **argv)
 {
-    const char *model_path = NULL, *target = NULL, *targets_path = NULL, *threads = NULL, *png = NULL, *v;
+    const char *model_path = NULL, *target = NULL, *targets_path = NULL, *threads = NULL, *png = NULL, *html = NULL, *v;
     const char *heat_concept = NULL;
     const char **concept_paths = calloc((size_t)argc, sizeof *concept_paths), **random_paths = calloc((size_t)argc, sizeof *random_paths);
     if (!concept_paths || !random_paths) cli_failf("out of memory");
@@ -510,6 +514,7 @@ static int run_tcav(int argc, char **argv)
         else if (cli_value(argc, argv, &i, "--targets", &targets_path)) continue;
         else if (cli_value(argc, argv, &i, "--threads", &threads)) continue;
         else if (cli_value(argc, argv, &i, "--png", &png)) continue;
+        else if (cli_value(argc, argv, &i, "--html", &html)) continue;
         else if (cli_value(argc, argv, &i, "--layers", &v)) layers = cli_parse_layers(&cmd_tcav, v, &n_layers);
         else if (cli_value(argc, argv, &i, "--cavs", &v)) {
             o.n_cavs = (int)cli_parse_long(&cmd_tcav, "--cavs", v, 2, 100000);
@@ -621,6 +626,16 @@ static int run_tcav(int argc, char **argv)
         if (r.heat_ids) print_text_heatmap(model, &r, concepts);
     }
     if (png) write_png_heatmap(model, &r, targets.files[r.heat_target], png);
+    if (html) {
+        const char **names = malloc((size_t)n_concepts * sizeof *names);
+        if (!names) cli_failf("out of memory");
+        for (int c = 0; c < n_concepts; c++) names[c] = concepts[c].name;
+        tcav_report_info info = {model_path, targets.path, names, targets.files ? targets.files[r.heat_target] : NULL,
+                                 png, o.alpha};
+        if (tcav_write_html(html, model, &r, &info, &err) != 0) cli_fail(&err);
+        fprintf(stderr, "attx tcav: wrote %s\n", html);
+        free(names);
+    }
 
     attx_tcav_result_free(&r);
     for (int c = 0; c < n_concepts; c++) free_set(&concepts[c]);

@@ -9,27 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void put_escaped(attx_buf *b, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': attx_buf_puts(b, "&lt;"); break;
-        case '>': attx_buf_puts(b, "&gt;"); break;
-        case '&': attx_buf_puts(b, "&amp;"); break;
-        case '"': attx_buf_puts(b, "&quot;"); break;
-        default: attx_buf_append(b, s, 1);
-        }
-    }
-}
-
-/* rgba() of a score relative to the method's largest |score| */
-static void put_colour(attx_buf *b, double s, double scale)
-{
-    double a = scale > 0 ? fabs(s) / scale : 0;
-    if (s >= 0) attx_buf_printf(b, "rgba(214,39,40,%.3f)", 0.85 * a);
-    else attx_buf_printf(b, "rgba(31,119,180,%.3f)", 0.85 * a);
-}
-
 static double max_abs(const double *x, int n)
 {
     double m = 0;
@@ -51,7 +30,7 @@ static void put_patch_grid(attx_buf *b, const attx_explanation *ex, const attx_m
         for (int x = 0; x < ex->grid_w; x++) {
             double s = r->scores[y * ex->grid_w + x];
             attx_buf_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"", x * pw, y * ph, pw, ph);
-            put_colour(b, s, scale);
+            html_score_colour(b, s, scale);
             attx_buf_printf(b, "\"><title>patch %d,%d: %.6g</title></rect>", y, x, s);
         }
     attx_buf_puts(b, "</svg>");
@@ -70,15 +49,15 @@ int explain_write_html(const char *path, const attx_model *m, const attx_explana
                       "font-family:monospace;font-size:1.1em}.how{color:#777;font-size:.85em}"
                       ".key span{padding:.1em .5em;margin-right:.5em}</style></head><body>\n");
     attx_buf_puts(&b, "<h1>attx explain</h1>\n<p>model <code>");
-    put_escaped(&b, model_path);
+    html_escaped(&b, model_path);
     attx_buf_puts(&b, "</code>, input <code>");
-    put_escaped(&b, input);
+    html_escaped(&b, input);
     attx_buf_puts(&b, "</code></p>\n<p>prediction: <b>");
-    put_escaped(&b, cfg->labels[ex->predicted]);
+    html_escaped(&b, cfg->labels[ex->predicted]);
     attx_buf_printf(&b, "</b> (p = %.4f)", ex->probs[ex->predicted]);
     if (ex->klass != ex->predicted) {
         attx_buf_puts(&b, "; explaining class <b>");
-        put_escaped(&b, cfg->labels[ex->klass]);
+        html_escaped(&b, cfg->labels[ex->klass]);
         attx_buf_printf(&b, "</b> (p = %.4f)", ex->probs[ex->klass]);
     }
     attx_buf_printf(&b, "; %d players (%s)</p>\n", ex->n_players, ex->grid_w ? "patches" : "content tokens");
@@ -88,9 +67,9 @@ int explain_write_html(const char *path, const attx_model *m, const attx_explana
     for (int k = 0; k < ex->n_methods; k++) {
         const attx_method_result *r = &ex->methods[k];
         attx_buf_puts(&b, "<tr><th>");
-        put_escaped(&b, r->name);
+        html_escaped(&b, r->name);
         attx_buf_puts(&b, "<div class=\"how\">");
-        put_escaped(&b, r->how);
+        html_escaped(&b, r->how);
         attx_buf_printf(&b, "<br>%.1f ms, %llu forward, %llu backward</div></th><td>", r->time_ms,
                         (unsigned long long)r->forward_passes, (unsigned long long)r->backward_passes);
         if (ex->grid_w) {
@@ -100,9 +79,9 @@ int explain_write_html(const char *path, const attx_model *m, const attx_explana
             char label[64];
             for (int i = 0; i < r->n; i++) {
                 attx_buf_puts(&b, "<span class=\"tok\" style=\"background:");
-                put_colour(&b, r->scores[i], scale);
+                html_score_colour(&b, r->scores[i], scale);
                 attx_buf_printf(&b, "\" title=\"%.6g\">", r->scores[i]);
-                put_escaped(&b, explain_player_label(m, ex, i, label, sizeof label));
+                html_escaped(&b, explain_player_label(m, ex, i, label, sizeof label));
                 attx_buf_puts(&b, "</span>");
             }
         }

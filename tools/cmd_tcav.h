@@ -1,0 +1,26 @@
+/* cmd_tcav.h — what the `attx tcav` files share (cmd_tcav.c, tcav_html.c). */
+#ifndef ATTX_CMD_TCAV_H
+#define ATTX_CMD_TCAV_H
+
+#include "attx_explain.h"
+
+/* "not significant", "significant (+)" (scores above 0.5 or the random baseline),
+ * "significant (-)", or "undefined" (no p-value: every score equal). */
+const char *tcav_verdict(const attx_tcav_stat *s);
+
+/* The names of what r was computed on, for the report. */
+typedef struct tcav_report_info {
+    const char *model_path, *targets_path;
+    const char *const *concept_names;   /* [r->n_concepts] */
+    const char *heat_input;             /* the heatmap's target file, or NULL (text targets) */
+    const char *png;                    /* the --png file to embed, or NULL */
+    double alpha;
+} tcav_report_info;
+
+/* --html FILE: one self-contained page: per layer the table and the CAVs' scores as strip
+ * plots (T-TCAV and TCAV), then the heatmap (tokens shaded by s_t, or the patch grid, with
+ * the PNG overlay when one was written). */
+int tcav_write_html(const char *path, const attx_model *m, const attx_tcav_result *r, const tcav_report_info *info,
+                    attx_error *err);
+
+#endif
