@@ -41,7 +41,7 @@ MPICC     ?= mpicc
 MPI_OBJ   := $(TOOL_SRC:%.c=$(BUILD)/mpi/%.o)
 HAVE_MPI  := $(shell command -v $(MPICC) 2>/dev/null)
 
-.PHONY: all test sanitize bench install clean deps demo mpi
+.PHONY: all test sanitize bench install clean deps demo mpi tcav-synth
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/attx $(BUILD)/libattx.a
@@ -111,6 +111,10 @@ demo: $(BUILD)/attx
 
 sanitize:
 	$(MAKE) BUILD=build-san OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+
+# the T-TCAV table of the README on the shipped synthetic ViT (a few minutes)
+tcav-synth: $(BUILD)/attx
+	@sh tools/tcav_synth.sh $(BUILD)/attx data/synth-vit.safetensors $(BUILD)/synth-tcav
 
 bench: $(BUILD)/attx $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <signal.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #define TINY "test/fixtures/bert/tiny"
 #define ATTN1 "test/fixtures/attn1"
@@ -487,6 +488,81 @@ static void test_accuracy(void **state)
     tu_rmdir(dir);
 }
 
+/* --accuracy on an image folder (ViT): class folders matched to the labels by name; the
+ * confusion matrix equals the argmax of attx_forward's logits on attx_encode_image's pixels */
+static void test_accuracy_images(void **state)
+{
+    (void)state;
+    static const char *files[] = {"checker_16x12.png", "gradient_17x11.png", "baseline_19x13.jpg", "bilevel_11x3.png",
+                                  "gamma_rgb_5x5.png"};
+    static const char *classes[] = {"cat", "dog", "bird", "cat", "bird"};   /* test/fixtures/vit/p8's labels */
+    char *dir = tu_mkdtemp(), cmd[2048], *out;
+    for (int i = 0; i < 5; i++) {
+        char sub[1100], src[256];
+        snprintf(sub, sizeof sub, "%s/%s", dir, classes[i]);
+        mkdir(sub, 0755);
+        snprintf(src, sizeof src, "test/fixtures/images/%s", files[i]);
+        size_t len;
+        char *bytes = tu_read(src, &len), *dst = tu_path(sub, files[i]);
+        tu_write(dst, bytes, len);
+        free(bytes);
+        free(dst);
+    }
+    snprintf(cmd, sizeof cmd, "%s eval test/fixtures/vit/p8 %s --accuracy --json --threads 1", tu_attx(), dir);
+    assert_int_equal(tu_run(cmd, &out, NULL), 0);
+    attx_json_doc *doc = parse(out);
+    const attx_json_value *root = attx_json_root(doc), *conf = attx_json_get(root, "confusion");
+    attx_model *m;
+    attx_error err;
+    if (attx_model_open(&m, "test/fixtures/vit/p8", &err) != 0) fail_msg("%s", err.msg);
+    const attx_config *cfg = attx_model_config(m);
+    float *pixels = malloc(3 * (size_t)cfg->image_height * cfg->image_width * sizeof *pixels);
+    attx_ctx *ctx = attx_ctx_new();
+    int64_t expected[3][3] = {{0}}, correct = 0;
+    for (int i = 0; i < 5; i++) {
+        char path[1300];
+        snprintf(path, sizeof path, "%s/%s/%s", dir, classes[i], files[i]);
+        if (attx_encode_image(m, path, pixels, &err) != 0) fail_msg("%s", err.msg);
+        attx_batch b = {.B = 1, .pixels = pixels};
+        attx_outputs o;
+        attx_ctx_reset(ctx);
+        assert_int_equal(attx_forward(m, ctx, &b, &o, &err), 0);
+        int best = 0, gold = -1;
+        for (int c = 1; c < 3; c++) best = o.logits->data[c] > o.logits->data[best] ? c : best;
+        for (int c = 0; c < 3; c++) gold = strcmp(cfg->labels[c], classes[i]) == 0 ? c : gold;
+        expected[gold][best]++;
+        correct += best == gold;
+    }
+    assert_int_equal(inum(root, "examples"), 5);
+    assert_int_equal(inum(root, "correct"), correct);
+    for (int g = 0; g < 3; g++)
+        for (int p = 0; p < 3; p++) {
+            int64_t x;
+            assert_int_equal(attx_json_i64(attx_json_item(attx_json_item(conf, (size_t)g), (size_t)p), &x), 0);
+            assert_int_equal(x, expected[g][p]);
+        }
+    attx_json_free(doc);
+    free(out);
+    /* a folder whose class the model lacks */
+    char *odd = tu_path(dir, "horse");
+    mkdir(odd, 0755);
+    char *img = tu_path(odd, "a.png");
+    size_t len;
+    char *bytes = tu_read("test/fixtures/images/checker_16x12.png", &len);
+    tu_write(img, bytes, len);
+    char *errout;
+    assert_int_equal(tu_run(cmd, NULL, &errout), 1);
+    assert_contains(errout, "the class folder 'horse' is not one of the model's classes");
+    free(errout);
+    free(bytes);
+    free(img);
+    free(odd);
+    free(pixels);
+    attx_ctx_free(ctx);
+    attx_model_close(m);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -496,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_p2_theorem41),
         cmocka_unit_test(test_sampling_study),
         cmocka_unit_test(test_accuracy),
+        cmocka_unit_test(test_accuracy_images),
         cmocka_unit_test(test_mpi_same_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

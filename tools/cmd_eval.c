@@ -66,6 +66,8 @@ const cli_command cmd_eval = {
     "\n"
     "--accuracy: the model's accuracy on DATASET (every example, truncated to the model's\n"
     "  positions), with each class's support, recall and precision (--json: the confusion matrix).\n"
+    "  For an image model (ViT) DATASET is a folder with one sub-folder of images per class, named\n"
+    "  as the model's labels.\n"
     "\n"
     "Ctrl-C stops after the current example; the reports then say \"partial: N of M examples\"\n"
     "and the exit status is 130 (a second Ctrl-C stops at once, without reports).\n"
@@ -626,42 +628,100 @@ static int run_study(const eval_args *a, attx_model *m)
 
 /* ---- --accuracy: the model's predictions against the gold labels ---- */
 
+/* The examples --accuracy classifies: a text data set, or an image folder (one sub-folder per
+ * class, matched to the model's labels by name). */
+typedef struct accuracy_data {
+    attx_eval_data text;
+    attx_image_folder images;
+    int is_images;
+    int32_t *gold;                /* [n] the model's class of each example */
+    size_t n;
+    char source[2200];
+} accuracy_data;
+
+static void accuracy_load(const eval_args *a, const attx_model *m, accuracy_data *d)
+{
+    const attx_config *cfg = attx_model_config(m);
+    memset(d, 0, sizeof *d);
+    d->is_images = cfg->arch == ATTX_ARCH_VIT;
+    attx_error err;
+    if (!d->is_images) {
+        load_data(a, m, a->dataset, &d->text);
+        d->n = d->text.ds.n;
+        d->gold = d->text.ds.labels;
+        snprintf(d->source, sizeof d->source, "%s", d->text.source);
+        return;
+    }
+    if (attx_image_folder_read(&d->images, a->dataset, &err) != 0) cli_fail(&err);
+    d->n = d->images.n;
+    if (a->limit && d->n > a->limit) d->n = a->limit;
+    if (!(d->gold = malloc((d->n ? d->n : 1) * sizeof *d->gold))) cli_failf("out of memory");
+    for (size_t i = 0; i < d->n; i++) {
+        const char *name = d->images.classes[d->images.labels[i]];
+        d->gold[i] = -1;
+        for (int c = 0; c < cfg->num_labels; c++)
+            if (strcmp(cfg->labels[c], name) == 0) d->gold[i] = c;
+        if (d->gold[i] < 0) cli_failf("%s: the class folder '%s' is not one of the model's classes", a->dataset, name);
+    }
+    snprintf(d->source, sizeof d->source, "%s (%zu images in %d class folders%s)", a->dataset, d->n,
+             d->images.num_classes, d->n < d->images.n ? ", --limit" : "");
+}
+
+static void accuracy_free(accuracy_data *d)
+{
+    if (d->is_images) {
+        free(d->gold);
+        attx_image_folder_free(&d->images);
+    } else {
+        attx_eval_data_free(&d->text);
+    }
+}
+
 static int run_accuracy(const eval_args *a, attx_model *m)
 {
-    attx_eval_data d;
-    load_data(a, m, a->dataset, &d);
+    accuracy_data d;
+    accuracy_load(a, m, &d);
     const attx_config *cfg = attx_model_config(m);
     int C = cfg->num_labels;
     size_t *confusion = calloc((size_t)C * C, sizeof *confusion), n = 0, correct = 0, empty = 0;   /* [gold][predicted] */
+    float *pixels = d.is_images ? malloc((size_t)cfg->num_channels * cfg->image_height * cfg->image_width * sizeof *pixels)
+                                : NULL;
     attx_ctx *ctx = attx_ctx_new();
-    if (!confusion || !ctx) cli_failf("out of memory");
+    if (!confusion || !ctx || (d.is_images && !pixels)) cli_failf("out of memory");
     double start = now_s();
-    for (size_t i = 0; i < d.ds.n && !interrupted; i++) {
-        if (d.ds.labels[i] >= C)
-            cli_failf("%s: label %d is not one of the model's %d classes", d.path, d.ds.labels[i], C);
+    for (size_t i = 0; i < d.n && !interrupted; i++) {
+        if (d.gold[i] >= C) cli_failf("%s: label %d is not one of the model's %d classes", d.text.path, d.gold[i], C);
         attx_encoding enc = {0};
         attx_error err;
-        const char *text = d.ds.texts[i];
-        if (attx_encode_text(m, text, strlen(text), &enc, &err) != 0) {   /* no tokens: nothing to classify */
-            empty++;
-            continue;
+        attx_batch batch = {.B = 1};
+        if (d.is_images) {
+            if (attx_encode_image(m, d.images.paths[i], pixels, &err) != 0) cli_fail(&err);
+            batch.pixels = pixels;
+        } else {
+            const char *text = d.text.ds.texts[i];
+            if (attx_encode_text(m, text, strlen(text), &enc, &err) != 0) {   /* no tokens: nothing to classify */
+                empty++;
+                continue;
+            }
+            batch.T = enc.length;
+            batch.ids = enc.ids;
+            batch.lengths = &enc.length;
         }
-        attx_batch batch = {.B = 1, .T = enc.length, .ids = enc.ids, .lengths = &enc.length};
         attx_outputs out;
         attx_ctx_reset(ctx);
         if (attx_forward(m, ctx, &batch, &out, &err) != 0) cli_fail(&err);
         int best = 0;
         for (int c = 1; c < C; c++)
             if (out.logits->data[c] > out.logits->data[best]) best = c;
-        confusion[(size_t)d.ds.labels[i] * C + best]++;
-        correct += best == d.ds.labels[i];
+        confusion[(size_t)d.gold[i] * C + best]++;
+        correct += best == d.gold[i];
         n++;
         attx_encoding_free(&enc);
-        if (i % 64 == 63 || i + 1 == d.ds.n) progress(i + 1, d.ds.n, start);
+        if (i % 64 == 63 || i + 1 == d.n) progress(i + 1, d.n, start);
     }
     double seconds = now_s() - start, accuracy = n ? (double)correct / (double)n : 0;
     char partial[96] = "";
-    if (interrupted) snprintf(partial, sizeof partial, " (partial: %zu of %zu examples)", n + empty, d.ds.n);
+    if (interrupted) snprintf(partial, sizeof partial, " (partial: %zu of %zu examples)", n + empty, d.n);
     if (a->json) {
         attx_buf buf = {0};
         attx_json_writer w;
@@ -704,8 +764,9 @@ static int run_accuracy(const eval_args *a, attx_model *m)
         }
     }
     free(confusion);
+    free(pixels);
     attx_ctx_free(ctx);
-    attx_eval_data_free(&d);
+    accuracy_free(&d);
     return interrupted ? 130 : n ? EXIT_OK : EXIT_BAD_INPUT;
 }
 
@@ -761,7 +822,7 @@ static int run_eval(int argc, char **argv)
     attx_error err;
     if (attx_model_open(&m, a.model_path, &err) != 0) cli_fail(&err);
     const attx_config *cfg = attx_model_config(m);
-    if (!attx_model_has_classifier(m) || cfg->arch == ATTX_ARCH_VIT)
+    if (!attx_model_has_classifier(m) || (cfg->arch == ATTX_ARCH_VIT && !a.accuracy))
         cli_failf("%s: attx eval needs a text classifier (BERT or attn1), not a %s%s", a.model_path,
                   attx_model_has_classifier(m) ? "" : "bare ", attx_arch_name(cfg->arch));
     struct sigaction sa;
