@@ -8,19 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void html_escape(attx_buf *out, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '<': attx_buf_puts(out, "&lt;"); break;
-        case '>': attx_buf_puts(out, "&gt;"); break;
-        case '&': attx_buf_puts(out, "&amp;"); break;
-        case '"': attx_buf_puts(out, "&quot;"); break;
-        default: attx_buf_append(out, s, 1);
-        }
-    }
-}
-
 /* Summaries or NULL (no example done); the caller frees. */
 static attx_eval_summary *summaries(const attx_eval_result *r, double *f1m, double *f1w)
 {
@@ -207,14 +194,14 @@ void attx_svg_strips(attx_buf *out, const char *title, const char *const *names,
     attx_buf_printf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                          "font-family=\"sans-serif\" font-size=\"12\">\n", W, H);
     attx_buf_puts(out, "<text x=\"10\" y=\"18\" font-weight=\"bold\">");
-    html_escape(out, title);
+    attx_buf_html(out, title);
     attx_buf_puts(out, "</text>\n");
 #define XPOS(v) (left + ((v) - lo) / (hi - lo) * width)
     for (int g = 0; g < n_groups; g++) {
         int y0 = top + g * row;
         const char *col = COLOURS[g % N_COLOURS];
         attx_buf_printf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", left - 8, y0 + row / 2 + 4);
-        html_escape(out, names[g]);
+        attx_buf_html(out, names[g]);
         attx_buf_puts(out, "</text>\n");
         /* histogram: 20 bins, bar height by count */
         int bins[20] = {0}, peak = 1;
@@ -278,7 +265,7 @@ void attx_svg_lines(attx_buf *out, const char *title, const char *x_label, const
     attx_buf_printf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                          "font-family=\"sans-serif\" font-size=\"12\">\n", left + w + 170, top + h + 50);
     attx_buf_puts(out, "<text x=\"10\" y=\"18\" font-weight=\"bold\">");
-    html_escape(out, title);
+    attx_buf_html(out, title);
     attx_buf_puts(out, "</text>\n");
 #define PX(x) (left + ((x) - xl) / (xh - xl) * w)
 #define PY(y) (top + h - ((y) - yl) / (yh - yl) * h)
@@ -291,10 +278,10 @@ void attx_svg_lines(attx_buf *out, const char *title, const char *x_label, const
                         log_x ? pow(10, x) : x);
     }
     attx_buf_printf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">", left + w / 2, top + h + 36);
-    html_escape(out, x_label);
+    attx_buf_html(out, x_label);
     attx_buf_printf(out, "</text>\n<text x=\"14\" y=\"%d\" transform=\"rotate(-90 14 %d)\" text-anchor=\"middle\">",
                     top + h / 2, top + h / 2);
-    html_escape(out, y_label);
+    attx_buf_html(out, y_label);
     attx_buf_puts(out, "</text>\n");
     for (int s = 0; s < n_series; s++) {
         const char *col = COLOURS[s % N_COLOURS];
@@ -312,7 +299,7 @@ void attx_svg_lines(attx_buf *out, const char *title, const char *x_label, const
         }
         attx_buf_printf(out, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"3\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">",
                         left + w + 12, top + 10 + 18 * s, col, left + w + 30, top + 15 + 18 * s);
-        html_escape(out, series[s].name);
+        attx_buf_html(out, series[s].name);
         attx_buf_puts(out, "</text>\n");
     }
 #undef PX
@@ -328,22 +315,22 @@ void attx_eval_report_html(attx_buf *out, const attx_eval_result *r, const attx_
                        ".note{color:#a33}</style></head><body>\n<h1>attx eval</h1>\n<p>");
     if (info && info->model) {
         attx_buf_puts(out, "model: <code>");
-        html_escape(out, info->model);
+        attx_buf_html(out, info->model);
         attx_buf_puts(out, "</code><br>\n");
     }
     if (info && info->data) {
         attx_buf_puts(out, "data: ");
-        html_escape(out, info->data->source);
+        attx_buf_html(out, info->data->source);
         attx_buf_puts(out, "<br>\n");
         if (info->data->note[0]) {
             attx_buf_puts(out, "<span class=\"note\">note: ");
-            html_escape(out, info->data->note);
+            attx_buf_html(out, info->data->note);
             attx_buf_puts(out, "</span><br>\n");
         }
     }
     if (info && info->options) {
         attx_buf_puts(out, "options: <code>");
-        html_escape(out, info->options);
+        attx_buf_html(out, info->options);
         attx_buf_puts(out, "</code><br>\n");
     }
     if (is_partial(r))
@@ -351,7 +338,7 @@ void attx_eval_report_html(attx_buf *out, const attx_eval_result *r, const attx_
                         r->n_examples);
     if (r->n_skipped) {
         attx_buf_printf(out, "skipped: %zu examples (first: ", r->n_skipped);
-        html_escape(out, r->first_skip);
+        attx_buf_html(out, r->first_skip);
         attx_buf_puts(out, ")<br>\n");
     }
     attx_buf_puts(out, "</p>\n");
@@ -370,7 +357,7 @@ void attx_eval_report_html(attx_buf *out, const attx_eval_result *r, const attx_
     for (int k = 0; k < r->n_methods; k++) {
         const attx_eval_summary *m = &s[k];
         attx_buf_puts(out, "<tr><td>");
-        html_escape(out, r->methods[k]);
+        attx_buf_html(out, r->methods[k]);
         attx_buf_printf(out, "</td><td>%.4f ± %.4f</td><td>%.4f ± %.4f</td><td>%.4f ± %.4f</td><td>%.4f ± %.4f</td>"
                              "<td>%.4f</td><td>%.4f</td><td>%.2f ± %.2f</td><td>%.1f / %.1f</td></tr>\n",
                         m->comp, m->comp_se, m->suff, m->suff_se, m->aopc_comp, m->aopc_comp_se, m->aopc_suff,

@@ -61,11 +61,12 @@ typedef struct attx_model attx_model;
 int cli_patch_heatmap_png(const attx_model *m, const char *image_path, const double *scores, const char *png,
                           attx_error *err);
 
-/* HTML reports (tools/html.c): text with < > & " escaped; the rgba() of a score relative to
- * the largest |score| (red for, blue against); a file as a base64 data: URI (errors name it). */
-void html_escaped(attx_buf *b, const char *s);
+/* HTML reports (tools/html.c; text is escaped by attx_buf_html): the rgba() of a score
+ * relative to the largest |score| (red for, blue against); a file as a base64 data: URI
+ * (errors name it); the finished page written to path, the buffer freed. */
 void html_score_colour(attx_buf *b, double s, double scale);
 int html_data_uri(attx_buf *b, const char *mime, const char *path, attx_error *err);
+int html_write(const char *path, attx_buf *b, attx_error *err);
 
 /* Writes a finished JSON document plus a newline to stdout. */
 void cli_print_json(const attx_buf *json);

@@ -49,15 +49,15 @@ int explain_write_html(const char *path, const attx_model *m, const attx_explana
                       "font-family:monospace;font-size:1.1em}.how{color:#777;font-size:.85em}"
                       ".key span{padding:.1em .5em;margin-right:.5em}</style></head><body>\n");
     attx_buf_puts(&b, "<h1>attx explain</h1>\n<p>model <code>");
-    html_escaped(&b, model_path);
+    attx_buf_html(&b, model_path);
     attx_buf_puts(&b, "</code>, input <code>");
-    html_escaped(&b, input);
+    attx_buf_html(&b, input);
     attx_buf_puts(&b, "</code></p>\n<p>prediction: <b>");
-    html_escaped(&b, cfg->labels[ex->predicted]);
+    attx_buf_html(&b, cfg->labels[ex->predicted]);
     attx_buf_printf(&b, "</b> (p = %.4f)", ex->probs[ex->predicted]);
     if (ex->klass != ex->predicted) {
         attx_buf_puts(&b, "; explaining class <b>");
-        html_escaped(&b, cfg->labels[ex->klass]);
+        attx_buf_html(&b, cfg->labels[ex->klass]);
         attx_buf_printf(&b, "</b> (p = %.4f)", ex->probs[ex->klass]);
     }
     attx_buf_printf(&b, "; %d players (%s)</p>\n", ex->n_players, ex->grid_w ? "patches" : "content tokens");
@@ -67,9 +67,9 @@ int explain_write_html(const char *path, const attx_model *m, const attx_explana
     for (int k = 0; k < ex->n_methods; k++) {
         const attx_method_result *r = &ex->methods[k];
         attx_buf_puts(&b, "<tr><th>");
-        html_escaped(&b, r->name);
+        attx_buf_html(&b, r->name);
         attx_buf_puts(&b, "<div class=\"how\">");
-        html_escaped(&b, r->how);
+        attx_buf_html(&b, r->how);
         attx_buf_printf(&b, "<br>%.1f ms, %llu forward, %llu backward</div></th><td>", r->time_ms,
                         (unsigned long long)r->forward_passes, (unsigned long long)r->backward_passes);
         if (ex->grid_w) {
@@ -81,18 +81,12 @@ int explain_write_html(const char *path, const attx_model *m, const attx_explana
                 attx_buf_puts(&b, "<span class=\"tok\" style=\"background:");
                 html_score_colour(&b, r->scores[i], scale);
                 attx_buf_printf(&b, "\" title=\"%.6g\">", r->scores[i]);
-                html_escaped(&b, explain_player_label(m, ex, i, label, sizeof label));
+                attx_buf_html(&b, explain_player_label(m, ex, i, label, sizeof label));
                 attx_buf_puts(&b, "</span>");
             }
         }
         attx_buf_puts(&b, "</td></tr>\n");
     }
     attx_buf_puts(&b, "</table>\n</body></html>\n");
-    if (b.failed) {
-        attx_buf_free(&b);
-        return attx_fail(err, "%s: out of memory", path);
-    }
-    int rc = attx_write_file(path, b.data, b.len, err);
-    attx_buf_free(&b);
-    return rc;
+    return html_write(path, &b, err);
 }

@@ -5,19 +5,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-void html_escaped(attx_buf *b, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': attx_buf_puts(b, "&lt;"); break;
-        case '>': attx_buf_puts(b, "&gt;"); break;
-        case '&': attx_buf_puts(b, "&amp;"); break;
-        case '"': attx_buf_puts(b, "&quot;"); break;
-        default: attx_buf_append(b, s, 1);
-        }
-    }
-}
-
 void html_score_colour(attx_buf *b, double s, double scale)
 {
     double a = scale > 0 ? fabs(s) / scale : 0;
@@ -41,4 +28,11 @@ int html_data_uri(attx_buf *b, const char *mime, const char *path, attx_error *e
     }
     free(bytes);
     return 0;
+}
+
+int html_write(const char *path, attx_buf *b, attx_error *err)
+{
+    int rc = b->failed ? attx_fail(err, "%s: out of memory", path) : attx_write_file(path, b->data, b->len, err);
+    attx_buf_free(b);
+    return rc;
 }

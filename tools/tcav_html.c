@@ -54,11 +54,11 @@ int tcav_write_html(const char *path, const attx_model *m, const attx_tcav_resul
                       ".tok{padding:.15em .25em;margin:.1em;border-radius:.25em;display:inline-block;"
                       "font-family:monospace;font-size:1.1em}.how{color:#666;font-size:.9em}</style></head><body>\n"
                       "<h1>attx tcav</h1>\n<p>model <code>");
-    html_escaped(&b, info->model_path);
+    attx_buf_html(&b, info->model_path);
     attx_buf_printf(&b, "</code>; class %d (<b>", r->klass);
-    html_escaped(&b, cfg->labels[r->klass]);
+    attx_buf_html(&b, cfg->labels[r->klass]);
     attx_buf_printf(&b, "</b>); %d targets from <code>", r->n_targets);
-    html_escaped(&b, info->targets_path);
+    attx_buf_html(&b, info->targets_path);
     attx_buf_printf(&b, "</code></p>\n<p class=\"how\">%s, %d CAVs per concept and layer; %s; p-values "
                         "Bonferroni-corrected over %d tests, significant below %g; (+) above %s, (&minus;) below. "
                         "T-TCAV: S(x) = mean<sub>t</sub> a<sub>t</sub> d&#771;<sub>t</sub> with the [CLS] attention "
@@ -74,7 +74,7 @@ int tcav_write_html(const char *path, const attx_model *m, const attx_tcav_resul
         for (int c = 0; c < r->n_concepts; c++) {
             const attx_tcav_cell *cell = &r->cells[j * r->n_concepts + c];
             attx_buf_puts(&b, "<tr><td>");
-            html_escaped(&b, info->concept_names[c]);
+            attx_buf_html(&b, info->concept_names[c]);
             attx_buf_puts(&b, "</td>");
             put_stat_cells(&b, &cell->stat[ATTX_TCAV_TTCAV], 1);
             put_stat_cells(&b, &cell->stat[ATTX_TCAV_TCAV], 0);
@@ -97,11 +97,11 @@ int tcav_write_html(const char *path, const attx_model *m, const attx_tcav_resul
         attx_buf_printf(&b, "<h2>heatmap</h2>\n<p class=\"how\">target %d", r->heat_target);
         if (info->heat_input) {
             attx_buf_puts(&b, " (<code>");
-            html_escaped(&b, info->heat_input);
+            attx_buf_html(&b, info->heat_input);
             attx_buf_puts(&b, "</code>)");
         }
         attx_buf_printf(&b, ", layer %d, concept ", r->heat_layer);
-        html_escaped(&b, info->concept_names[r->heat_concept]);
+        attx_buf_html(&b, info->concept_names[r->heat_concept]);
         attx_buf_printf(&b, ", CAV %d: s<sub>t</sub> = a<sub>t</sub> d&#771;<sub>t</sub> per token, S = %.4g "
                             "(red: towards the concept raises the class logit)</p>\n",
                         r->heat_cav, r->heat_S);
@@ -113,7 +113,7 @@ int tcav_write_html(const char *path, const attx_model *m, const attx_tcav_resul
                 attx_buf_puts(&b, "<span class=\"tok\" style=\"background:");
                 html_score_colour(&b, r->heat[t], scale);
                 attx_buf_printf(&b, "\" title=\"%.6g\">", r->heat[t]);
-                html_escaped(&b, tok ? tok : "?");
+                attx_buf_html(&b, tok ? tok : "?");
                 attx_buf_puts(&b, "</span>");
             }
             attx_buf_puts(&b, "</p>\n");
@@ -141,11 +141,5 @@ int tcav_write_html(const char *path, const attx_model *m, const attx_tcav_resul
         }
     }
     attx_buf_puts(&b, "</body></html>\n");
-    if (b.failed) {
-        attx_buf_free(&b);
-        return attx_fail(err, "%s: out of memory", path);
-    }
-    int rc = attx_write_file(path, b.data, b.len, err);
-    attx_buf_free(&b);
-    return rc;
+    return html_write(path, &b, err);
 }

@@ -46,6 +46,8 @@ typedef struct attx_buf {
 void attx_buf_append(attx_buf *b, const void *bytes, size_t n);
 void attx_buf_puts(attx_buf *b, const char *s);
 void attx_buf_printf(attx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s (NULL: nothing) with < > & " as HTML entities, for the HTML reports. */
+void attx_buf_html(attx_buf *b, const char *s);
 void attx_buf_free(attx_buf *b);
 
 /* ------------------------------------------------------------------------------------------ */

@@ -52,3 +52,16 @@ void attx_buf_free(attx_buf *b)
     free(b->data);
     memset(b, 0, sizeof *b);
 }
+
+void attx_buf_html(attx_buf *b, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<': attx_buf_puts(b, "&lt;"); break;
+        case '>': attx_buf_puts(b, "&gt;"); break;
+        case '&': attx_buf_puts(b, "&amp;"); break;
+        case '"': attx_buf_puts(b, "&quot;"); break;
+        default: attx_buf_append(b, s, 1);
+        }
+    }
+}
