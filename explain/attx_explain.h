@@ -784,6 +784,12 @@ int attx_cav_train(const attx_tcav_acts *sets, int layer_index, const attx_tcav_
  * CAV i) from the pool of the other concepts' examples (concept order, then example order),
  * returned in pool order in neg[] (room for sizes[c]). Returns how many (-1: out of memory). */
 int attx_tcav_relative_negatives(int n_concepts, const int *sizes, int c, uint64_t seed, attx_tcav_ref *neg);
+/* A null CAV's two sides for relative mode: from the pool of all n_concepts concepts' examples,
+ * two disjoint random halves of m = min(smallest concept, pool / 2) examples each (seed), in
+ * pool order, into pos[] and neg[] (room for m each). Returns m (-1: out of memory). Moving
+ * along such a CAV is moving between arbitrary mixtures of the concepts: the baseline that a
+ * concept's relative scores are tested against with --null. */
+int attx_tcav_null_halves(int n_concepts, const int *sizes, uint64_t seed, attx_tcav_ref *pos, attx_tcav_ref *neg);
 
 /* The scores of one target example at one layer for one CAV. */
 typedef struct attx_tcav_example_score {
@@ -838,6 +844,9 @@ typedef struct attx_tcav_options {
     size_t max_activation_bytes;    /* activations held at once (layers are done in groups that
                                        fit); 0 = 1 GiB; at least one layer is always held */
     attx_logreg_options logreg;
+    int null_baseline;              /* relative mode: also n_cavs null CAVs (attx_tcav_null_halves,
+                                       seed + 1000003 + i), and each concept's scores tested
+                                       against theirs (two-sample t-test) instead of against 0.5 */
     /* the heatmap: T-TCAV token scores s_t of one target, layer index, concept and CAV */
     int heat_target;                /* < 0: none */
     int heat_layer_index, heat_concept, heat_cav;
@@ -875,7 +884,8 @@ typedef struct attx_tcav_result {
     int klass, n_layers, n_concepts, n_cavs, n_targets, tests;
     int *layers;                    /* [n_layers] */
     attx_tcav_cell *cells;          /* [n_layers * n_concepts], cell (j, c) at j * n_concepts + c */
-    attx_tcav_cell *baselines;      /* classic: [n_layers]; else NULL */
+    attx_tcav_cell *baselines;      /* classic or null_baseline: [n_layers]; else NULL */
+    int null_baseline;              /* the baselines are relative null CAVs */
     double *cavs;                   /* [n_layers * n_concepts * n_cavs * dim] the CAVs */
     int dim;
     /* heatmap (heat_T = 0 when none): s[heat_T] token scores incl. t = 0, and S */

@@ -150,7 +150,7 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
     if (!attx_model_has_classifier(m)) return attx_fail(err, "the model has no classifier: there is no class to score");
     if (o.klass < 0 || o.klass >= cfg->num_labels)
         return attx_fail(err, "class %d: the model has %d classes (from 0)", o.klass, cfg->num_labels);
-    int classic = n_randoms > 0;
+    int classic = n_randoms > 0, null = !classic && o.null_baseline, has_baseline = classic || null;
     if (!classic && n_concepts < 2)
         return attx_fail(err, "relative CAVs need at least 2 concepts (each is set against the others); give "
                               "random sets for classic TCAV");
@@ -178,6 +178,7 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
     int D = cfg->hidden_size, n_sets = n_concepts + n_randoms;
     attx_tcav_result *r = out;
     r->classic = classic;
+    r->null_baseline = null;
     r->klass = o.klass;
     r->n_layers = n_layers;
     r->n_concepts = n_concepts;
@@ -193,8 +194,8 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
                                             : 1 + (cfg->image_height / cfg->patch_size) * (cfg->image_width / cfg->patch_size);
     r->layers = malloc((size_t)n_layers * sizeof *r->layers);
     r->cells = calloc((size_t)n_layers * (size_t)n_concepts, sizeof *r->cells);
-    r->baselines = classic ? calloc((size_t)n_layers, sizeof *r->baselines) : NULL;
-    size_t per_layer = (size_t)(n_concepts + (classic ? 1 : 0)) * (size_t)n_cavs;   /* K */
+    r->baselines = has_baseline ? calloc((size_t)n_layers, sizeof *r->baselines) : NULL;
+    size_t per_layer = (size_t)(n_concepts + (has_baseline ? 1 : 0)) * (size_t)n_cavs;   /* K */
     double *cavs = calloc((size_t)n_layers * per_layer * (size_t)D, sizeof *cavs);
     r->cavs = malloc((size_t)n_layers * (size_t)n_concepts * (size_t)n_cavs * (size_t)D * sizeof *r->cavs);
     if (o.heat_target >= 0) r->heat = calloc((size_t)max_T, sizeof *r->heat);
@@ -202,7 +203,7 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
     attx_tcav_ref *pos = NULL, *neg = NULL;
     int *sizes = malloc((size_t)n_sets * sizeof *sizes), max_size = 0, rc = -1;
     target_state st = {0};
-    if (!r->layers || !r->cells || (classic && !r->baselines) || !cavs || !r->cavs || (o.heat_target >= 0 && !r->heat) ||
+    if (!r->layers || !r->cells || (has_baseline && !r->baselines) || !cavs || !r->cavs || (o.heat_target >= 0 && !r->heat) ||
         !acts || !sizes) {
         attx_fail(err, "out of memory");
         goto done;
@@ -214,7 +215,7 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
                 attx_fail(err, "out of memory");
                 goto done;
             }
-        if (classic && cell_init(&r->baselines[j], r->layers[j], -1, n_cavs) != 0) {
+        if (has_baseline && cell_init(&r->baselines[j], r->layers[j], -1, n_cavs) != 0) {
             attx_fail(err, "out of memory");
             goto done;
         }
@@ -262,7 +263,14 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
             for (size_t k = 0; k < per_layer; k++) {
                 int c = (int)(k / (size_t)n_cavs), i = (int)(k % (size_t)n_cavs);   /* c = n_concepts: baseline */
                 int np, nn;
-                if (!classic) {
+                if (null && c == n_concepts) {          /* a null CAV: two random halves of the pool */
+                    np = nn = attx_tcav_null_halves(n_concepts, sizes, o.seed + 1000003u + (uint64_t)i, pos, neg);
+                    if (np < 0) {
+                        attx_fail(err, "out of memory");
+                        free(sets);
+                        goto done;
+                    }
+                } else if (!classic) {
                     refs_range(pos, c, sizes[c]);
                     np = sizes[c];
                     nn = attx_tcav_relative_negatives(n_concepts, sizes, c, o.seed + (uint64_t)i, neg);
@@ -347,13 +355,13 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
         }
     for (int j = 0; j < n_layers; j++) {
         for (int kind = 0; kind < ATTX_TCAV_KINDS; kind++)
-            if (classic) stat_of(&r->baselines[j].stat[kind], n_cavs, r->baselines[j].score[kind]);
+            if (has_baseline) stat_of(&r->baselines[j].stat[kind], n_cavs, r->baselines[j].score[kind]);
         for (int c = 0; c < n_concepts; c++) {
             attx_tcav_cell *cell = &r->cells[j * n_concepts + c];
             for (int kind = 0; kind < ATTX_TCAV_KINDS; kind++) {
                 attx_tcav_stat *s = &cell->stat[kind];
                 stat_of(s, n_cavs, cell->score[kind]);
-                s->test = classic ? attx_ttest_ind(n_cavs, cell->score[kind], n_cavs, r->baselines[j].score[kind], 0)
+                s->test = has_baseline ? attx_ttest_ind(n_cavs, cell->score[kind], n_cavs, r->baselines[j].score[kind], 0)
                                   : attx_ttest_1samp(n_cavs, cell->score[kind], 0.5);
                 s->p_bonferroni = attx_bonferroni(s->test.p, r->tests);
                 s->significant = s->p_bonferroni < o.alpha;      /* NAN: not significant */

@@ -4,6 +4,7 @@
 #include "rng.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +79,39 @@ int attx_tcav_relative_negatives(int n_concepts, const int *sizes, int c, uint64
     }
     free(pick);
     return want;
+}
+
+int attx_tcav_null_halves(int n_concepts, const int *sizes, uint64_t seed, attx_tcav_ref *pos, attx_tcav_ref *neg)
+{
+    int pool = 0, smallest = sizes[0];
+    for (int k = 0; k < n_concepts; k++) {
+        pool += sizes[k];
+        smallest = sizes[k] < smallest ? sizes[k] : smallest;
+    }
+    int m = smallest < pool / 2 ? smallest : pool / 2;
+    if (m <= 0) return 0;
+    int *order = malloc((size_t)pool * sizeof *order);
+    if (!order) return -1;
+    for (int i = 0; i < pool; i++) order[i] = i;
+    attx_rng r;
+    attx_rng_seed(&r, seed);
+    attx_rng_shuffle(&r, order, (size_t)pool, sizeof *order);
+    /* the first m of the shuffled pool are one side, the next m the other; each side in pool order */
+    uint8_t *side = calloc((size_t)pool, 1);
+    if (!side) {
+        free(order);
+        return -1;
+    }
+    for (int i = 0; i < 2 * m; i++) side[order[i]] = i < m ? 1 : 2;
+    int np = 0, nn = 0, k = 0, base = 0;
+    for (int i = 0; i < pool; i++) {
+        while (i >= base + sizes[k]) base += sizes[k++];
+        if (side[i] == 1) pos[np++] = (attx_tcav_ref){k, i - base};
+        else if (side[i] == 2) neg[nn++] = (attx_tcav_ref){k, i - base};
+    }
+    free(side);
+    free(order);
+    return m;
 }
 
 void attx_tcav_directional(int T, int D, const float *g, const double *v, double *d)

@@ -277,6 +277,41 @@ static int check_view(void *user, const attx_tcav_view *v, attx_error *err)
     return 0;
 }
 
+/* null halves: two disjoint sides of min(smallest, pool / 2) examples from the whole pool, in
+ * pool order, the same for the same seed, other draws for other seeds */
+static void test_null_halves(void **state)
+{
+    (void)state;
+    int sizes[3] = {4, 6, 5};
+    attx_tcav_ref a[4], b[4], a2[4], b2[4];
+    int differs = 0;
+    for (uint64_t seed = 0; seed < 20; seed++) {
+        int m = attx_tcav_null_halves(3, sizes, seed, a, b);
+        assert_int_equal(m, 4);
+        int used[3][6] = {{0}};
+        for (int i = 0; i < m; i++) {
+            for (int side = 0; side < 2; side++) {
+                attx_tcav_ref x = side ? b[i] : a[i];
+                assert_true(x.set >= 0 && x.set < 3 && x.example >= 0 && x.example < sizes[x.set]);
+                assert_int_equal(used[x.set][x.example]++, 0);   /* no example twice, on either side */
+            }
+            if (i) {   /* pool order */
+                assert_true(a[i - 1].set < a[i].set || (a[i - 1].set == a[i].set && a[i - 1].example < a[i].example));
+                assert_true(b[i - 1].set < b[i].set || (b[i - 1].set == b[i].set && b[i - 1].example < b[i].example));
+            }
+        }
+        assert_int_equal(attx_tcav_null_halves(3, sizes, seed, a2, b2), 4);
+        assert_memory_equal(a, a2, sizeof a);
+        assert_memory_equal(b, b2, sizeof b);
+        if (seed) differs |= memcmp(a, a2, sizeof a) != 0 || memcmp(b, b2, sizeof b) != 0;
+        attx_tcav_null_halves(3, sizes, seed + 100, a2, b2);
+        differs |= memcmp(a, a2, sizeof a) != 0;
+    }
+    assert_true(differs);
+    int tiny[2] = {1, 1};
+    assert_int_equal(attx_tcav_null_halves(2, tiny, 3, a, b), 1);
+}
+
 static void test_gradients_fixture(void **state)
 {
     (void)state;
@@ -456,6 +491,34 @@ static void test_protocol_vit(void **state)
     attx_tcav_result_free(&r2);
     for (int k = 0; k < 3; k++) free(rp[k]);
 
+    /* --null: the same relative CAVs (same scores), tested against null CAVs whose scores are
+     * those of a CAV trained on attx_tcav_null_halves' two sides */
+    o.null_baseline = 1;
+    o.heat_cav = 3;
+    o.heat_concept = 2;
+    if (attx_tcav_run(m, src, 3, NULL, 0, &targets, &o, &r2, &err) != 0) fail_msg("%s", err.msg);
+    assert_true(r2.null_baseline && !r2.classic);
+    assert_non_null(r2.baselines);
+    for (int k = 0; k < 6; k++) assert_memory_equal(r.cells[k].score[0], r2.cells[k].score[0], 4 * sizeof(double));
+    for (int c = 0; c < 3; c++)
+        if (attx_tcav_activations(m, &src[c], layers, 2, 1, &acts[c], &err) != 0) fail_msg("%s", err.msg);
+    for (int i = 0; i < 4; i++) {
+        attx_tcav_ref hp[5], hn[5];
+        int h = attx_tcav_null_halves(3, sizes, 5 + 1000003u + (uint64_t)i, hp, hn);
+        assert_int_equal(h, 3);
+        double cav[8];
+        if (attx_cav_train(acts, 0, hp, h, hn, h, NULL, cav, NULL, &err) != 0) fail_msg("%s", err.msg);
+        recompute rc = {cav, layers[0], 0, 0, {0}, 0};
+        if (attx_tcav_gradients(m, &targets, 1, layers, 2, 1, recompute_view, &rc, &err) != 0) fail_msg("%s", err.msg);
+        assert_true(fabs(r2.baselines[0].score[ATTX_TCAV_TTCAV][i] - rc.positive / 6.0) < 1e-12);
+    }
+    for (int c = 0; c < 3; c++) attx_tcav_acts_free(&acts[c]);
+    const attx_tcav_cell *nc = &r2.cells[1];
+    attx_ttest tn = attx_ttest_ind(4, nc->score[0], 4, r2.baselines[0].score[0], 0);
+    assert_true((isnan(tn.p) && isnan(nc->stat[0].test.p)) || fabs(tn.p - nc->stat[0].test.p) < 1e-15);
+    attx_tcav_result_free(&r2);
+    o.null_baseline = 0;
+
     /* errors */
     o.heat_cav = 0;
     attx_tcav_memory empty = {0, NULL, NULL, px[0], NPX};
@@ -488,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_ttests),
         cmocka_unit_test(test_example_scores),
         cmocka_unit_test(test_relative_negatives),
+        cmocka_unit_test(test_null_halves),
         cmocka_unit_test(test_gradients_fixture),
         cmocka_unit_test(test_protocol_vit),
     };

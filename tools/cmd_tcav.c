@@ -18,7 +18,7 @@ const cli_command cmd_tcav = {
     "tcav", "concept sensitivity of a class (T-TCAV and TCAV with significance tests)",
     "usage: attx tcav MODEL --target CLASS --concept PATH... --targets PATH [--random PATH...]\n"
     "                 [--layers LIST] [--cavs N] [--seed S] [--batch N] [--alpha A] [--tol T] [--json]\n"
-    "                 [--png FILE] [--html FILE] [--heat-layer L] [--heat-concept C] [--heat-cav K]\n"
+    "                 [--null] [--png FILE] [--html FILE] [--heat-layer L] [--heat-concept C] [--heat-cav K]\n"
     "                 [--heat-target I] [--threads N]\n"
     "\n"
     "Tests whether MODEL's class CLASS is sensitive to concepts. A concept (and a random set) is a\n"
@@ -43,6 +43,9 @@ const cli_command cmd_tcav = {
     "  --concept PATH...  concepts (one or more paths after the option, or the option repeated)\n"
     "  --targets PATH     the inputs of the class\n"
     "  --random PATH...   random sets: classic TCAV\n"
+    "  --null             relative CAVs tested against --cavs null CAVs, each between two random\n"
+    "                     disjoint halves of the pooled concept examples (two-sample t-test),\n"
+    "                     instead of against 0.5\n"
     "  --layers LIST      layers (from 0), e.g. 4,5,8,9 or 0-11 (default every layer)\n"
     "  --cavs N           relative CAVs per concept and layer (default 50)\n"
     "  --seed S           first sampling seed (default 0)\n"
@@ -248,7 +251,9 @@ static void print_table(const attx_tcav_result *r, const example_set *concepts, 
     printf("class %d (%s), %d targets; %s, %d CAVs per concept and layer; %s; p Bonferroni-corrected over %d tests, "
            "alpha %g\n",
            r->klass, cfg->labels[r->klass], r->n_targets, r->classic ? "CAVs against random sets (TCAV)" : "relative CAVs (P1)",
-           r->n_cavs, r->classic ? "Student's t-test against the random baseline" : "one-sample t-test against 0.5",
+           r->n_cavs, r->classic ? "Student's t-test against the random baseline"
+                       : r->null_baseline ? "Student's t-test against null CAVs (random halves of the concepts)"
+                                          : "one-sample t-test against 0.5",
            r->tests, alpha);
     int w = 8;
     for (int c = 0; c < r->n_concepts; c++) w = (int)strlen(concepts[c].name) > w ? (int)strlen(concepts[c].name) : w;
@@ -263,9 +268,9 @@ static void print_table(const attx_tcav_result *r, const example_set *concepts, 
             printf("  %-*s  %6.3f %6.3f %9.2e %9.2e %-15s   %6.3f %6.3f %9.2e %-15s\n", w, concepts[c].name, a->mean, a->std,
                    a->test.p, a->p_bonferroni, tcav_verdict(a), b->mean, b->std, b->p_bonferroni, tcav_verdict(b));
         }
-        if (r->classic) {
+        if (r->baselines) {
             const attx_tcav_cell *bl = &r->baselines[j];
-            printf("  %-*s  %6.3f %6.3f %9s %9s %-15s   %6.3f %6.3f\n", w, "(random)", bl->stat[0].mean, bl->stat[0].std, "", "",
+            printf("  %-*s  %6.3f %6.3f %9s %9s %-15s   %6.3f %6.3f\n", w, r->classic ? "(random)" : "(null)", bl->stat[0].mean, bl->stat[0].std, "", "",
                    "", bl->stat[1].mean, bl->stat[1].std);
         }
     }
@@ -345,9 +350,10 @@ static void print_json(const attx_model *m, const attx_tcav_result *r, const exa
     attx_jw_key(&w, "label");
     attx_jw_string(&w, cfg->labels[r->klass]);
     attx_jw_key(&w, "mode");
-    attx_jw_string(&w, r->classic ? "classic" : "relative");
+    attx_jw_string(&w, r->classic ? "classic" : r->null_baseline ? "relative-null" : "relative");
     attx_jw_key(&w, "test");
-    attx_jw_string(&w, r->classic ? "ttest_ind (Student, equal variances) against the random baseline"
+    attx_jw_string(&w, r->classic         ? "ttest_ind (Student, equal variances) against the random baseline"
+                       : r->null_baseline ? "ttest_ind (Student, equal variances) against the null CAVs"
                                   : "ttest_1samp against 0.5");
     attx_jw_key(&w, "n_cavs");
     attx_jw_int(&w, r->n_cavs);
@@ -386,9 +392,9 @@ static void print_json(const attx_model *m, const attx_tcav_result *r, const exa
         attx_jw_array_begin(&w);
         for (int c = 0; c < r->n_concepts; c++) json_cell(&w, &r->cells[j * r->n_concepts + c], concepts[c].name, 1);
         attx_jw_array_end(&w);
-        if (r->classic) {
-            attx_jw_key(&w, "random_baseline");
-            json_cell(&w, &r->baselines[j], "random", 0);
+        if (r->baselines) {
+            attx_jw_key(&w, r->classic ? "random_baseline" : "null_baseline");
+            json_cell(&w, &r->baselines[j], r->classic ? "random" : "null", 0);
         }
         attx_jw_object_end(&w);
     }
@@ -494,12 +500,13 @@ static int run_tcav(int argc, char **argv)
     const char *heat_concept = NULL;
     const char **concept_paths = calloc((size_t)argc, sizeof *concept_paths), **random_paths = calloc((size_t)argc, sizeof *random_paths);
     if (!concept_paths || !random_paths) cli_failf("out of memory");
-    int n_concepts = 0, n_randoms = 0, json = 0, n_layers = 0, heat_layer = -1, heat_cav = 0, heat_target = 0, cavs_given = 0;
+    int n_concepts = 0, n_randoms = 0, json = 0, null_baseline = 0, n_layers = 0, heat_layer = -1, heat_cav = 0, heat_target = 0, cavs_given = 0;
     int *layers = NULL;
     attx_tcav_options o;
     attx_tcav_options_init(&o);
     for (int i = 1; i < argc; i++) {
         if (cli_flag(argv[i], "--json")) json = 1;
+        else if (cli_flag(argv[i], "--null")) null_baseline = 1;
         else if (cli_flag(argv[i], "--concept") || cli_flag(argv[i], "--random")) {
             int is_concept = argv[i][2] == 'c';
             int before = is_concept ? n_concepts : n_randoms;
@@ -586,6 +593,8 @@ static int run_tcav(int argc, char **argv)
     }
     o.heat_target = heat_target;
     o.heat_cav = heat_cav;
+    o.null_baseline = null_baseline;
+    if (null_baseline && n_randoms) cli_usage_error(&cmd_tcav, "--null is for relative CAVs; with --random the baseline is random-vs-random");
     o.heat_layer_index = 0;
     if (heat_layer >= 0) {
         o.heat_layer_index = -1;

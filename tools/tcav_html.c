@@ -19,7 +19,7 @@ static void put_stat_cells(attx_buf *b, const attx_tcav_stat *s, int with_p)
 /* one strip per concept (and the random baseline): the n_cavs scores of one kind */
 static void put_strips(attx_buf *b, const attx_tcav_result *r, const tcav_report_info *info, int j, int kind)
 {
-    int n = r->n_concepts + (r->classic ? 1 : 0);
+    int n = r->n_concepts + (r->baselines ? 1 : 0);
     const char **names = malloc((size_t)n * sizeof *names);
     const double **values = malloc((size_t)n * sizeof *values);
     size_t *counts = malloc((size_t)n * sizeof *counts);
@@ -28,7 +28,7 @@ static void put_strips(attx_buf *b, const attx_tcav_result *r, const tcav_report
     } else {
         for (int c = 0; c < n; c++) {
             const attx_tcav_cell *cell = c < r->n_concepts ? &r->cells[j * r->n_concepts + c] : &r->baselines[j];
-            names[c] = c < r->n_concepts ? info->concept_names[c] : "(random)";
+            names[c] = c < r->n_concepts ? info->concept_names[c] : r->classic ? "(random)" : "(null)";
             values[c] = cell->score[kind];
             counts[c] = (size_t)cell->n_cavs;
         }
@@ -64,8 +64,10 @@ int tcav_write_html(const char *path, const attx_model *m, const attx_tcav_resul
                         "T-TCAV: S(x) = mean<sub>t</sub> a<sub>t</sub> d&#771;<sub>t</sub> with the [CLS] attention "
                         "a<sub>t</sub> (P1); TCAV: S(x) = &sum;<sub>t</sub> d<sub>t</sub>, without attention.</p>\n",
                     r->classic ? "CAVs against random sets (TCAV)" : "relative CAVs (P1)", r->n_cavs,
-                    r->classic ? "Student's t-test against the random baseline" : "one-sample t-test against 0.5",
-                    r->tests, info->alpha, r->classic ? "the baseline" : "0.5");
+                    r->classic         ? "Student's t-test against the random baseline"
+                    : r->null_baseline ? "Student's t-test against null CAVs (random halves of the concepts)"
+                                       : "one-sample t-test against 0.5",
+                    r->tests, info->alpha, r->baselines ? "the baseline" : "0.5");
     for (int j = 0; j < r->n_layers; j++) {
         attx_buf_printf(&b, "<h2>layer %d</h2>\n<table><tr><th rowspan=\"2\">concept</th><th colspan=\"4\">T-TCAV</th>"
                             "<th colspan=\"3\">TCAV</th></tr>\n<tr><th>score</th><th>p</th><th>p (corrected)</th>"
@@ -80,11 +82,12 @@ int tcav_write_html(const char *path, const attx_model *m, const attx_tcav_resul
             put_stat_cells(&b, &cell->stat[ATTX_TCAV_TCAV], 0);
             attx_buf_puts(&b, "</tr>\n");
         }
-        if (r->classic) {
+        if (r->baselines) {
             const attx_tcav_cell *bl = &r->baselines[j];
-            attx_buf_printf(&b, "<tr><td>(random)</td><td>%.3f &plusmn; %.3f</td><td></td><td></td><td></td>"
+            attx_buf_printf(&b, "<tr><td>%s</td><td>%.3f &plusmn; %.3f</td><td></td><td></td><td></td>"
                                 "<td>%.3f &plusmn; %.3f</td><td></td><td></td></tr>\n",
-                            bl->stat[ATTX_TCAV_TTCAV].mean, bl->stat[ATTX_TCAV_TTCAV].std, bl->stat[ATTX_TCAV_TCAV].mean,
+                            r->classic ? "(random)" : "(null)", bl->stat[ATTX_TCAV_TTCAV].mean,
+                            bl->stat[ATTX_TCAV_TTCAV].std, bl->stat[ATTX_TCAV_TCAV].mean,
                             bl->stat[ATTX_TCAV_TCAV].std);
         }
         attx_buf_puts(&b, "</table>\n");

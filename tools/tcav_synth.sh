@@ -4,7 +4,8 @@
 # P1's relative CAVs (each texture against the other three; 50 CAVs, one-sample t-test against
 # 0.5): striped should be significant (+) for zebra, dotted (+) for dalmatian; fish and snail
 # (whose texture is irrelevant) are the control. Set RANDOM_SETS=1 for classic TCAV (CAVs against
-# the ten random sets, tested against the random-vs-random baseline). Redraws the test and concept images with
+# the ten random sets, tested against the random-vs-random baseline), NULL_CAVS=1 to test the
+# relative scores against null CAVs (random halves of the pooled concepts) instead of 0.5. Redraws the test and concept images with
 # attx synth first (the same bytes as for the model's run: they do not depend on --per-class).
 # usage: tools/tcav_synth.sh ATTX MODEL OUTDIR [LAYERS]
 set -e
@@ -15,6 +16,7 @@ fi
 c=$out/concepts
 randoms=
 [ -z "$RANDOM_SETS" ] || randoms="--random $(ls -d "$c"/random_* | tr '\n' ' ')"
+[ -z "$NULL_CAVS" ] || randoms="--null"
 for class in zebra dalmatian fish snail; do
     echo
     echo "== attx tcav MODEL --target $class --concept striped dotted zigzagged chequered --targets test/$class --layers $layers"
