@@ -296,9 +296,9 @@ int attx_model_with_new_head(attx_model **out, const attx_model *base, const cha
     /* the tokenizer's and preprocessor's settings go with the body */
     attx_model_files *f = &m->files;
     f->do_lower_case = bf->do_lower_case;
-    if (copy_text(&f->tokenizer_json, bf->tokenizer_json) || copy_text(&f->preprocessor_json, bf->preprocessor_json) ||
-        copy_text(&f->preprocessor_source, bf->preprocessor_source) ||
-        (bf->tokenizer_source && copy_text(&f->tokenizer_source, bf->tokenizer_source))) {
+    if (copy_text(&f->tokenizer_json, bf->tokenizer_json) || copy_text(&f->tokenizer_source, bf->tokenizer_source) ||
+        copy_text(&f->preprocessor_json, bf->preprocessor_json) ||
+        copy_text(&f->preprocessor_source, bf->preprocessor_source)) {
         attx_model_close(m);
         return attx_fail(err, "%s: out of memory", bf->path);
     }

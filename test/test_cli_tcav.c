@@ -197,14 +197,15 @@ static void test_vit_relative(void **state)
     uri += strlen("src=\"data:image/png;base64,");
     size_t decoded = 0;
     unsigned char *bytes = malloc(png_len + 3);
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (const char *q = uri; *q != '"'; q += 4) {   /* RFC 4648 base64, 4 digits -> 3 bytes */
         unsigned v = 0;
         int pad = 0;
         for (int k = 0; k < 4; k++) {
-            const char *at = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", q[k]);
+            const char *at = q[k] == '=' ? NULL : strchr(digits, q[k]);
             if (q[k] == '=') pad++;
             else assert_non_null(at);
-            v = v << 6 | (q[k] == '=' ? 0 : (unsigned)(at - "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"));
+            v = v << 6 | (at ? (unsigned)(at - digits) : 0);
         }
         assert_true(decoded + 3 - pad <= png_len);
         for (int k = 0; k < 3 - pad; k++) bytes[decoded++] = (unsigned char)(v >> (16 - 8 * k));
@@ -294,7 +295,8 @@ static void test_vit_relative(void **state)
     free(errout);
     /* usage errors: no targets, one concept without random sets, two random sets */
     const char *usage[] = {"--target 1 --concept A B", "--target 1 --concept A --targets T", "--target 1 --concept A --random R S --targets T",
-                           "--target 1 --concept A B --targets T --layers 1-0", "--concept A B --targets T"};
+                           "--target 1 --concept A B --targets T --layers 1-0", "--concept A B --targets T",
+                           "--target 1 --concept A --random R S U --null --targets T"};
     for (size_t k = 0; k < sizeof usage / sizeof usage[0]; k++) {
         snprintf(args, sizeof args, "tcav %s %s", model, usage[k]);
         out = run_attx(args, &status, &errout);

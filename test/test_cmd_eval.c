@@ -439,6 +439,18 @@ static void test_mpi_same_report(void **state)
     tu_rmdir(dir);
 }
 
+/* The JSON confusion matrix (rows gold, columns predicted) equals expected[C * C]. */
+static void assert_confusion(const attx_json_value *conf, const int64_t *expected, int C)
+{
+    assert_int_equal(attx_json_len(conf), C);
+    for (int g = 0; g < C; g++)
+        for (int p = 0; p < C; p++) {
+            int64_t x;
+            assert_int_equal(attx_json_i64(attx_json_item(attx_json_item(conf, (size_t)g), (size_t)p), &x), 0);
+            assert_int_equal(x, expected[g * C + p]);
+        }
+}
+
 /* --accuracy: the confusion matrix equals the argmax of attx_forward's logits, row by row */
 static void test_accuracy(void **state)
 {
@@ -452,7 +464,7 @@ static void test_accuracy(void **state)
     attx_error err;
     if (attx_model_open(&m, TINY, &err) != 0) fail_msg("%s", err.msg);
     attx_ctx *ctx = attx_ctx_new();
-    int64_t expected[2][2] = {{0, 0}, {0, 0}}, correct = 0;
+    int64_t expected[2][2] = {{0}}, correct = 0;
     for (int r = 0; r < TSV_ROWS; r++) {
         attx_encoding enc = {0};
         if (attx_encode_text(m, TSV_TEXT[r], strlen(TSV_TEXT[r]), &enc, &err) != 0) fail_msg("%s", err.msg);
@@ -468,12 +480,7 @@ static void test_accuracy(void **state)
     assert_int_equal(inum(root, "examples"), TSV_ROWS);
     assert_int_equal(inum(root, "correct"), correct);
     assert_true(fabs(num(root, "accuracy") - (double)correct / TSV_ROWS) < 1e-12);
-    for (int g = 0; g < 2; g++)
-        for (int p = 0; p < 2; p++) {
-            int64_t x;
-            assert_int_equal(attx_json_i64(attx_json_item(attx_json_item(conf, (size_t)g), (size_t)p), &x), 0);
-            assert_int_equal(x, expected[g][p]);
-        }
+    assert_confusion(conf, &expected[0][0], 2);
     attx_json_free(doc);
     free(out);
     /* the table names the classes with their support */
@@ -535,12 +542,7 @@ static void test_accuracy_images(void **state)
     }
     assert_int_equal(inum(root, "examples"), 5);
     assert_int_equal(inum(root, "correct"), correct);
-    for (int g = 0; g < 3; g++)
-        for (int p = 0; p < 3; p++) {
-            int64_t x;
-            assert_int_equal(attx_json_i64(attx_json_item(attx_json_item(conf, (size_t)g), (size_t)p), &x), 0);
-            assert_int_equal(x, expected[g][p]);
-        }
+    assert_confusion(conf, &expected[0][0], 3);
     attx_json_free(doc);
     free(out);
     /* a folder whose class the model lacks */

@@ -234,6 +234,10 @@ static void test_attn1(void **state)
     snprintf(cmd, sizeof cmd, "train --arch attn1 --vocab " VOCAB " --data %s/train.tsv --dev-split 4 --out %s/x.safetensors",
              dir, dir);
     expect(cmd, 2, "no --vocab");
+    /* attn1 keeps its classifier: another label set is refused, not silently given a new head */
+    snprintf(cmd, sizeof cmd, "train --init %s/a1.safetensors --data %s/train3.tsv --dev %s/dev3.tsv --out %s/x.safetensors",
+             dir, dir, dir, dir);
+    expect(cmd, 1, "a new classifier is for BERT and ViT models (this is attn1 with 2 classes; the data has 3)");
 }
 
 static void test_vocab_command(void **state)

@@ -551,6 +551,8 @@ static int run_tcav(int argc, char **argv)
     if (n_randoms == 0 && n_concepts < 2)
         cli_usage_error(&cmd_tcav, "relative CAVs need 2 or more concepts (or give --random sets for classic TCAV)");
     if (n_randoms > 0 && n_randoms < 3) cli_usage_error(&cmd_tcav, "classic TCAV needs 3 or more --random sets, not %d", n_randoms);
+    if (null_baseline && n_randoms)
+        cli_usage_error(&cmd_tcav, "--null is for relative CAVs; with --random the baseline is random-vs-random");
     if (n_randoms > 0 && cavs_given)
         cli_usage_error(&cmd_tcav, "--cavs is for relative CAVs; with --random there is one CAV per random set after the first");
     cli_set_threads(&cmd_tcav, threads);
@@ -594,7 +596,6 @@ static int run_tcav(int argc, char **argv)
     o.heat_target = heat_target;
     o.heat_cav = heat_cav;
     o.null_baseline = null_baseline;
-    if (null_baseline && n_randoms) cli_usage_error(&cmd_tcav, "--null is for relative CAVs; with --random the baseline is random-vs-random");
     o.heat_layer_index = 0;
     if (heat_layer >= 0) {
         o.heat_layer_index = -1;

@@ -273,15 +273,13 @@ static attx_model *with_head_for_data(attx_model *model, const options *o, int n
         fits = found;
     }
     if (!fits) {
+        if (c->arch != ATTX_ARCH_BERT && c->arch != ATTX_ARCH_VIT)
+            cli_failf("%s: a new classifier is for BERT and ViT models (this is %s with %d classes; the data has %d)",
+                      o->init, attx_arch_name(c->arch), c->num_labels, n_labels);
         attx_error err;
         attx_model *fresh;
-        if ((c->arch != ATTX_ARCH_BERT && c->arch != ATTX_ARCH_VIT) ||
-            attx_model_with_new_head(&fresh, model, (const char *const *)names, n_labels, (uint64_t)o->seed, &err) != 0) {
-            if (c->arch != ATTX_ARCH_BERT && c->arch != ATTX_ARCH_VIT)
-                cli_failf("%s: a new classifier is for BERT and ViT models (this is %s with %d classes; the data has "
-                          "%d)", o->init, attx_arch_name(c->arch), c->num_labels, n_labels);
+        if (attx_model_with_new_head(&fresh, model, (const char *const *)names, n_labels, (uint64_t)o->seed, &err) != 0)
             cli_fail(&err);
-        }
         fprintf(stderr, "attx: %s: a new classifier on the model's %s body for the data's %d classes:", o->init,
                 attx_arch_name(c->arch), n_labels);
         for (int k = 0; k < n_labels && k < 8; k++) fprintf(stderr, " %s", names[k]);
