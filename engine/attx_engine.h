@@ -457,7 +457,7 @@ void attx_image_folder_free(attx_image_folder *f);
  *   classes: a silhouette (random position, size 1.15-1.4, rotation ±15°, left/right) filled
  *   with a texture in two colours, on a plain background at least 100 from both: dalmatian =
  *   dotted quadruped, zebra = striped quadruped; fish and snail are defined by their shape, and
- *   their texture is any of the four (irrelevant to the class). */
+ *   their texture is striped or dotted, half and half (so it says nothing about the class). */
 typedef enum attx_synth_kind {
     ATTX_SYNTH_STRIPED, ATTX_SYNTH_DOTTED, ATTX_SYNTH_ZIGZAGGED, ATTX_SYNTH_CHEQUERED,
     ATTX_SYNTH_RED, ATTX_SYNTH_GREEN, ATTX_SYNTH_BLUE, ATTX_SYNTH_YELLOW,
@@ -473,6 +473,12 @@ int attx_synth_is_class(attx_synth_kind kind);
 /* Draws image number `index` of a kind into *img (allocated; attx_image_free). size 8..1024. */
 int attx_synth_image(attx_image *img, attx_synth_kind kind, int size, uint64_t seed, uint64_t index,
                      attx_error *err);
+/* Class image number `index` of klass (the same stream as attx_synth_image's) with its texture
+ * replaced by `replacement` (striped .. chequered): the same silhouette, pose and colours. With the
+ * class's own texture it is attx_synth_image's image. The ground truth of "does the texture
+ * matter for this class": a zebra redrawn dotted is a dalmatian, a fish stays a fish. */
+int attx_synth_counterfactual(attx_image *img, attx_synth_kind klass, attx_synth_kind replacement, int size,
+                              uint64_t seed, uint64_t index, attx_error *err);
 
 #ifdef __cplusplus
 }

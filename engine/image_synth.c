@@ -227,14 +227,18 @@ static pose random_pose(attx_rng *r, shape_kind s, int size, double unit)
     return p;
 }
 
+/* The colours and the pose are drawn before the texture's parameters, so the same stream with
+ * another texture kind gives the same silhouette in the same colours (a counterfactual). */
 static void draw_animal(attx_image *img, attx_rng *r, shape_kind s, texture_kind tk, double unit)
 {
     rgb bg = random_colour(r);
-    texture t = random_texture(r, tk, unit);
-    t.fg = distinct_colour(r, &bg, 1, 100);
-    rgb avoid[2] = {bg, t.fg};
-    t.bg = distinct_colour(r, avoid, 2, 100);
+    rgb fg = distinct_colour(r, &bg, 1, 100);
+    rgb avoid[2] = {bg, fg};
+    rgb tex_bg = distinct_colour(r, avoid, 2, 100);
     pose p = random_pose(r, s, img->width, unit);
+    texture t = random_texture(r, tk, unit);
+    t.fg = fg;
+    t.bg = tex_bg;
     for (int y = 0; y < img->height; y++)
         for (int x = 0; x < img->width; x++) {
             double lx, ly;
@@ -283,8 +287,24 @@ static void draw_random(attx_image *img, attx_rng *r)
     }
 }
 
-int attx_synth_image(attx_image *img, attx_synth_kind kind, int size, uint64_t seed, uint64_t index,
-                     attx_error *err)
+/* A class image: its own texture, or `replacement` (a texture kind) in its place when >= 0. The
+ * stream is consumed the same way either way. */
+static void draw_class(attx_image *img, attx_rng *r, attx_synth_kind kind, int replacement, double unit)
+{
+    shape_kind shape = kind == ATTX_SYNTH_FISH ? SHAPE_FISH : kind == ATTX_SYNTH_SNAIL ? SHAPE_SNAIL : SHAPE_QUADRUPED;
+    texture_kind tk = kind == ATTX_SYNTH_ZEBRA ? TEX_STRIPED : TEX_DOTTED;
+    if (kind == ATTX_SYNTH_FISH || kind == ATTX_SYNTH_SNAIL)
+        /* The shape defines the class. The texture is striped or dotted, half and half: with
+         * zebras all striped and dalmatians all dotted, that is the one choice under which the
+         * texture tells nothing about fish or snail, P(fish | texture) = P(fish) = 1/4 for
+         * every texture seen in training (drawing all four textures would make zigzagged and
+         * chequered evidence for fish and snail, striped and dotted evidence against). */
+        tk = attx_rng_below(r, 2) ? TEX_DOTTED : TEX_STRIPED;
+    draw_animal(img, r, shape, replacement >= 0 ? (texture_kind)replacement : tk, unit);
+}
+
+static int synth_start(attx_image *img, attx_rng *r, attx_synth_kind kind, int size, uint64_t seed,
+                       uint64_t index, attx_error *err)
 {
     memset(img, 0, sizeof *img);
     img->orientation = 1;
@@ -292,8 +312,15 @@ int attx_synth_image(attx_image *img, attx_synth_kind kind, int size, uint64_t s
     if (size < 8 || size > 1024) return attx_fail(err, "synth: image size %d is outside 8..1024", size);
     if (!(img->rgb = malloc((size_t)size * (size_t)size * 3))) return attx_fail(err, "synth: out of memory");
     img->width = img->height = size;
+    attx_rng_seed_stream(r, seed, ((uint64_t)kind << 48) ^ index);
+    return 0;
+}
+
+int attx_synth_image(attx_image *img, attx_synth_kind kind, int size, uint64_t seed, uint64_t index,
+                     attx_error *err)
+{
     attx_rng r;
-    attx_rng_seed_stream(&r, seed, ((uint64_t)kind << 48) ^ index);
+    if (synth_start(img, &r, kind, size, seed, index, err) != 0) return -1;
     double unit = size / 48.0;
     switch (kind) {
     case ATTX_SYNTH_STRIPED:
@@ -319,15 +346,28 @@ int attx_synth_image(attx_image *img, attx_synth_kind kind, int size, uint64_t s
         break;
     }
     case ATTX_SYNTH_RANDOM: draw_random(img, &r); break;
-    case ATTX_SYNTH_DALMATIAN: draw_animal(img, &r, SHAPE_QUADRUPED, TEX_DOTTED, unit); break;
-    case ATTX_SYNTH_ZEBRA: draw_animal(img, &r, SHAPE_QUADRUPED, TEX_STRIPED, unit); break;
+    case ATTX_SYNTH_DALMATIAN:
+    case ATTX_SYNTH_ZEBRA:
     case ATTX_SYNTH_FISH:
-    case ATTX_SYNTH_SNAIL: {      /* the shape defines the class; the texture is any of the four */
-        texture_kind tk = (texture_kind)attx_rng_below(&r, 4);
-        draw_animal(img, &r, kind == ATTX_SYNTH_FISH ? SHAPE_FISH : SHAPE_SNAIL, tk, unit);
-        break;
-    }
+    case ATTX_SYNTH_SNAIL: draw_class(img, &r, kind, -1, unit); break;
     case ATTX_SYNTH_KINDS: break;
     }
+    return 0;
+}
+
+int attx_synth_counterfactual(attx_image *img, attx_synth_kind klass, attx_synth_kind replacement, int size,
+                              uint64_t seed, uint64_t index, attx_error *err)
+{
+    if (!attx_synth_is_class(klass)) {
+        memset(img, 0, sizeof *img);
+        return attx_fail(err, "synth: kind %d is not a class", (int)klass);
+    }
+    if (replacement < ATTX_SYNTH_STRIPED || replacement > ATTX_SYNTH_CHEQUERED) {
+        memset(img, 0, sizeof *img);
+        return attx_fail(err, "synth: kind %d is not a texture", (int)replacement);
+    }
+    attx_rng r;
+    if (synth_start(img, &r, klass, size, seed, index, err) != 0) return -1;
+    draw_class(img, &r, klass, (int)(replacement - ATTX_SYNTH_STRIPED), size / 48.0);
     return 0;
 }

@@ -727,11 +727,13 @@ typedef int (*attx_tcav_view_fn)(void *user, const attx_tcav_view *v, attx_error
 
 /* Streams the examples of src in batches (forward with the tape, one backward per batch seeded
  * with a one-hot on logit klass of every example, which keeps the examples independent) and
- * calls fn once per (example, layer), examples in order, layers in the order given. Only one
- * batch is in memory at a time. Errors: as attx_tcav_activations, klass out of range, a model
- * without a classifier, fn's own. */
-int attx_tcav_gradients(const attx_model *m, const attx_tcav_source *src, int klass, const int *layers,
-                        int n_layers, int batch_size, attx_tcav_view_fn fn, void *user, attx_error *err);
+ * calls fn once per (example, layer), examples in order, layers in the order given. centred:
+ * the gradient of the centred logit z_klass - (1/C) sum_j z_j instead (seed e_klass - 1/C).
+ * Only one batch is in memory at a time. Errors: as attx_tcav_activations, klass out of range,
+ * a model without a classifier, fn's own. */
+int attx_tcav_gradients(const attx_model *m, const attx_tcav_source *src, int klass, int centred,
+                        const int *layers, int n_layers, int batch_size, attx_tcav_view_fn fn, void *user,
+                        attx_error *err);
 
 /* L2-regularised logistic regression as sklearn's LogisticRegression(penalty='l2', C) with an
  * intercept that is not penalised: the minimiser of
@@ -844,6 +846,10 @@ typedef struct attx_tcav_options {
     size_t max_activation_bytes;    /* activations held at once (layers are done in groups that
                                        fit); 0 = 1 GiB; at least one layer is always held */
     attx_logreg_options logreg;
+    int centred_logit;              /* differentiate the centred logit z_k - (1/C) sum_j z_j, not
+                                       z_k: softmax ignores a shift of every logit, so the raw
+                                       logit's derivative along a CAV mixes in that of an
+                                       arbitrary common term; the centred one does not */
     int null_baseline;              /* relative mode: also n_cavs null CAVs (attx_tcav_null_halves,
                                        seed + 1000003 + i), and each concept's scores tested
                                        against theirs (two-sample t-test) instead of against 0.5 */
@@ -886,6 +892,7 @@ typedef struct attx_tcav_result {
     attx_tcav_cell *cells;          /* [n_layers * n_concepts], cell (j, c) at j * n_concepts + c */
     attx_tcav_cell *baselines;      /* classic or null_baseline: [n_layers]; else NULL */
     int null_baseline;              /* the baselines are relative null CAVs */
+    int centred_logit;              /* the gradients are of the centred logit */
     double *cavs;                   /* [n_layers * n_concepts * n_cavs * dim] the CAVs */
     int dim;
     /* heatmap (heat_T = 0 when none): s[heat_T] token scores incl. t = 0, and S */

@@ -207,8 +207,9 @@ done:
 
 /* ---- gradients ---------------------------------------------------------------------------- */
 
-int attx_tcav_gradients(const attx_model *m, const attx_tcav_source *src, int klass, const int *layers,
-                        int n_layers, int batch_size, attx_tcav_view_fn fn, void *user, attx_error *err)
+int attx_tcav_gradients(const attx_model *m, const attx_tcav_source *src, int klass, int centred,
+                        const int *layers, int n_layers, int batch_size, attx_tcav_view_fn fn, void *user,
+                        attx_error *err)
 {
     batcher bt;
     attx_ctx *ctx = NULL;
@@ -248,6 +249,9 @@ int attx_tcav_gradients(const attx_model *m, const attx_tcav_source *src, int kl
         if (attx_forward(m, ctx, &batch, &o, err) != 0) goto done;
         for (int b = 0; b < B; b++) klasses[b] = klass;
         attx_seed_explained_logits(B, C, klasses, seed);
+        /* the centred logit z_k - (1/C) sum_j z_j: its seed is e_k - 1/C */
+        if (centred)
+            for (int q = 0; q < B * C; q++) seed[q] -= 1.0f / (float)C;
         if (attx_backward(ctx, o.logits, seed) != 0) {
             attx_fail(err, "out of memory (backward pass)");
             goto done;

@@ -125,6 +125,7 @@ static void test_vit_relative(void **state)
     if (attx_json_parse(out, strlen(out), NULL, &doc, &err) != 0) fail_msg("%s in %s", err.msg, out);
     const attx_json_value *root = attx_json_root(doc), *layers = attx_json_get(root, "layers");
     assert_string_equal(attx_json_str(attx_json_get(root, "mode"), NULL), "relative");
+    assert_string_equal(attx_json_str(attx_json_get(root, "objective"), NULL), "logit");
     assert_int_equal(attx_json_len(layers), 2);
     int64_t tests;
     assert_int_equal(attx_json_i64(attx_json_get(root, "tests"), &tests), 0);
@@ -230,6 +231,14 @@ static void test_vit_relative(void **state)
     assert_contains(out, "  striped ");
     assert_contains(out, "  dotted ");
     assert_contains(out, "p(corr)");
+    free(out);
+    free(errout);
+    /* --centred says so */
+    snprintf(args, sizeof args, "tcav %s --target 1 --concept %s %s %s --targets %s --cavs 3 --layers 1 --centred --json",
+             model, concept[0], concept[1], concept[2], targets);
+    out = run_attx(args, &status, &errout);
+    if (status != 0) fail_msg("exit %d: %s", status, errout);
+    assert_contains(out, "\"objective\":\"centred_logit\"");
     free(out);
     free(errout);
 

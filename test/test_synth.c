@@ -256,6 +256,84 @@ static void test_animals(void **state)
     }
 }
 
+/* Fish and snail: their inside is striped (coherent, like a zebra's) or dotted (small blobs,
+ * like a dalmatian's), never anything else, and each in about half of the images (80 images of
+ * each class: 40 expected, 25..55 allowed, a 3.4-sigma band). */
+static void test_control_textures(void **state)
+{
+    (void)state;
+    for (int k = ATTX_SYNTH_FISH; k <= ATTX_SYNTH_SNAIL; k++) {
+        int striped = 0, dotted = 0;
+        for (uint64_t i = 0; i < 80; i++) {
+            attx_image img = synth((attx_synth_kind)k, 48, 9, i);
+            uint32_t col[4];
+            int count[4], n, largest;
+            assert_int_equal(colours(&img, col, count, 3), 3);
+            uint32_t bg = pixel(&img, 0, 0);
+            int b = col[0] == bg ? 0 : col[1] == bg ? 1 : 2;
+            int i1 = (b + 1) % 3, i2 = (b + 2) % 3;
+            uint32_t minor = count[i1] < count[i2] ? col[i1] : col[i2];
+            double c = coherence(&img, minor, &bg);
+            components(&img, minor, &n, &largest);
+            if (c >= 0.6) striped++;
+            else if (c < 0.3 && largest <= 45) dotted++;
+            else fail_msg("%s %d: neither striped nor dotted (coherence %.3f, blob %d)",
+                          attx_synth_name(k), (int)i, c, largest);
+            attx_image_free(&img);
+        }
+        if (striped < 25 || dotted < 25)
+            fail_msg("%s: %d striped, %d dotted of 80", attx_synth_name(k), striped, dotted);
+    }
+}
+
+/* Counterfactuals: image i of a class with another texture keeps its silhouette (the pixels in
+ * the background colour are the same ones), its colours and, with the class's own texture, every
+ * byte; a zebra redrawn dotted has a dalmatian's small blobs inside. Wrong kinds are refused. */
+static void test_counterfactuals(void **state)
+{
+    (void)state;
+    attx_error err;
+    for (int k = ATTX_SYNTH_DALMATIAN; k <= ATTX_SYNTH_ZEBRA; k++)
+        for (uint64_t i = 0; i < 20; i++) {
+            attx_image own = synth((attx_synth_kind)k, 48, 9, i), cf[4];
+            int same_as_own = 0;
+            for (int t = 0; t < 4; t++) {
+                if (attx_synth_counterfactual(&cf[t], (attx_synth_kind)k, (attx_synth_kind)(ATTX_SYNTH_STRIPED + t), 48, 9,
+                                              i, &err) != 0)
+                    fail_msg("%s", err.msg);
+                same_as_own += memcmp(cf[t].rgb, own.rgb, (size_t)48 * 48 * 3) == 0;
+                uint32_t bg = pixel(&own, 0, 0);
+                assert_int_equal(pixel(&cf[t], 0, 0), bg);
+                for (int y = 0; y < 48; y++)
+                    for (int x = 0; x < 48; x++)
+                        assert_int_equal(pixel(&cf[t], x, y) == bg, pixel(&own, x, y) == bg);
+            }
+            /* dalmatian is dotted, zebra striped, fish and snail one of the two: exactly one match */
+            assert_int_equal(same_as_own, 1);
+            if (k == ATTX_SYNTH_DALMATIAN) assert_memory_equal(cf[1].rgb, own.rgb, (size_t)48 * 48 * 3);
+            if (k == ATTX_SYNTH_ZEBRA) {
+                assert_memory_equal(cf[0].rgb, own.rgb, (size_t)48 * 48 * 3);
+                uint32_t col[4];
+                int count[4], n, largest;
+                assert_int_equal(colours(&cf[1], col, count, 3), 3);
+                uint32_t bg = pixel(&own, 0, 0);
+                int b = col[0] == bg ? 0 : col[1] == bg ? 1 : 2, i1 = (b + 1) % 3, i2 = (b + 2) % 3;
+                uint32_t minor = count[i1] < count[i2] ? col[i1] : col[i2];
+                components(&cf[1], minor, &n, &largest);
+                if (largest > 45) fail_msg("zebra %d redrawn dotted: a blob of %d pixels", (int)i, largest);
+            }
+            for (int t = 0; t < 4; t++) attx_image_free(&cf[t]);
+            attx_image_free(&own);
+        }
+    attx_image img;
+    assert_int_equal(attx_synth_counterfactual(&img, ATTX_SYNTH_STRIPED, ATTX_SYNTH_DOTTED, 48, 9, 0, &err), -1);
+    assert_non_null(strstr(err.msg, "not a class"));
+    assert_null(img.rgb);
+    assert_int_equal(attx_synth_counterfactual(&img, ATTX_SYNTH_FISH, ATTX_SYNTH_RED, 48, 9, 0, &err), -1);
+    assert_non_null(strstr(err.msg, "not a texture"));
+    assert_null(img.rgb);
+}
+
 /* PNG writer -> decoder gives the pixels back (synthetic images and an odd-sized one) */
 static void test_png_roundtrip(void **state)
 {
@@ -421,6 +499,25 @@ static void test_cli_synth(void **state)
     assert_int_equal(tu_run(cmd, NULL, &err), 1);
     assert_contains(err, "not empty");
     free(err);
+    /* --counterfactuals adds the test images with each texture: a zebra's striped copy and a
+     * dalmatian's dotted copy are the test images themselves, the others are not */
+    snprintf(cmd, sizeof cmd, "%s synth %s/s5 --size 24 --per-class 5 --test-per-class 2 --concept-images 3 "
+                              "--random-sets 2 --seed 4 --counterfactuals", tu_attx(), dir);
+    rc = tu_run(cmd, &out, NULL);
+    assert_int_equal(rc, 0);
+    assert_contains(out, "wrote 90 images of 24x24");          /* 58 + 4 textures · 4 classes · 2 */
+    free(out);
+    for (int t = 0; t < 4; t++)
+        for (int k = 0; k < 4; k++) {
+            snprintf(path, sizeof path, "%s/s5/counterfactual/%s/%s", dir, concepts[t], classes[k]);
+            assert_int_equal(count_files(path), 2);
+        }
+    snprintf(cmd, sizeof cmd, "diff -r %s/s1/test %s/s5/test && cmp -s %s/s5/test/zebra/0001.png "
+                              "%s/s5/counterfactual/striped/zebra/0001.png && cmp -s %s/s5/test/dalmatian/0000.png "
+                              "%s/s5/counterfactual/dotted/dalmatian/0000.png", dir, dir, dir, dir, dir, dir);
+    assert_int_equal(tu_run(cmd, NULL, NULL), 0);
+    snprintf(cmd, sizeof cmd, "cmp -s %s/s5/test/zebra/0001.png %s/s5/counterfactual/dotted/zebra/0001.png", dir, dir);
+    assert_int_not_equal(tu_run(cmd, NULL, NULL), 0);
     snprintf(cmd, sizeof cmd, "%s synth %s/s4 --size 4", tu_attx(), dir);
     assert_int_equal(tu_run(cmd, NULL, NULL), 2);
     snprintf(cmd, sizeof cmd, "%s synth", tu_attx());
@@ -543,6 +640,8 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_textures),
         cmocka_unit_test(test_solid_colours),
+        cmocka_unit_test(test_control_textures),
+        cmocka_unit_test(test_counterfactuals),
         cmocka_unit_test(test_animals),
         cmocka_unit_test(test_png_roundtrip),
         cmocka_unit_test(test_image_folder),

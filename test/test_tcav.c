@@ -341,7 +341,7 @@ static void test_gradients_fixture(void **state)
         attx_tcav_source src = attx_tcav_source_memory(&mem);
         int layers[2] = {1, 0};
         c.b = b;
-        if (attx_tcav_gradients(m, &src, (int)klass, layers, 2, 0, check_view, &c, &err) != 0) fail_msg("%s", err.msg);
+        if (attx_tcav_gradients(m, &src, (int)klass, 0, layers, 2, 0, check_view, &c, &err) != 0) fail_msg("%s", err.msg);
     }
     print_message("vs PyTorch: max |err| h %.1e, g %.1e, CLS attention %.1e (%d views)\n", c.e_h, c.e_g, c.e_a, c.views);
     assert_int_equal(c.views, 2 * B);
@@ -390,6 +390,51 @@ static int recompute_view(void *user, const attx_tcav_view *v, attx_error *err)
     r->positive += s.ttcav > 0;
     r->count++;
     return 0;
+}
+
+/* ---- the centred logit: its gradient is g_k - (1/C) sum_j g_j of the raw logits' ---- */
+
+typedef struct grad_store {
+    float g[6][5 * 8];                  /* [example][T * D] at the layer */
+} grad_store;
+
+static int store_view(void *user, const attx_tcav_view *v, attx_error *err)
+{
+    (void)err;
+    grad_store *s = user;
+    assert_int_equal(v->T * v->D, 5 * 8);
+    memcpy(s->g[v->example], v->g, sizeof s->g[0]);
+    return 0;
+}
+
+static void test_centred_logit(void **state)
+{
+    (void)state;
+    attx_model *m;
+    attx_error err;
+    if (attx_model_create(&m, VIT_CONFIG, NULL, 0, 11, &err) != 0) fail_msg("%s", err.msg);
+    float *tg = images(6, 0, 99);
+    attx_tcav_memory tmem = {6, NULL, NULL, tg, NPX};
+    attx_tcav_source targets = attx_tcav_source_memory(&tmem);
+    int layer = 1;
+    static grad_store raw[3], centred;
+    for (int k = 0; k < 3; k++)
+        if (attx_tcav_gradients(m, &targets, k, 0, &layer, 1, 4, store_view, &raw[k], &err) != 0) fail_msg("%s", err.msg);
+    if (attx_tcav_gradients(m, &targets, 2, 1, &layer, 1, 4, store_view, &centred, &err) != 0) fail_msg("%s", err.msg);
+    double worst = 0, scale = 0, moved = 0;
+    for (int b = 0; b < 6; b++)
+        for (int i = 0; i < 5 * 8; i++) {
+            double want = raw[2].g[b][i] - (raw[0].g[b][i] + raw[1].g[b][i] + raw[2].g[b][i]) / 3.0;
+            worst = fmax(worst, fabs(centred.g[b][i] - want));
+            scale = fmax(scale, fabs(want));
+            moved = fmax(moved, fabs(centred.g[b][i] - raw[2].g[b][i]));
+        }
+    print_message("centred logit: max |err| %.1e of gradients up to %.1e (%.1e from the raw logit's)\n", worst, scale,
+                  moved);
+    assert_true(worst < 1e-5 * scale);
+    assert_true(moved > 0.01 * scale);      /* and it is not the raw logit's gradient */
+    free(tg);
+    attx_model_close(m);
 }
 
 static void test_protocol_vit(void **state)
@@ -444,7 +489,7 @@ static void test_protocol_vit(void **state)
                 const double *got = r.cavs + (((size_t)j * 3 + c) * 4 + i) * 8;
                 for (int k = 0; k < 8; k++) worst_cav = fmax(worst_cav, fabs(got[k] - cav[k]));
                 recompute rc = {cav, layers[j], 0, 0, {0}, 0};
-                if (attx_tcav_gradients(m, &targets, 1, layers, 2, 1, recompute_view, &rc, &err) != 0) fail_msg("%s", err.msg);
+                if (attx_tcav_gradients(m, &targets, 1, 0, layers, 2, 1, recompute_view, &rc, &err) != 0) fail_msg("%s", err.msg);
                 assert_int_equal(rc.count, 6);
                 const attx_tcav_cell *cell = &r.cells[j * 3 + c];
                 assert_true(fabs(cell->score[ATTX_TCAV_TTCAV][i] - rc.positive / 6.0) < 1e-12);
@@ -509,7 +554,7 @@ static void test_protocol_vit(void **state)
         double cav[8];
         if (attx_cav_train(acts, 0, hp, h, hn, h, NULL, cav, NULL, &err) != 0) fail_msg("%s", err.msg);
         recompute rc = {cav, layers[0], 0, 0, {0}, 0};
-        if (attx_tcav_gradients(m, &targets, 1, layers, 2, 1, recompute_view, &rc, &err) != 0) fail_msg("%s", err.msg);
+        if (attx_tcav_gradients(m, &targets, 1, 0, layers, 2, 1, recompute_view, &rc, &err) != 0) fail_msg("%s", err.msg);
         assert_true(fabs(r2.baselines[0].score[ATTX_TCAV_TTCAV][i] - rc.positive / 6.0) < 1e-12);
     }
     for (int c = 0; c < 3; c++) attx_tcav_acts_free(&acts[c]);
@@ -554,6 +599,7 @@ int main(void)
         cmocka_unit_test(test_null_halves),
         cmocka_unit_test(test_gradients_fixture),
         cmocka_unit_test(test_protocol_vit),
+        cmocka_unit_test(test_centred_logit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,12 +7,26 @@
 # the ten random sets, tested against the random-vs-random baseline), NULL_CAVS=1 to test the
 # relative scores against null CAVs (random halves of the pooled concepts) instead of 0.5. Redraws the test and concept images with
 # attx synth first (the same bytes as for the model's run: they do not depend on --per-class).
+# First the ground truth, by intervention: the test images redrawn with each texture in place of
+# their own (attx synth --counterfactuals), and the model's recall of each class on them.
 # usage: tools/tcav_synth.sh ATTX MODEL OUTDIR [LAYERS]
 set -e
 attx=$1 model=$2 out=$3 layers=${4:-0-2}
-if [ ! -d "$out/concepts" ]; then
-    "$attx" synth "$out" --size 48 --per-class 1 --test-per-class 100 --concept-images 50 --random-sets 10 --seed 1
+if [ ! -d "$out/counterfactual" ]; then
+    rm -rf "$out"
+    "$attx" synth "$out" --size 48 --per-class 1 --test-per-class 100 --concept-images 50 --random-sets 10 \
+        --seed 1 --counterfactuals
 fi
+echo "== ground truth: recall of each class on its test images redrawn with each texture"
+printf '%-10s' texture
+for class in dalmatian fish snail zebra; do printf ' %9s' "$class"; done
+echo
+for t in striped dotted zigzagged chequered; do
+    printf '%-10s' "$t"
+    "$attx" eval "$model" "$out/counterfactual/$t" --accuracy 2>/dev/null |
+        awk '$1 ~ /^(dalmatian|fish|snail|zebra)$/ {printf " %9s", $3}'
+    echo
+done
 c=$out/concepts
 randoms=
 [ -z "$RANDOM_SETS" ] || randoms="--random $(ls -d "$c"/random_* | tr '\n' ' ')"
