@@ -358,14 +358,10 @@ int attx_synth_image(attx_image *img, attx_synth_kind kind, int size, uint64_t s
 int attx_synth_counterfactual(attx_image *img, attx_synth_kind klass, attx_synth_kind replacement, int size,
                               uint64_t seed, uint64_t index, attx_error *err)
 {
-    if (!attx_synth_is_class(klass)) {
-        memset(img, 0, sizeof *img);
-        return attx_fail(err, "synth: kind %d is not a class", (int)klass);
-    }
-    if (replacement < ATTX_SYNTH_STRIPED || replacement > ATTX_SYNTH_CHEQUERED) {
-        memset(img, 0, sizeof *img);
+    memset(img, 0, sizeof *img);
+    if (!attx_synth_is_class(klass)) return attx_fail(err, "synth: kind %d is not a class", (int)klass);
+    if (replacement < ATTX_SYNTH_STRIPED || replacement > ATTX_SYNTH_CHEQUERED)
         return attx_fail(err, "synth: kind %d is not a texture", (int)replacement);
-    }
     attx_rng r;
     if (synth_start(img, &r, klass, size, seed, index, err) != 0) return -1;
     draw_class(img, &r, klass, (int)(replacement - ATTX_SYNTH_STRIPED), size / 48.0);

@@ -222,6 +222,19 @@ static void test_solid_colours(void **state)
     }
 }
 
+/* A silhouette image has exactly three colours: the background (the corner pixel, *bg, on
+ * *bg_pixels pixels) and the texture's two inside. Returns the rarer of the inside two. */
+static uint32_t inner_minor_colour(const attx_image *img, uint32_t *bg, int *bg_pixels)
+{
+    uint32_t col[4];
+    int count[4];
+    assert_int_equal(colours(img, col, count, 3), 3);
+    *bg = pixel(img, 0, 0);
+    int b = col[0] == *bg ? 0 : col[1] == *bg ? 1 : 2, i1 = (b + 1) % 3, i2 = (b + 2) % 3;
+    if (bg_pixels) *bg_pixels = count[b];
+    return count[i1] < count[i2] ? col[i1] : col[i2];
+}
+
 /* Animals: a plain background (the corner colour) covering most of the image, a silhouette in
  * two other colours; zebra's inside has one orientation, dalmatian's is small blobs. */
 static void test_animals(void **state)
@@ -230,18 +243,14 @@ static void test_animals(void **state)
     for (uint64_t i = 0; i < 40; i++) {
         for (int k = ATTX_SYNTH_DALMATIAN; k <= ATTX_SYNTH_ZEBRA; k++) {
             attx_image img = synth((attx_synth_kind)k, 48, 9, i);
-            uint32_t col[4];
-            int count[4];
-            assert_int_equal(colours(&img, col, count, 3), 3);
-            uint32_t bg = pixel(&img, 0, 0);
-            int b = col[0] == bg ? 0 : col[1] == bg ? 1 : 2;
-            double bg_frac = count[b] / (48.0 * 48.0);
+            uint32_t bg;
+            int bg_pixels;
+            uint32_t minor = inner_minor_colour(&img, &bg, &bg_pixels);
+            double bg_frac = bg_pixels / (48.0 * 48.0);
             if (bg_frac < 0.6 || bg_frac > 0.95) fail_msg("%s %d: background %.2f", attx_synth_name(k), (int)i, bg_frac);
             int n, largest;
             components(&img, bg, &n, &largest);
             assert_int_equal(n == 1 || largest > 0.5 * 48 * 48, 1);   /* one silhouette on one ground */
-            int i1 = (b + 1) % 3, i2 = (b + 2) % 3;
-            uint32_t minor = count[i1] < count[i2] ? col[i1] : col[i2];
             if (k == ATTX_SYNTH_ZEBRA) {
                 double c = coherence(&img, minor, &bg);
                 if (c < 0.6) fail_msg("zebra %d: inner coherence %.3f", (int)i, c);
@@ -266,13 +275,8 @@ static void test_control_textures(void **state)
         int striped = 0, dotted = 0;
         for (uint64_t i = 0; i < 80; i++) {
             attx_image img = synth((attx_synth_kind)k, 48, 9, i);
-            uint32_t col[4];
-            int count[4], n, largest;
-            assert_int_equal(colours(&img, col, count, 3), 3);
-            uint32_t bg = pixel(&img, 0, 0);
-            int b = col[0] == bg ? 0 : col[1] == bg ? 1 : 2;
-            int i1 = (b + 1) % 3, i2 = (b + 2) % 3;
-            uint32_t minor = count[i1] < count[i2] ? col[i1] : col[i2];
+            uint32_t bg, minor = inner_minor_colour(&img, &bg, NULL);
+            int n, largest;
             double c = coherence(&img, minor, &bg);
             components(&img, minor, &n, &largest);
             if (c >= 0.6) striped++;
@@ -313,12 +317,8 @@ static void test_counterfactuals(void **state)
             if (k == ATTX_SYNTH_DALMATIAN) assert_memory_equal(cf[1].rgb, own.rgb, (size_t)48 * 48 * 3);
             if (k == ATTX_SYNTH_ZEBRA) {
                 assert_memory_equal(cf[0].rgb, own.rgb, (size_t)48 * 48 * 3);
-                uint32_t col[4];
-                int count[4], n, largest;
-                assert_int_equal(colours(&cf[1], col, count, 3), 3);
-                uint32_t bg = pixel(&own, 0, 0);
-                int b = col[0] == bg ? 0 : col[1] == bg ? 1 : 2, i1 = (b + 1) % 3, i2 = (b + 2) % 3;
-                uint32_t minor = count[i1] < count[i2] ? col[i1] : col[i2];
+                uint32_t bg, minor = inner_minor_colour(&cf[1], &bg, NULL);
+                int n, largest;
                 components(&cf[1], minor, &n, &largest);
                 if (largest > 45) fail_msg("zebra %d redrawn dotted: a blob of %d pixels", (int)i, largest);
             }

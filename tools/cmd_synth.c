@@ -84,12 +84,24 @@ static size_t write_set(const char *dir, attx_synth_kind kind, int texture, int 
         uint64_t index = index_base + (uint64_t)i;
         int rc = texture < 0 ? attx_synth_image(&img, kind, size, seed, index, &err)
                              : attx_synth_counterfactual(&img, kind, (attx_synth_kind)texture, size, seed, index, &err);
-        if (rc != 0 ||
-            attx_image_save_png(&img, path, &err) != 0)
-            cli_fail(&err);
+        if (rc != 0 || attx_image_save_png(&img, path, &err) != 0) cli_fail(&err);
         attx_image_free(&img);
     }
     return (size_t)n;
+}
+
+/* dir/CLASS/ for every class: images index_base + 0 .. n-1, with `texture` as in write_set */
+static size_t write_classes(const char *dir, int texture, int size, uint64_t seed, uint64_t index_base, long n)
+{
+    char sub[4096];
+    size_t written = 0;
+    make_dir(dir);
+    for (int k = 0; k < ATTX_SYNTH_KINDS; k++) {
+        if (!attx_synth_is_class((attx_synth_kind)k)) continue;
+        join_path(sub, sizeof sub, dir, attx_synth_name((attx_synth_kind)k));
+        written += write_set(sub, (attx_synth_kind)k, texture, size, seed, index_base, n);
+    }
+    return written;
 }
 
 static int run_synth(int argc, char **argv)
@@ -127,13 +139,7 @@ static int run_synth(int argc, char **argv)
     const uint64_t test_index_base = (uint64_t)1 << 40;
     for (int s = 0; s < 2; s++) {
         join_path(dir, sizeof dir, out, splits[s]);
-        make_dir(dir);
-        for (int k = 0; k < ATTX_SYNTH_KINDS; k++) {
-            if (!attx_synth_is_class((attx_synth_kind)k)) continue;
-            join_path(sub, sizeof sub, dir, attx_synth_name((attx_synth_kind)k));
-            written += write_set(sub, (attx_synth_kind)k, -1, (int)size, seed, s ? test_index_base : 0,
-                                 s ? test_per_class : per_class);
-        }
+        written += write_classes(dir, -1, (int)size, seed, s ? test_index_base : 0, s ? test_per_class : per_class);
         fprintf(stderr, "attx: %s/ written\n", dir);
     }
     /* the test images again, each with each of the four textures in place of its own */
@@ -141,14 +147,8 @@ static int run_synth(int argc, char **argv)
         join_path(dir, sizeof dir, out, "counterfactual");
         make_dir(dir);
         for (int t = ATTX_SYNTH_STRIPED; t <= ATTX_SYNTH_CHEQUERED; t++) {
-            char tdir[4096];
-            join_path(tdir, sizeof tdir, dir, attx_synth_name((attx_synth_kind)t));
-            make_dir(tdir);
-            for (int k = 0; k < ATTX_SYNTH_KINDS; k++) {
-                if (!attx_synth_is_class((attx_synth_kind)k)) continue;
-                join_path(sub, sizeof sub, tdir, attx_synth_name((attx_synth_kind)k));
-                written += write_set(sub, (attx_synth_kind)k, t, (int)size, seed, test_index_base, test_per_class);
-            }
+            join_path(sub, sizeof sub, dir, attx_synth_name((attx_synth_kind)t));
+            written += write_classes(sub, t, (int)size, seed, test_index_base, test_per_class);
         }
         fprintf(stderr, "attx: %s/ written\n", dir);
     }

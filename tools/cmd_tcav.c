@@ -249,15 +249,24 @@ const char *tcav_verdict(const attx_tcav_stat *s)
     return !s->significant ? "not significant" : s->test.t > 0 ? "significant (+)" : "significant (-)";
 }
 
+const char *tcav_cav_description(const attx_tcav_result *r)
+{
+    return r->classic ? "CAVs against random sets (TCAV)" : "relative CAVs (P1)";
+}
+
+const char *tcav_test_description(const attx_tcav_result *r)
+{
+    return r->classic         ? "Student's t-test against the random baseline"
+           : r->null_baseline ? "Student's t-test against null CAVs (random halves of the concepts)"
+                              : "one-sample t-test against 0.5";
+}
+
 static void print_table(const attx_tcav_result *r, const example_set *concepts, const attx_config *cfg, double alpha)
 {
     printf("class %d (%s)%s, %d targets; %s, %d CAVs per concept and layer; %s; p Bonferroni-corrected over %d tests, "
            "alpha %g\n",
-           r->klass, cfg->labels[r->klass], r->centred_logit ? ", centred logit" : "", r->n_targets, r->classic ? "CAVs against random sets (TCAV)" : "relative CAVs (P1)",
-           r->n_cavs, r->classic ? "Student's t-test against the random baseline"
-                       : r->null_baseline ? "Student's t-test against null CAVs (random halves of the concepts)"
-                                          : "one-sample t-test against 0.5",
-           r->tests, alpha);
+           r->klass, cfg->labels[r->klass], r->centred_logit ? ", centred logit" : "", r->n_targets,
+           tcav_cav_description(r), r->n_cavs, tcav_test_description(r), r->tests, alpha);
     int w = 8;
     for (int c = 0; c < r->n_concepts; c++) w = (int)strlen(concepts[c].name) > w ? (int)strlen(concepts[c].name) : w;
     for (int j = 0; j < r->n_layers; j++) {

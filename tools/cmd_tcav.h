@@ -7,6 +7,11 @@
 /* "not significant", "significant (+)" (scores above 0.5 or the random baseline),
  * "significant (-)", or "undefined" (no p-value: every score equal). */
 const char *tcav_verdict(const attx_tcav_stat *s);
+/* How r's CAVs were made and tested, in words: "relative CAVs (P1)" or "CAVs against random
+ * sets (TCAV)", and "one-sample t-test against 0.5", "... against the random baseline" or
+ * "... against null CAVs (...)". */
+const char *tcav_cav_description(const attx_tcav_result *r);
+const char *tcav_test_description(const attx_tcav_result *r);
 
 /* The names of what r was computed on, for the report. */
 typedef struct tcav_report_info {

@@ -64,11 +64,8 @@ int tcav_write_html(const char *path, const attx_model *m, const attx_tcav_resul
                         "T-TCAV: S(x) = mean<sub>t</sub> a<sub>t</sub> d&#771;<sub>t</sub> with the [CLS] attention "
                         "a<sub>t</sub> (P1); TCAV: S(x) = &sum;<sub>t</sub> d<sub>t</sub>, without attention; "
                         "gradients of the %s.</p>\n",
-                    r->classic ? "CAVs against random sets (TCAV)" : "relative CAVs (P1)", r->n_cavs,
-                    r->classic         ? "Student's t-test against the random baseline"
-                    : r->null_baseline ? "Student's t-test against null CAVs (random halves of the concepts)"
-                                       : "one-sample t-test against 0.5",
-                    r->tests, info->alpha, r->baselines ? "the baseline" : "0.5",
+                    tcav_cav_description(r), r->n_cavs, tcav_test_description(r), r->tests, info->alpha,
+                    r->baselines ? "the baseline" : "0.5",
                     r->centred_logit ? "centred logit z<sub>k</sub> &minus; mean<sub>j</sub> z<sub>j</sub>" : "class logit");
     for (int j = 0; j < r->n_layers; j++) {
         attx_buf_printf(&b, "<h2>layer %d</h2>\n<table><tr><th rowspan=\"2\">concept</th><th colspan=\"4\">T-TCAV</th>"
