@@ -220,10 +220,8 @@ static void test_vocab_imdb(void **state)
 {
     (void)state;
     const char *path = "../shared/data/imdb/train.tsv";
-    if (access(path, R_OK) != 0) {
-        printf("skipped: %s is not there\n", path);
-        return;
-    }
+    tu_need_file(path);
+    tu_need_file("../shared/data/imdb/test.tsv");
     attx_dataset ds;
     attx_dataset_spec spec = {.format = "imdb"};
     attx_error err;

@@ -48,7 +48,7 @@ static void convert(const char *from, const char *to, const char *dtype)
 static void test_bert_base_forms(void **state)
 {
     (void)state;
-    if (access(BERT_VOCAB, R_OK) != 0) fail_msg("%s is missing (../shared must be beside the checkout)", BERT_VOCAB);
+    tu_need_file(BERT_VOCAB);
     char *dir = tu_mkdtemp(), *hf = tu_path(dir, "hf");
     assert_int_equal(mkdir(hf, 0755), 0);
     write_bert_base(hf, BERT_VOCAB);

@@ -60,11 +60,6 @@ static int64_t inum(const attx_json_value *v, const char *key)
     return x;
 }
 
-static int have_shared(void)
-{
-    return access(SST2_DEV, R_OK) == 0;
-}
-
 /* Prediction on ids with the players outside mask replaced by [MASK], here with attx_forward. */
 static int predict(const attx_model *m, const int32_t *ids, int length, const uint64_t *mask)
 {
@@ -264,10 +259,7 @@ static void test_sigint_partial_report(void **state)
 static void test_presets(void **state)
 {
     (void)state;
-    if (!have_shared()) {
-        printf("skipped: " SST2_DEV " is not there\n");
-        return;
-    }
+    tu_need_file(SST2_DEV);
     attx_model *m;
     attx_error err;
     if (attx_model_open(&m, TINY, &err) != 0) fail_msg("%s", err.msg);
@@ -409,8 +401,8 @@ static void test_mpi_same_report(void **state)
     (void)state;
     const char *mpi = getenv("ATTX_MPI_BIN") ? getenv("ATTX_MPI_BIN") : "build/attx-mpi";
     if (access(mpi, X_OK) != 0 || system("command -v mpirun >/dev/null 2>&1") != 0) {
-        printf("skipped: %s or mpirun is not there (make mpi)\n", mpi);
-        return;
+        print_message("skipped: %s or mpirun is not there (make mpi)\n", mpi);
+        skip();
     }
     char *dir, *tsv = write_tsv(&dir), *one = tu_path(dir, "one.csv"), *two = tu_path(dir, "two.csv");
     char cmd[2048], *out1, *out2, *errout;

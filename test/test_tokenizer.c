@@ -28,6 +28,7 @@ static char *read_or_fail(const char *path, size_t *len)
 
 static attx_wordpiece *load_bert_vocab(int do_lower_case)
 {
+    tu_need_file(VOCAB_PATH);
     size_t len;
     char *text = read_or_fail(VOCAB_PATH, &len);
     attx_wordpiece *wp = NULL;
@@ -188,6 +189,9 @@ static void check_cases(const case_list *c, const attx_wordpiece *wp, const char
 static void test_golden(void **state)
 {
     (void)state;
+    tu_need_file(GOLDEN_INP);
+    tu_need_file(GOLDEN_OUT);
+    tu_need_file(VOCAB_PATH);
     case_list c = read_golden();
     assert_int_equal(c.n, 46);
     attx_wordpiece *wp = load_bert_vocab(1);
@@ -199,6 +203,7 @@ static void test_golden(void **state)
 static void test_own_cases_uncased(void **state)
 {
     (void)state;
+    tu_need_file(VOCAB_PATH);
     case_list c = read_own_cases("test/fixtures/tokenizer/expected.txt");
     assert_true(c.n >= 250);
     attx_wordpiece *wp = load_bert_vocab(1);
@@ -210,6 +215,7 @@ static void test_own_cases_uncased(void **state)
 static void test_own_cases_cased(void **state)
 {
     (void)state;
+    tu_need_file(VOCAB_PATH);
     case_list c = read_own_cases("test/fixtures/tokenizer/expected_cased.txt");
     attx_wordpiece *wp = load_bert_vocab(0);
     check_cases(&c, wp, "cases (cased)");
@@ -587,6 +593,8 @@ static void test_vocab_loading(void **state)
 static void test_imdb_sanity(void **state)
 {
     (void)state;
+    tu_need_file(IMDB_PATH);
+    tu_need_file(VOCAB_PATH);
     size_t len;
     char *data = read_or_fail(IMDB_PATH, &len);
     if (len > (size_t)2 << 20) len = (size_t)2 << 20;

@@ -92,6 +92,16 @@ static inline uint64_t tu_random(uint64_t *state)
     return *state;
 }
 
+/* Skips the calling test (cmocka's skip) with a one-line reason when a file it needs cannot be
+ * read: the data of ../shared is beside the developers' checkout, not in a user's fresh clone.
+ * Call it before allocating anything, so a skipped test leaks nothing. */
+static inline void tu_need_file(const char *path)
+{
+    if (access(path, R_OK) == 0) return;
+    print_message("skipped: %s is not there (../shared is not beside this checkout)\n", path);
+    skip();
+}
+
 /* Path of the attx binary under test ($ATTX, else build/attx). */
 static inline const char *tu_attx(void)
 {
