@@ -46,7 +46,7 @@ static attx_json_doc *parse(const char *text)
 
 static double num(const attx_json_value *v, const char *key)
 {
-    double x;
+    double x = 0;   /* clang does not know that fail_msg does not return */
     const attx_json_value *f = attx_json_get(v, key);
     if (!f || attx_json_double(f, &x) != 0) fail_msg("no number %s", key);
     return x;
@@ -54,7 +54,7 @@ static double num(const attx_json_value *v, const char *key)
 
 static int64_t inum(const attx_json_value *v, const char *key)
 {
-    int64_t x;
+    int64_t x = 0;
     const attx_json_value *f = attx_json_get(v, key);
     if (!f || attx_json_i64(f, &x) != 0) fail_msg("no integer %s", key);
     return x;
