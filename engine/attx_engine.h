@@ -190,10 +190,15 @@ typedef struct attx_encoding {
 
 #define ATTX_MAX_TEXT_BYTES ((size_t)64 << 20)
 
-/* Errors: a model without a tokenizer, invalid UTF-8, an empty text (nothing but whitespace or
- * control characters), more than ATTX_MAX_TEXT_BYTES bytes. */
+/* A text with no tokens (empty, or nothing but whitespace or control characters) gives
+ * [CLS] [SEP], as Hugging Face's tokenizer does (tokens.n = 0). Errors: a model without a
+ * tokenizer, invalid UTF-8, more than ATTX_MAX_TEXT_BYTES bytes. */
 int attx_encode_text(const attx_model *m, const char *text, size_t len, attx_encoding *out,
                      attx_error *err);
+/* The same, truncated to max_length tokens ([CLS] and [SEP] included) when that is below the
+ * model's positions (0: the model's positions): sentence-transformers' max_seq_length. */
+int attx_encode_text_max(const attx_model *m, const char *text, size_t len, int max_length, attx_encoding *out,
+                         attx_error *err);
 void attx_encoding_free(attx_encoding *e);
 
 /* An image file made ready for an image model, as Hugging Face's pipeline does it: decoded
@@ -234,12 +239,33 @@ typedef struct attx_outputs {
                                      (attn1: [B, H, 1, T]) */
     attx_tensor **hidden;         /* [L+1] of [B, T, D]: embeddings output, then each block's */
     uint8_t *key_valid;           /* [B·T] 1 for real tokens, 0 for padding (NULL: no padding) */
+    attx_tensor *last_hidden;     /* BERT: [B, T, D], the last block's output (HF's
+                                     last_hidden_state), tape on or off; what sentence embeddings
+                                     pool. NULL for ViT and attn1 */
 } attx_outputs;
 
 /* Forward pass. Returns 0, or -1 with err set (ids out of the vocabulary, more tokens than
  * positions, pixels missing for an image model, out of memory). */
 int attx_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch,
                  attx_outputs *out, attx_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sentence embeddings                                                                         */
+/*                                                                                             */
+/* What sentence-transformers computes for a BERT model: the last hidden states of a forward   */
+/* pass pooled over each text's real tokens by the modes of sc->pooling, concatenated in the     */
+/* order of the ATTX_POOL_* bits, then divided by max(‖e‖₂, 1e-12) when sc->normalize. Sums are  */
+/* taken in double, token by token, so the result does not depend on the thread count.         */
+
+/* The length of one embedding: hidden size × the number of pooling modes. */
+int attx_embedding_dim(const attx_model *m, const attx_sentence_config *sc);
+/* Pools a forward pass's out->last_hidden (batch as given to attx_forward) into
+ * embeddings[B × attx_embedding_dim]. Errors: a model that is not a BERT, no pooling mode. */
+int attx_pool_embeddings(const attx_model *m, const attx_sentence_config *sc, const attx_batch *batch,
+                         const attx_outputs *out, float *embeddings, attx_error *err);
+/* The model's sentence settings: sentence-transformers' files or attx.sentence when it has them
+ * (*found = 1), else mean pooling without normalisation (*found = 0). */
+const attx_sentence_config *attx_model_sentence_config(const attx_model *m, int *found);
 
 /* ------------------------------------------------------------------------------------------ */
 /* attn1                                                                                       */

@@ -97,6 +97,7 @@ int attx_bert_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batc
         }
         if (!h) goto oom;
     }
+    out->last_hidden = h;
     if (w->classifier_w) {
         attx_tensor *pooled = attx_op_tanh(ctx, attx_op_linear(ctx, attx_op_first_token(ctx, h), w->pooler_w,
                                                                w->pooler_b));

@@ -9,6 +9,12 @@
 int attx_encode_text(const attx_model *m, const char *text, size_t len, attx_encoding *out,
                      attx_error *err)
 {
+    return attx_encode_text_max(m, text, len, 0, out, err);
+}
+
+int attx_encode_text_max(const attx_model *m, const char *text, size_t len, int max_length, attx_encoding *out,
+                         attx_error *err)
+{
     memset(out, 0, sizeof *out);
     if (!m->tokenizer) return attx_fail(err, "%s has no vocabulary (vocab.txt or attx.vocab), so it cannot read text",
                                         m->files.path);
@@ -16,10 +22,6 @@ int attx_encode_text(const attx_model *m, const char *text, size_t len, attx_enc
         return attx_fail(err, "the text is %zu bytes, more than the %zu MiB attx reads", len,
                          ATTX_MAX_TEXT_BYTES >> 20);
     if (attx_wordpiece_encode(m->tokenizer, text, len, &out->tokens, err) != 0) return -1;
-    if (out->tokens.n == 0) {
-        attx_encoding_free(out);
-        return attx_fail(err, "the text is empty (no tokens after removing whitespace and control characters)");
-    }
     attx_special_ids sp = attx_wordpiece_special_ids(m->tokenizer);
     if (m->config->arch == ATTX_ARCH_ATTN1) {
         /* P2: tokens of "[cls] " + text, the first T kept, UNK padding to exactly T */
@@ -40,7 +42,13 @@ int attx_encode_text(const attx_model *m, const char *text, size_t len, attx_enc
         attx_encoding_free(out);
         return attx_fail(err, "the vocabulary has no [CLS] or [SEP] token");
     }
-    size_t room = (size_t)m->config->max_position_embeddings - 2;
+    int positions = m->config->max_position_embeddings;
+    if (max_length > 0 && max_length < positions) positions = max_length;
+    if (positions < 2) {
+        attx_encoding_free(out);
+        return attx_fail(err, "a text needs at least 2 positions for [CLS] and [SEP], not %d", positions);
+    }
+    size_t room = (size_t)positions - 2;
     size_t kept = out->tokens.n < room ? out->tokens.n : room;
     out->n_dropped = out->tokens.n - kept;
     out->tokens.n = kept;

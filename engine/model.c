@@ -296,6 +296,8 @@ int attx_model_with_new_head(attx_model **out, const attx_model *base, const cha
     /* the tokenizer's and preprocessor's settings go with the body */
     attx_model_files *f = &m->files;
     f->do_lower_case = bf->do_lower_case;
+    f->has_sentence = bf->has_sentence;
+    f->sentence = bf->sentence;
     if (copy_text(&f->tokenizer_json, bf->tokenizer_json) || copy_text(&f->tokenizer_source, bf->tokenizer_source) ||
         copy_text(&f->preprocessor_json, bf->preprocessor_json) ||
         copy_text(&f->preprocessor_source, bf->preprocessor_source)) {

@@ -70,14 +70,11 @@ int attx_model_save(const attx_model *m, const char *path, attx_dtype dtype, att
         memcpy(e->shape, f->specs[i].shape, sizeof e->shape);
         e->f32 = m->params[i]->data;
     }
-    const char *keys[5], *values[5];
-    size_t n_meta = 0;
-    keys[n_meta] = "format"; values[n_meta++] = "pt";
-    keys[n_meta] = "attx.config"; values[n_meta++] = f->config_json;
-    if (f->vocab_text) { keys[n_meta] = "attx.vocab"; values[n_meta++] = f->vocab_text; }
-    if (f->tokenizer_json) { keys[n_meta] = "attx.tokenizer"; values[n_meta++] = f->tokenizer_json; }
-    if (f->preprocessor_json) { keys[n_meta] = "attx.preprocessor"; values[n_meta++] = f->preprocessor_json; }
+    const char *keys[ATTX_MODEL_META_MAX], *values[ATTX_MODEL_META_MAX];
+    attx_buf sentence = {0};
+    size_t n_meta = attx_model_files_metadata(f, keys, values, &sentence);
     int rc = attx_safetensors_write(path, entries, n, keys, values, n_meta, err);
+    attx_buf_free(&sentence);
     free(entries);
     return rc;
 }

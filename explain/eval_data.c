@@ -161,6 +161,10 @@ int attx_eval_encode(const attx_model *m, const char *text, int32_t **ids, int *
     attx_encoding enc;
     *ids = NULL;
     if (attx_encode_text(m, text, strlen(text), &enc, err) != 0) return -1;
+    if (enc.tokens.n == 0) {
+        attx_encoding_free(&enc);
+        return attx_fail(err, "the text is empty (no tokens after removing whitespace and control characters)");
+    }
     int attn1 = attx_model_config(m)->arch == ATTX_ARCH_ATTN1;
     *n_players = attn1 ? (int)enc.tokens.n : enc.length - 2;
     *length = attn1 ? 1 + (int)enc.tokens.n : enc.length;

@@ -298,9 +298,69 @@ static void test_errors(void **state)
     free(err);
 }
 
+/* --json --attentions: every layer's and head's attention probabilities, [layer][head][query][key],
+ * the same numbers as the library's forward pass on the same tokens (which test_bert checks
+ * against PyTorch), each row summing to 1; "sequence" names every position. */
+static void test_attentions(void **state)
+{
+    (void)state;
+    char cmd[1024], *out;
+    snprintf(cmd, sizeof cmd, "%s explain test/fixtures/bert/tiny \"the movie was good\" --method att-cls --json "
+             "--attentions", tu_attx());
+    assert_int_equal(tu_run(cmd, &out, NULL), 0);
+    attx_json_doc *doc;
+    attx_error err;
+    if (attx_json_parse(out, strlen(out), NULL, &doc, &err) != 0) fail_msg("%s", err.msg);
+    const attx_json_value *root = attx_json_root(doc), *seq = attx_json_get(root, "sequence");
+    const attx_json_value *att = attx_json_get(root, "attentions");
+
+    attx_model *m;
+    if (attx_model_open(&m, "test/fixtures/bert/tiny", &err) != 0) fail_msg("%s", err.msg);
+    attx_encoding enc;
+    if (attx_encode_text(m, "the movie was good", 18, &enc, &err) != 0) fail_msg("%s", err.msg);
+    attx_ctx *ctx = attx_ctx_new();
+    attx_ctx_set_tape(ctx, 1);
+    attx_batch batch = {.B = 1, .T = enc.length, .ids = enc.ids, .lengths = &enc.length};
+    attx_outputs o;
+    if (attx_forward(m, ctx, &batch, &o, &err) != 0) fail_msg("%s", err.msg);
+    const attx_config *c = attx_model_config(m);
+    int T = enc.length;
+    assert_int_equal(attx_json_len(seq), T);
+    assert_string_equal(attx_json_str(attx_json_item(seq, 0), NULL), "[CLS]");
+    assert_string_equal(attx_json_str(attx_json_item(seq, 2), NULL), "movie");
+    assert_string_equal(attx_json_str(attx_json_item(seq, (size_t)T - 1), NULL), "[SEP]");
+    assert_int_equal(attx_json_len(att), c->num_layers);
+    for (int l = 0; l < c->num_layers; l++) {
+        const attx_json_value *layer = attx_json_item(att, (size_t)l);
+        assert_int_equal(attx_json_len(layer), c->num_heads);
+        for (int h = 0; h < c->num_heads; h++)
+            for (int q = 0; q < T; q++) {
+                const attx_json_value *row = attx_json_item(attx_json_item(layer, (size_t)h), (size_t)q);
+                assert_int_equal(attx_json_len(row), T);
+                double sum = 0;
+                for (int k = 0; k < T; k++) {
+                    double v;
+                    assert_int_equal(attx_json_double(attx_json_item(row, (size_t)k), &v), 0);
+                    assert_true((float)v == o.attn[l]->data[((size_t)h * T + q) * T + k]);
+                    sum += v;
+                }
+                assert_true(fabs(sum - 1) < 1e-5);
+            }
+    }
+    attx_json_free(doc);
+    free(out);
+    attx_ctx_free(ctx);
+    attx_encoding_free(&enc);
+    attx_model_close(m);
+    /* without --json it is a usage error */
+    snprintf(cmd, sizeof cmd, "%s explain test/fixtures/bert/tiny good --attentions", tu_attx());
+    assert_int_equal(tu_run(cmd, NULL, NULL), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_attentions),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_terminal_and_trace),
         cmocka_unit_test(test_image_model),

@@ -5,7 +5,7 @@
 
 #define ATTX_VERSION "0.1.0"
 
-static const cli_command *const commands[] = {&cmd_predict, &cmd_explain, &cmd_info, &cmd_convert, &cmd_train,
+static const cli_command *const commands[] = {&cmd_predict, &cmd_explain, &cmd_embed, &cmd_similar, &cmd_info, &cmd_convert, &cmd_train,
                                               &cmd_vocab, &cmd_eval, &cmd_tcav, &cmd_synth};
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -37,7 +37,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < N_COMMANDS; i++) {
         if (strcmp(name, commands[i]->name) != 0) continue;
-        for (int a = 2; a < argc; a++)
+        for (int a = 2; a < argc && strcmp(argv[a], "--") != 0; a++)
             if (cli_flag(argv[a], "--help") || cli_flag(argv[a], "-h")) cli_help(commands[i]);
         return commands[i]->run(argc - 1, argv + 1);
     }

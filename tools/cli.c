@@ -7,19 +7,31 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+/* set by the first "--": every later argument is an operand, even one starting with '-' */
+static int options_ended;
+
+int cli_end_of_options(const char *arg)
+{
+    if (options_ended || strcmp(arg, "--") != 0) return 0;
+    options_ended = 1;
+    return 1;
+}
 
 int cli_flag(const char *arg, const char *name)
 {
-    return strcmp(arg, name) == 0;
+    return !options_ended && strcmp(arg, name) == 0;
 }
 
 int cli_is_option(const char *arg)
 {
-    return arg[0] == '-' && arg[1] != '\0';
+    return !options_ended && arg[0] == '-' && arg[1] != '\0';
 }
 
 int cli_value(int argc, char **argv, int *i, const char *name, const char **value)
 {
+    if (options_ended) return 0;
     size_t n = strlen(name);
     const char *arg = argv[*i];
     if (strncmp(arg, name, n) != 0) return 0;

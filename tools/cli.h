@@ -25,6 +25,9 @@ typedef struct cli_command {
  *       else positional...
  *   }
  * cli_value accepts "--name value" and "--name=value"; a missing value is a usage error. */
+/* The loop's first test, `if (cli_end_of_options(argv[i])) continue;`: the first "--" ends the
+ * options (POSIX), after which cli_flag, cli_value and cli_is_option match nothing. */
+int cli_end_of_options(const char *arg);
 int cli_flag(const char *arg, const char *name);
 int cli_value(int argc, char **argv, int *i, const char *name, const char **value);
 int cli_is_option(const char *arg);
@@ -68,6 +71,13 @@ void html_score_colour(attx_buf *b, double s, double scale);
 int html_data_uri(attx_buf *b, const char *mime, const char *path, attx_error *err);
 int html_write(const char *path, attx_buf *b, attx_error *err);
 
+/* Seconds on a monotonic clock. */
+double cli_now(void);
+/* "[=====>    ] 12/100  3.10 s/example  ETA 4m33s" on stderr (or "250 texts/s" when an item
+ * takes under 0.1 s): redrawn in place on a terminal, else a line every 10%. start is cli_now()
+ * when the work began; unit names one item. */
+void cli_progress(size_t done, size_t total, double start, const char *unit);
+
 /* Writes a finished JSON document plus a newline to stdout. */
 void cli_print_json(const attx_buf *json);
 
@@ -80,6 +90,8 @@ const char *cli_bytes(unsigned long long v, char *buf, size_t cap);
 extern const cli_command cmd_info;
 extern const cli_command cmd_convert;
 extern const cli_command cmd_predict;
+extern const cli_command cmd_embed;
+extern const cli_command cmd_similar;
 extern const cli_command cmd_explain;
 extern const cli_command cmd_train;
 extern const cli_command cmd_vocab;

@@ -38,6 +38,7 @@ static int run_convert(int argc, char **argv)
 {
     const char *model = NULL, *out = NULL, *dtype_name = NULL;
     for (int i = 1; i < argc; i++) {
+        if (cli_end_of_options(argv[i])) continue;
         if (cli_value(argc, argv, &i, "--dtype", &dtype_name)) continue;
         if (cli_is_option(argv[i])) cli_unknown_option(&cmd_convert, argv[i]);
         else if (!model) model = argv[i];
@@ -65,15 +66,12 @@ static int run_convert(int argc, char **argv)
         e->stored = t;
     }
 
-    const char *keys[5], *values[5];
-    size_t n_meta = 0;
-    keys[n_meta] = "format"; values[n_meta++] = "pt";   /* what HF's save_pretrained writes */
-    keys[n_meta] = "attx.config"; values[n_meta++] = m.config_json;
-    if (m.vocab_text) { keys[n_meta] = "attx.vocab"; values[n_meta++] = m.vocab_text; }
-    if (m.tokenizer_json) { keys[n_meta] = "attx.tokenizer"; values[n_meta++] = m.tokenizer_json; }
-    if (m.preprocessor_json) { keys[n_meta] = "attx.preprocessor"; values[n_meta++] = m.preprocessor_json; }
+    const char *keys[ATTX_MODEL_META_MAX], *values[ATTX_MODEL_META_MAX];
+    attx_buf scratch = {0};
+    size_t n_meta = attx_model_files_metadata(&m, keys, values, &scratch);
 
     if (attx_safetensors_write(out, entries, n, keys, values, n_meta, &err) != 0) cli_fail(&err);
+    attx_buf_free(&scratch);
 
     struct stat st;
     char params[32], size[32];

@@ -87,31 +87,10 @@ static void on_sigint(int sig)
     interrupted = 1;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* "[=====>    ] 12/100  3.1 s/example  ETA 4m33s" on stderr: redrawn on a TTY, else a line
- * per 10%. */
+/* the progress bar, drawn by rank 0 only */
 static void progress(size_t done, size_t total, double start)
 {
-    if (mpi_rank != 0) return;
-    static int last_decile = -1;
-    int tty = isatty(STDERR_FILENO);
-    int decile = total ? (int)(10 * done / total) : 10;
-    if (!tty && decile == last_decile && done != total) return;
-    last_decile = decile;
-    double el = now_s() - start, per = done ? el / (double)done : 0, eta = per * (double)(total - done);
-    char bar[31];
-    int fill = total ? (int)(30 * done / total) : 30;
-    for (int i = 0; i < 30; i++) bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
-    bar[30] = 0;
-    fprintf(stderr, "%s[%s] %zu/%zu  %.2f s/example  ETA %dm%02ds%s", tty ? "\r" : "", bar, done, total, per,
-            (int)(eta / 60), (int)fmod(eta, 60), tty ? (done == total ? "\n" : "") : "\n");
-    fflush(stderr);
+    if (mpi_rank == 0) cli_progress(done, total, start, "example");
 }
 
 static char **split_list(const char *list, int *count)
@@ -261,7 +240,7 @@ static int run_faithfulness(const eval_args *a, attx_model *m)
     attx_eval_row *rows = malloc((size_t)n_names * sizeof *rows);
     if (!rows) cli_failf("out of memory");
     if (d.note[0]) fprintf(stderr, "attx: note: %s\n", d.note);
-    double start = now_s();
+    double start = cli_now();
     for (size_t i = (size_t)mpi_rank; i < d.ds.n && !interrupted; i += (size_t)mpi_size) {   /* MPI: round robin */
         if (attx_eval_example(m, d.ds.texts[i], d.ds.labels[i], i, (const char *const *)names, n_names, &a->opt,
                               rows, &err) != 0) {
@@ -273,7 +252,7 @@ static int run_faithfulness(const eval_args *a, attx_model *m)
         }
         progress(i + 1, d.ds.n, start);
     }
-    res.wall_s = now_s() - start;
+    res.wall_s = cli_now() - start;
 #ifdef ATTX_MPI
     if (gather_results(&res) != 0) cli_failf("MPI: gathering the results failed");
     if (mpi_rank != 0) {
@@ -378,7 +357,7 @@ static int run_p2(const eval_args *a, attx_model *m)
              c_al = {0};
     size_t done = 0, skipped = 0, below = 0;
     int samples = a->opt.explain.samples > 0 ? a->opt.explain.samples : 5000;
-    double start = now_s();
+    double start = cli_now();
     attx_error err;
     for (size_t i = 0; i < d.ds.n && !interrupted; i++) {
         int32_t *ids;
@@ -514,7 +493,7 @@ static int run_study(const eval_args *a, attx_model *m)
     if (!samplers || !acc || !mae) cli_failf("out of memory");
     for (int s = 0; s < ns; s++) samplers[s] = parse_sampler(sn[s]);
     size_t done = 0, skipped = 0;
-    double start = now_s();
+    double start = cli_now();
     attx_error err;
     for (size_t i = 0; i < d.ds.n && !interrupted; i++) {
         int32_t *ids;
@@ -688,7 +667,7 @@ static int run_accuracy(const eval_args *a, attx_model *m)
                                 : NULL;
     attx_ctx *ctx = attx_ctx_new();
     if (!confusion || !ctx || (d.is_images && !pixels)) cli_failf("out of memory");
-    double start = now_s();
+    double start = cli_now();
     for (size_t i = 0; i < d.n && !interrupted; i++) {
         if (d.gold[i] >= C) cli_failf("%s: label %d is not one of the model's %d classes", d.text.path, d.gold[i], C);
         attx_encoding enc = {0};
@@ -699,7 +678,9 @@ static int run_accuracy(const eval_args *a, attx_model *m)
             batch.pixels = pixels;
         } else {
             const char *text = d.text.ds.texts[i];
-            if (attx_encode_text(m, text, strlen(text), &enc, &err) != 0) {   /* no tokens: nothing to classify */
+            if (attx_encode_text(m, text, strlen(text), &enc, &err) != 0 || enc.tokens.n == 0) {
+                /* no tokens: nothing to classify (the rows the accuracy leaves out are counted) */
+                attx_encoding_free(&enc);
                 empty++;
                 continue;
             }
@@ -719,7 +700,7 @@ static int run_accuracy(const eval_args *a, attx_model *m)
         attx_encoding_free(&enc);
         if (i % 64 == 63 || i + 1 == d.n) progress(i + 1, d.n, start);
     }
-    double seconds = now_s() - start, accuracy = n ? (double)correct / (double)n : 0;
+    double seconds = cli_now() - start, accuracy = n ? (double)correct / (double)n : 0;
     char partial[96] = "";
     if (interrupted) snprintf(partial, sizeof partial, " (partial: %zu of %zu examples)", n + empty, d.n);
     if (a->json) {
@@ -780,6 +761,7 @@ static int run_eval(int argc, char **argv)
     for (int i = 0; i < argc && used + 2 < sizeof a.command_line; i++)
         used += (size_t)snprintf(a.command_line + used, sizeof a.command_line - used, "%s%s", i ? " " : "attx ", argv[i]);
     for (int i = 1; i < argc; i++) {
+        if (cli_end_of_options(argv[i])) continue;
         if (cli_flag(argv[i], "--json")) a.json = 1;
         else if (cli_flag(argv[i], "--exact")) eo->exact = 1;
         else if (cli_flag(argv[i], "--sampling-study")) a.study = 1;

@@ -16,7 +16,7 @@ const cli_command cmd_explain = {
     "explain", "explain a prediction (attention-weighted Shapley values and baselines)",
     "usage: attx explain MODEL INPUT [--method LIST] [--class K] [--exact | --samples N]\n"
     "                    [--sampler S] [--seed S] [--steps N] [--layers LIST] [--json] [--html FILE]\n"
-    "                    [--png FILE] [--trace] [--threads N]\n"
+    "                    [--png FILE] [--trace] [--attentions] [--threads N]\n"
     "\n"
     "Explains MODEL's prediction on INPUT: one score per player (content tokens of a text,\n"
     "patches of an image). INPUT is a text, @FILE (@- for standard input) or, for an image\n"
@@ -54,6 +54,9 @@ const cli_command cmd_explain = {
     "                   {\"tokens\":[...],\"class\":k,\"logits\":[...],\"methods\":{NAME:{\"scores\":[...],\n"
     "                   \"time_ms\":t,\"forward_passes\":f,\"backward_passes\":b}}}\n"
     "                   (integrated-gradients adds \"completeness_error\")\n"
+    "  --attentions     with --json: also \"sequence\" (every position's token, [CLS] and [SEP]\n"
+    "                   included) and \"attentions\", the attention probabilities of every layer\n"
+    "                   and head as [layer][head][query][key] (attn1: the [cls] query only)\n"
     "  --trace          print each step of the pipeline (for teaching)\n"
     "  --trace-layer L  layer shown by --trace (default the last); --trace-head H (default 0)\n"
     "  --threads N      threads to use (default: all cores); results do not depend on it\n",
@@ -153,7 +156,55 @@ static void print_method(const attx_model *m, const attx_explanation *ex, const 
     free(order);
 }
 
-static void print_json(const attx_model *m, const attx_explanation *ex)
+/* "sequence": every position's label ([CLS] and [SEP] too), then "attentions": the attention
+ * probabilities of one more forward pass, [layer][head][query][key] (attn1: one query, [cls]). */
+static void write_attentions(attx_json_writer *w, const attx_model *m, const attx_explanation *ex, const float *pixels)
+{
+    const attx_config *cfg = attx_model_config(m);
+    attx_ctx *ctx = attx_ctx_new();
+    if (!ctx) cli_failf("out of memory");
+    attx_ctx_set_tape(ctx, 1);
+    int32_t T = cfg->arch == ATTX_ARCH_VIT ? (cfg->image_height / cfg->patch_size) * (cfg->image_width / cfg->patch_size) + 1
+                                           : ex->enc.length;
+    attx_batch batch = {.B = 1, .T = T, .ids = ex->enc.ids, .lengths = &T, .pixels = pixels};
+    attx_outputs out;
+    attx_error err;
+    if (attx_forward(m, ctx, &batch, &out, &err) != 0) cli_fail(&err);
+    char buf[64];
+    attx_jw_key(w, "sequence");
+    attx_jw_array_begin(w);
+    for (int t = 0; t < T; t++) {
+        if (cfg->arch == ATTX_ARCH_VIT) {
+            if (t == 0) snprintf(buf, sizeof buf, "[CLS]");
+            else snprintf(buf, sizeof buf, "patch %d,%d", (t - 1) / ex->grid_w, (t - 1) % ex->grid_w);
+            attx_jw_string(w, buf);
+        } else {
+            attx_jw_string(w, attx_wordpiece_token(attx_model_tokenizer(m), ex->enc.ids[t]));
+        }
+    }
+    attx_jw_array_end(w);
+    attx_jw_key(w, "attentions");
+    attx_jw_array_begin(w);
+    for (int l = 0; l < cfg->num_layers; l++) {
+        const attx_tensor *a = out.attn[l];   /* [1, H, Q, T] */
+        int64_t H = a->shape[1], Q = a->shape[2], K = a->shape[3];
+        attx_jw_array_begin(w);
+        for (int64_t h = 0; h < H; h++) {
+            attx_jw_array_begin(w);
+            for (int64_t q = 0; q < Q; q++) {
+                attx_jw_array_begin(w);
+                for (int64_t k = 0; k < K; k++) attx_jw_float(w, a->data[(h * Q + q) * K + k]);
+                attx_jw_array_end(w);
+            }
+            attx_jw_array_end(w);
+        }
+        attx_jw_array_end(w);
+    }
+    attx_jw_array_end(w);
+    attx_ctx_free(ctx);
+}
+
+static void print_json(const attx_model *m, const attx_explanation *ex, const float *pixels, int attentions)
 {
     char buf[64];
     attx_buf out = {0};
@@ -193,6 +244,7 @@ static void print_json(const attx_model *m, const attx_explanation *ex)
         attx_jw_object_end(&w);
     }
     attx_jw_object_end(&w);
+    if (attentions) write_attentions(&w, m, ex, pixels);
     attx_jw_object_end(&w);
     cli_print_json(&out);
     attx_buf_free(&out);
@@ -225,12 +277,14 @@ static float *load_pixels(const attx_model *m, const char *path)
 static int run_explain(int argc, char **argv)
 {
     const char *model_path = NULL, *input = NULL, *threads = NULL, *methods = DEFAULT_METHODS, *v, *html = NULL, *png = NULL;
-    int json = 0, trace = 0, trace_layer = -1, trace_head = 0, n_layers = 0;
+    int json = 0, attentions = 0, trace = 0, trace_layer = -1, trace_head = 0, n_layers = 0;
     int *layers = NULL;
     attx_explain_options opt;
     attx_explain_options_init(&opt);
     for (int i = 1; i < argc; i++) {
+        if (cli_end_of_options(argv[i])) continue;
         if (cli_flag(argv[i], "--json")) json = 1;
+        else if (cli_flag(argv[i], "--attentions")) attentions = 1;
         else if (cli_flag(argv[i], "--trace")) trace = 1;
         else if (cli_flag(argv[i], "--exact")) opt.exact = 1;
         else if (cli_flag(argv[i], "--shap-p1")) opt.shap_p1 = 1;
@@ -267,6 +321,7 @@ static int run_explain(int argc, char **argv)
         else cli_usage_error(&cmd_explain, "unexpected argument '%s' (quote a text with spaces)", argv[i]);
     }
     if (!model_path || !input) cli_usage_error(&cmd_explain, "MODEL and INPUT are both needed");
+    if (attentions && !json) cli_usage_error(&cmd_explain, "--attentions adds to --json's output; give both");
     if (opt.exact && opt.samples) cli_usage_error(&cmd_explain, "--exact and --samples exclude each other");
     if (opt.sampler != ATTX_SAMPLER_NONE && !opt.samples) cli_usage_error(&cmd_explain, "--sampler needs --samples N");
     int n_names;
@@ -339,7 +394,7 @@ static int run_explain(int argc, char **argv)
         fprintf(stderr, "attx: wrote %s\n", html);
     }
     if (json) {
-        print_json(model, &ex);
+        print_json(model, &ex, pixels, attentions);
     } else {
         const char *label = cfg->labels[ex.predicted];
         printf("%s  (p = %.4f)", label, ex.probs[ex.predicted]);

@@ -1,5 +1,5 @@
 /* cmd_info.c — `attx info MODEL [--json]`: what a model is and where each piece came from. */
-#include "cli.h"
+#include "embedder.h"
 
 #include <string.h>
 
@@ -94,10 +94,21 @@ static void print_json(const attx_model_files *m)
         attx_jw_key(&w, "num_channels"); attx_jw_int(&w, c->num_channels);
         attx_jw_key(&w, "qkv_bias"); attx_jw_bool(&w, c->qkv_bias);
     }
-    attx_jw_key(&w, "labels");
+    attx_jw_key(&w, "labels");   /* a bare encoder has none (its config's id2label names nothing) */
     attx_jw_array_begin(&w);
-    for (int i = 0; i < c->num_labels; i++) attx_jw_string(&w, c->labels[i]);
+    for (int i = 0; m->has_head && i < c->num_labels; i++) attx_jw_string(&w, c->labels[i]);
     attx_jw_array_end(&w);
+    if (c->arch == ATTX_ARCH_BERT) {
+        char pooling[128];
+        attx_pooling_name(m->sentence.pooling, pooling, sizeof pooling);
+        attx_jw_key(&w, "sentence_embedding");
+        attx_jw_object_begin(&w);
+        attx_jw_key(&w, "pooling"); attx_jw_string(&w, pooling);
+        attx_jw_key(&w, "normalize"); attx_jw_bool(&w, m->sentence.normalize);
+        attx_jw_key(&w, "max_seq_length"); attx_jw_int(&w, m->sentence.max_seq_length);
+        attx_jw_key(&w, "dimensions"); attx_jw_int(&w, c->hidden_size * attx_pooling_count(m->sentence.pooling));
+        attx_jw_object_end(&w);
+    }
     attx_jw_key(&w, "parameters"); attx_jw_uint(&w, attx_model_param_count(m));
     size_t counts[ATTX_DTYPE_COUNT];
     count_dtypes(m, counts);
@@ -111,10 +122,10 @@ static void print_json(const attx_model_files *m)
     attx_jw_object_end(&w);
     attx_jw_key(&w, "sources");
     attx_jw_object_begin(&w);
-    const char *keys[] = {"config", "weights", "vocab", "tokenizer", "preprocessor"};
+    const char *keys[] = {"config", "weights", "vocab", "tokenizer", "preprocessor", "sentence"};
     const char *vals[] = {m->config_source, m->weights_source, m->vocab_source, m->tokenizer_source,
-                          m->preprocessor_source};
-    for (size_t i = 0; i < 5; i++) {
+                          m->preprocessor_source, m->sentence_source};
+    for (size_t i = 0; i < 6; i++) {
         attx_jw_key(&w, keys[i]);
         if (vals[i]) attx_jw_string(&w, vals[i]);
         else attx_jw_null(&w);
@@ -173,6 +184,11 @@ static void print_text(const attx_model_files *m)
     } else {
         printf("labels        none (no classifier: embeddings and T-TCAV only)\n");
     }
+    if (c->arch == ATTX_ARCH_BERT) {
+        char how[192];
+        embed_describe(&m->sentence, c->max_position_embeddings, c->hidden_size, how, sizeof how);
+        printf("embeddings    %s (%s)\n", how, m->sentence_source ? m->sentence_source : "attx's default");
+    }
     size_t counts[ATTX_DTYPE_COUNT], used = 0;
     count_dtypes(m, counts);
     for (int t = 1; t < ATTX_DTYPE_COUNT; t++) used += counts[t];
@@ -206,6 +222,7 @@ static int run_info(int argc, char **argv)
     const char *model = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
+        if (cli_end_of_options(argv[i])) continue;
         if (cli_flag(argv[i], "--json")) json = 1;
         else if (cli_is_option(argv[i])) cli_unknown_option(&cmd_info, argv[i]);
         else if (!model) model = argv[i];

@@ -51,6 +51,7 @@ static int run_predict(int argc, char **argv)
     const char *model_path = NULL, *input = NULL, *threads = NULL, *top_arg = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
+        if (cli_end_of_options(argv[i])) continue;
         if (cli_flag(argv[i], "--json")) json = 1;
         else if (cli_value(argc, argv, &i, "--threads", &threads)) continue;
         else if (cli_value(argc, argv, &i, "--top", &top_arg)) continue;

@@ -111,6 +111,7 @@ static int run_synth(int argc, char **argv)
     unsigned long long seed = 1;
     int counterfactuals = 0;
     for (int i = 1; i < argc; i++) {
+        if (cli_end_of_options(argv[i])) continue;
         if (cli_flag(argv[i], "--counterfactuals")) counterfactuals = 1;
         else if (cli_value(argc, argv, &i, "--size", &v)) size = cli_parse_long(&cmd_synth, "--size", v, 8, 1024);
         else if (cli_value(argc, argv, &i, "--per-class", &v))

@@ -519,6 +519,7 @@ static int run_tcav(int argc, char **argv)
     attx_tcav_options o;
     attx_tcav_options_init(&o);
     for (int i = 1; i < argc; i++) {
+        if (cli_end_of_options(argv[i])) continue;
         if (cli_flag(argv[i], "--json")) json = 1;
         else if (cli_flag(argv[i], "--null")) null_baseline = 1;
         else if (cli_flag(argv[i], "--centred")) centred = 1;

@@ -109,6 +109,7 @@ static void parse_options(int argc, char **argv, options *o)
     *o = (options){.layers = 4, .hidden = 0, .heads = 0, .max_len = 0, .epochs = 3, .batch = 32,
                    .dropout = 0.1, .init_range = 0.02, .lr = 5e-4, .warmup = 0.06, .weight_decay = 0.01, .clip = 1.0, .seed = 42};
     for (int i = 1; i < argc; i++) {
+        if (cli_end_of_options(argv[i])) continue;
         if (cli_flag(argv[i], "--resume")) o->resume = 1;
         else if (cli_value(argc, argv, &i, "--data", &o->data)) continue;
         else if (cli_value(argc, argv, &i, "--dev", &o->dev)) continue;
@@ -309,10 +310,9 @@ static void tokenize(const attx_model *m, const attx_dataset *ds, const size_t *
         attx_encoding enc;
         attx_error err;
         const char *t = ds->texts[r];
-        if (attx_encode_text(m, t, strlen(t), &enc, &err) != 0) {
+        if (attx_encode_text(m, t, strlen(t), &enc, &err) != 0 || enc.tokens.n == 0) {
             /* a text with no tokens left (e.g. only control characters) has nothing to learn */
-            enc.ids = NULL;
-            enc.length = 0;
+            attx_encoding_free(&enc);
         }
         if (ds->labels[r] >= C)
             cli_failf("%s: label %d is not one of the model's %d classes", path, ds->labels[r], C);
@@ -418,13 +418,6 @@ static void epoch_order(const examples *ex, size_t *order, size_t n, int B, uint
         free(sorted);
     }
     free(keys);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void format_duration(double s, char *buf, size_t cap)
@@ -640,7 +633,7 @@ static int run_train(int argc, char **argv)
     attx_ctx *ctx = attx_ctx_new();
     if (!ctx) cli_failf("out of memory");
     int tty = isatty(2);
-    double start = now_s();
+    double start = cli_now();
 
     long last_epoch = o.stop_after && o.stop_after < o.epochs ? o.stop_after : o.epochs;
     for (long epoch = first_epoch; epoch < last_epoch; epoch++) {
@@ -648,7 +641,7 @@ static int run_train(int argc, char **argv)
         for (size_t i = 0; i < tr.n; i++)
             if (tr.length[i]) order[n_order++] = i;
         epoch_order(&tr, order, n_order, B, o.seed, epoch);
-        double epoch_start = now_s(), loss_sum = 0, last_print = 0;
+        double epoch_start = cli_now(), loss_sum = 0, last_print = 0;
         uint64_t tokens = 0;
         size_t seen = 0, correct = 0;
         for (size_t s = 0; s < steps_per_epoch; s++) {
@@ -668,7 +661,7 @@ static int run_train(int argc, char **argv)
             correct += (size_t)st.correct;
             seen += (size_t)nb;
             for (int b = 0; b < nb; b++) tokens += (uint64_t)tr.length[order[first + (size_t)b]];
-            double t = now_s();
+            double t = cli_now();
             if (t - last_print > (tty ? 0.5 : 30.0) || s + 1 == steps_per_epoch) {
                 last_print = t;
                 double el = t - epoch_start, frac = (double)(s + 1) / (double)steps_per_epoch;
@@ -681,7 +674,7 @@ static int run_train(int argc, char **argv)
                         (double)tokens / (el > 0 ? el : 1e-9), unit, eta, tty ? "   " : "\n");
             }
         }
-        double train_time = now_s() - epoch_start;
+        double train_time = cli_now() - epoch_start;
         double dev_acc = evaluate(model, ctx, &dv, dev_usable, n_dev_usable, pad, &bb);
         int improved = dev_acc > best_dev;
         if (improved) {
@@ -720,7 +713,7 @@ static int run_train(int argc, char **argv)
         }
     }
     char total[32];
-    format_duration(now_s() - start, total, sizeof total);
+    format_duration(cli_now() - start, total, sizeof total);
     if (last_epoch < o.epochs)
         printf("stopped after epoch %ld of %ld (%s); continue with --resume. Best so far in %s: dev accuracy %.2f%%\n",
                last_epoch, o.epochs, total, o.out, 100 * best_dev);

@@ -34,6 +34,7 @@ static int run_vocab(int argc, char **argv)
     attx_dataset_spec spec = {0};
     int cased = 0;
     for (int i = 1; i < argc; i++) {
+        if (cli_end_of_options(argv[i])) continue;
         if (cli_flag(argv[i], "--cased")) cased = 1;
         else if (cli_value(argc, argv, &i, "--out", &out)) continue;
         else if (cli_value(argc, argv, &i, "--size", &size)) continue;

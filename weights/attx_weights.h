@@ -371,6 +371,47 @@ int attx_config_tensor_specs(const attx_config *cfg, attx_tensor_spec **specs, s
 /* or one .safetensors file whose __metadata__ holds attx.config, attx.vocab,                   */
 /* attx.tokenizer and attx.preprocessor. Opening validates every tensor against the config.     */
 
+/* How a sentence-transformers model makes one vector of a text: the Transformer's inputs
+ * truncated to max_seq_length tokens ([CLS] and [SEP] included; 0: the model's positions), the
+ * last hidden states pooled over the real tokens by every mode set in `pooling` (concatenated in
+ * the order of the enum, as sentence-transformers' Pooling module does), then L2-normalised when
+ * `normalize` (its Normalize module). lower_case: sentence-transformers lower-cases the text
+ * before the tokenizer (sentence_bert_config.json "do_lower_case"). */
+enum {
+    ATTX_POOL_CLS = 1,             /* the [CLS] token's state */
+    ATTX_POOL_MAX = 2,             /* element-wise max over the real tokens */
+    ATTX_POOL_MEAN = 4,            /* mean over the real tokens */
+    ATTX_POOL_MEAN_SQRT_LEN = 8,   /* sum over the real tokens / sqrt(their count) */
+    ATTX_POOL_WEIGHTED_MEAN = 16,  /* tokens weighted by position 1, 2, ... (SGPT's weighted mean) */
+    ATTX_POOL_LAST_TOKEN = 32      /* the last real token's state */
+};
+
+typedef struct attx_sentence_config {
+    int max_seq_length;
+    unsigned pooling;              /* ATTX_POOL_* bits */
+    int normalize;
+    int lower_case;
+} attx_sentence_config;
+
+/* Mean pooling, no truncation beyond the model's, no normalisation: what a model without
+ * sentence-transformers files gets. */
+void attx_sentence_config_default(attx_sentence_config *sc);
+/* Reads DIR/modules.json, the Transformer's sentence_bert_config.json and the Pooling module's
+ * config.json. *found is 0 (and *sc the default) when the directory has no modules.json.
+ * Errors: malformed files, modules attx does not run (Dense, ...), no Pooling module. */
+int attx_sentence_config_read_dir(attx_sentence_config *sc, const char *dir, int *found, attx_error *err);
+/* attx's own form, the "attx.sentence" metadata of a model file:
+ * {"max_seq_length":256,"pooling":"mean","normalize":true,"lower_case":false}. */
+int attx_sentence_config_parse(attx_sentence_config *sc, const char *json, size_t len, const char *source,
+                               attx_error *err);
+void attx_sentence_config_write(const attx_sentence_config *sc, attx_buf *out);
+/* Pooling names: "cls", "max", "mean", "mean-sqrt-len", "weighted-mean", "last-token".
+ * attx_pooling_parse reads a comma-separated list (-1: an unknown name or an empty list);
+ * attx_pooling_name joins the modes with "+" (-1: cap too small); attx_pooling_count counts them. */
+int attx_pooling_parse(const char *list, unsigned *pooling);
+int attx_pooling_name(unsigned pooling, char *out, size_t cap);
+int attx_pooling_count(unsigned pooling);
+
 typedef struct attx_model_files {
     char *path;                   /* as given */
     attx_config config;
@@ -382,9 +423,12 @@ typedef struct attx_model_files {
     char *tokenizer_json;         /* tokenizer_config.json */
     char *preprocessor_json;      /* preprocessor_config.json */
     int do_lower_case;            /* from tokenizer_config.json; default 1 */
+    int has_sentence;             /* sentence-transformers settings found (files or metadata) */
+    attx_sentence_config sentence;/* those settings, or the default */
     /* where each piece came from, for `attx info` (e.g. "DIR/vocab.txt",
      * "FILE __metadata__ attx.vocab"); NULL when absent */
-    char *config_source, *vocab_source, *tokenizer_source, *preprocessor_source, *weights_source;
+    char *config_source, *vocab_source, *tokenizer_source, *preprocessor_source, *weights_source,
+        *sentence_source;
     attx_tensor_file weights;
     /* canonical name -> stored tensor, in attx_config_tensor_specs order (NULL if absent) */
     attx_tensor_spec *specs;
@@ -404,6 +448,12 @@ int attx_model_files_new(attx_model_files *m, const char *name, const char *conf
 void attx_model_files_close(attx_model_files *m);
 /* The stored tensor behind a canonical HF name, or NULL. */
 const attx_stored_tensor *attx_model_tensor(const attx_model_files *m, const char *name);
+/* The __metadata__ of a self-contained model file (format, attx.config, attx.vocab,
+ * attx.tokenizer, attx.preprocessor, attx.sentence, those the model has) into keys/values
+ * (room for ATTX_MODEL_META_MAX); scratch holds attx.sentence's text until the write is done.
+ * Returns the count. */
+#define ATTX_MODEL_META_MAX 6
+size_t attx_model_files_metadata(const attx_model_files *m, const char **keys, const char **values, attx_buf *scratch);
 /* Total parameters of the tensors the model uses. */
 uint64_t attx_model_param_count(const attx_model_files *m);
 

@@ -86,6 +86,25 @@ static int open_weights(attx_tensor_file *f, const char *path, attx_error *err)
     return attx_safetensors_open(f, path, err);
 }
 
+/* sentence-transformers' settings: the attx.sentence metadata of a file attx wrote, else the
+ * files sentence-transformers keeps in the model directory, else the default (mean pooling). */
+static int read_sentence_settings(attx_model_files *m, const char *dir, attx_error *err)
+{
+    char *json = NULL;
+    attx_sentence_config_default(&m->sentence);
+    if (take_metadata(m, "attx.sentence", &json, NULL, &m->sentence_source, err) != 0) return -1;
+    if (json) {
+        int rc = attx_sentence_config_parse(&m->sentence, json, strlen(json), m->sentence_source, err);
+        free(json);
+        m->has_sentence = rc == 0;
+        return rc;
+    }
+    if (!dir) return 0;
+    if (attx_sentence_config_read_dir(&m->sentence, dir, &m->has_sentence, err) != 0) return -1;
+    if (m->has_sentence && !(m->sentence_source = path_join(dir, "modules.json"))) return attx_fail(err, "out of memory");
+    return 0;
+}
+
 static int locate_pieces(attx_model_files *m, const char *path, attx_error *err)
 {
     struct stat st;
@@ -155,6 +174,7 @@ static int locate_pieces(attx_model_files *m, const char *path, attx_error *err)
         take_metadata(m, "attx.tokenizer", &m->tokenizer_json, NULL, &m->tokenizer_source, err) ||
         take_metadata(m, "attx.preprocessor", &m->preprocessor_json, NULL, &m->preprocessor_source, err))
         goto done;
+    if (read_sentence_settings(m, dir, err) != 0) goto done;
     if (dir) {
         size_t unused;
         if ((!m->config_json &&
@@ -325,6 +345,7 @@ int attx_model_files_new(attx_model_files *m, const char *name, const char *conf
 {
     memset(m, 0, sizeof *m);
     m->do_lower_case = 1;
+    attx_sentence_config_default(&m->sentence);
     if (!(m->path = strdup(name)) || !(m->config_json = strdup(config_json)) ||
         !(m->config_source = strdup(name)) ||
         (vocab_text && (!(m->vocab_text = malloc(vocab_len + 1)) || !(m->vocab_source = strdup(name))))) {
@@ -364,6 +385,7 @@ void attx_model_files_close(attx_model_files *m)
     free(m->tokenizer_source);
     free(m->preprocessor_source);
     free(m->weights_source);
+    free(m->sentence_source);
     attx_tensor_file_close(&m->weights);
     free(m->specs);
     free(m->by_spec);
@@ -384,4 +406,19 @@ uint64_t attx_model_param_count(const attx_model_files *m)
     for (size_t i = 0; i < m->n_specs; i++)
         if (m->by_spec[i]) total += m->by_spec[i]->numel;
     return total;
+}
+
+size_t attx_model_files_metadata(const attx_model_files *m, const char **keys, const char **values, attx_buf *scratch)
+{
+    size_t n = 0;
+    keys[n] = "format"; values[n++] = "pt";   /* what HF's save_pretrained writes */
+    keys[n] = "attx.config"; values[n++] = m->config_json;
+    if (m->vocab_text) { keys[n] = "attx.vocab"; values[n++] = m->vocab_text; }
+    if (m->tokenizer_json) { keys[n] = "attx.tokenizer"; values[n++] = m->tokenizer_json; }
+    if (m->preprocessor_json) { keys[n] = "attx.preprocessor"; values[n++] = m->preprocessor_json; }
+    if (m->has_sentence) {
+        attx_sentence_config_write(&m->sentence, scratch);
+        keys[n] = "attx.sentence"; values[n++] = scratch->data;
+    }
+    return n;
 }
