@@ -635,6 +635,30 @@ static void test_accessors(void **state)
     attx_json_free(doc);
 }
 
+/* Empty containers, also as the first thing parsed (no value stacked yet: clang's UBSan once
+ * caught arithmetic on the still-NULL value stack here). */
+static void test_empty_containers(void **state)
+{
+    (void)state;
+    const char *texts[] = {"[]", "{}", "[[]]", "{\"a\":{}}", "[{}, []]"};
+    const size_t lens[] = {0, 0, 1, 1, 2};
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        attx_json_doc *doc = parse_ok(texts[i]);
+        const attx_json_value *root = attx_json_root(doc);
+        assert_int_equal(attx_json_kind(root), texts[i][0] == '[' ? ATTX_JSON_ARRAY : ATTX_JSON_OBJECT);
+        assert_int_equal(attx_json_len(root), lens[i]);
+        for (size_t k = 0; k < lens[i]; k++) {
+            const attx_json_value *child = texts[i][0] == '[' ? attx_json_item(root, k) : attx_json_member(root, k);
+            assert_non_null(child);
+            assert_int_equal(attx_json_len(child), 0);
+            assert_null(attx_json_item(child, 0));
+            assert_null(attx_json_member(child, 0));
+        }
+        assert_null(attx_json_item(root, lens[i]));
+        attx_json_free(doc);
+    }
+}
+
 /* A safetensors-like header: every entry reads back. */
 static void test_safetensors_like_header(void **state)
 {
@@ -1167,6 +1191,7 @@ int main(void)
         cmocka_unit_test(test_numbers_in_comma_locale),
         cmocka_unit_test(test_string_decoding),
         cmocka_unit_test(test_accessors),
+        cmocka_unit_test(test_empty_containers),
         cmocka_unit_test(test_safetensors_like_header),
         cmocka_unit_test(test_writer_layout),
         cmocka_unit_test(test_writer_misuse),

@@ -485,7 +485,9 @@ static int close_container(parser *ps)
 {
     frame f = ps->frames[--ps->n_frames];
     size_t n = ps->n_values - f.base;
-    const attx_json_value *children = ps->values + f.base;
+    /* no children: values may still be NULL (nothing pushed yet, as in [] or [[]]), and even
+     * NULL + 0 is undefined behaviour in C */
+    const attx_json_value *children = n > 0 ? ps->values + f.base : NULL;
     if (f.type == ATTX_JSON_OBJECT && check_duplicate_keys(ps, children, n / 2) != 0) return -1;
     attx_json_value *items = NULL;
     if (n > 0) {
