@@ -20,12 +20,15 @@
 /* e^x = 2^n · e^r with n = round(x / ln 2), r = x − n·ln 2 ∈ [−ln2/2, ln2/2] (ln 2 split in a
  * high and a low part so that r is exact), e^r by its degree-6 Taylor polynomial (error
  * < 2e-8 on that interval), 2^n assembled in the exponent bits. Inputs are clamped to
- * [−87.3, 88.3], so the result is always finite and positive. */
+ * [−87.3, 88.3], so the result is finite and positive for every input but NaN, which gives
+ * NaN (without a float-to-int conversion of NaN, which is undefined behaviour). */
 static inline float attx_expf(float x)
 {
     x = x < -87.3f ? -87.3f : x > 88.3f ? 88.3f : x;
-    /* round to nearest (even): adding and subtracting 1.5·2^23 drops the fraction bits */
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    /* round to nearest (even): adding 1.5·2^23 drops the fraction bits, leaving t = 1.5·2^23 + n
+     * with n in the low bits of t's mantissa; subtracting it again gives n */
+    float t = x * 1.44269504088896341f + 12582912.0f;
+    float n = t - 12582912.0f;
     float r = x - n * 0.693145751953125f;       /* ln 2, high part (exact in float) */
     r = r - n * 1.428606765330187045e-06f;      /* ln 2, low part */
     float p = 1.0f / 720.0f;
@@ -35,7 +38,11 @@ static inline float attx_expf(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    /* 2^n: the biased exponent n + 127 (in [1, 254] after the clamp) read from t's bits: they are
+     * those of 1.5·2^23 (0x4B400000) plus n, and the shift drops everything above n + 127 */
+    uint32_t bits;
+    memcpy(&bits, &t, 4);
+    bits = (bits + 127u) << 23;
     float scale;
     memcpy(&scale, &bits, 4);
     return p * scale;
