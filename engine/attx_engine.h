@@ -383,11 +383,27 @@ int attx_adamw_load(attx_adamw *opt, const char *const *names, const char *path,
 /*         maxval M maps a sample v to min(255, round_half_even(v / M * 255)), except 16-bit     */
 /*         PGM (M > 255), which PIL opens as mode "I" (v / M * 65535, rounded) and then clips to */
 /*         255, as above.                                                                      */
-/* Images over ATTX_IMAGE_MAX_SIDE pixels per side or ATTX_IMAGE_MAX_PIXELS pixels are refused  */
-/* from their header, before any pixel data is decoded. Errors name the file.                   */
+/* Images over ATTX_IMAGE_MAX_SIDE pixels per side, or over the pixel limit, are refused from   */
+/* their header, before any pixel data is decoded, so that a small file cannot make attx        */
+/* allocate and decode gigabytes (a 783 KB PNG can hold 16384 x 16384 pixels). Errors name the  */
+/* file. The pixel limit is ATTX_IMAGE_MAX_PIXELS unless the environment variable               */
+/* ATTX_MAX_IMAGE_PIXELS (a whole number from 1 to ATTX_IMAGE_MAX_SIDE², read at each decode)   */
+/* or attx_image_set_max_pixels (which wins over the environment) sets another. Decoding holds  */
+/* 3 bytes per pixel for the result plus the decoder's own: a row for a non-interlaced PNG, a   */
+/* whole image of 1-8 bytes per pixel for an interlaced one, about 2 bytes per pixel and        */
+/* colour component for a progressive JPEG.                                                    */
 
 #define ATTX_IMAGE_MAX_SIDE 16384
-#define ATTX_IMAGE_MAX_PIXELS ((uint64_t)1 << 28)
+/* PIL's Image.MAX_IMAGE_PIXELS, above which PIL's Image.open warns of a decompression bomb:   */
+/* 89.5 million pixels, e.g. 9459 x 9459, 268 MB as RGB.                                       */
+#define ATTX_IMAGE_MAX_PIXELS ((uint64_t)89478485)
+
+/* The pixel limit in force (*max_pixels). Errors: ATTX_MAX_IMAGE_PIXELS is set but is not a   */
+/* whole number from 1 to ATTX_IMAGE_MAX_SIDE².                                                 */
+int attx_image_max_pixels(uint64_t *max_pixels, attx_error *err);
+/* Sets the pixel limit of every later decode, in every thread (0: back to the environment or  */
+/* the default). Errors: more than ATTX_IMAGE_MAX_SIDE².                                       */
+int attx_image_set_max_pixels(uint64_t max_pixels, attx_error *err);
 
 typedef struct attx_image {
     int width, height;

@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,18 +109,52 @@ int attx_image_apply_orientation(attx_image *img, attx_error *err)
     return 0;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* The pixel limit                                                                             */
+
+#define PIXELS_ENV "ATTX_MAX_IMAGE_PIXELS"
+#define MOST_PIXELS ((uint64_t)ATTX_IMAGE_MAX_SIDE * ATTX_IMAGE_MAX_SIDE)
+
+static _Atomic uint64_t pixels_set;   /* attx_image_set_max_pixels; 0: not set */
+
+int attx_image_set_max_pixels(uint64_t max_pixels, attx_error *err)
+{
+    if (max_pixels > MOST_PIXELS)
+        return attx_fail(err, "an image pixel limit of %llu is more than %llu (%d x %d)", (unsigned long long)max_pixels,
+                         (unsigned long long)MOST_PIXELS, ATTX_IMAGE_MAX_SIDE, ATTX_IMAGE_MAX_SIDE);
+    atomic_store(&pixels_set, max_pixels);
+    return 0;
+}
+
+int attx_image_max_pixels(uint64_t *max_pixels, attx_error *err)
+{
+    uint64_t set = atomic_load(&pixels_set);
+    const char *env = getenv(PIXELS_ENV);
+    *max_pixels = set ? set : ATTX_IMAGE_MAX_PIXELS;
+    if (set || !env || !*env) return 0;
+    uint64_t v = 0;
+    const char *c = env;
+    for (; *c >= '0' && *c <= '9' && v <= MOST_PIXELS; c++) v = 10 * v + (uint64_t)(*c - '0');
+    if (*c || v < 1 || v > MOST_PIXELS)
+        return attx_fail(err, PIXELS_ENV " is '%.40s'; it must be a whole number of pixels from 1 to %llu", env,
+                         (unsigned long long)MOST_PIXELS);
+    *max_pixels = v;
+    return 0;
+}
+
 /* The size check every format makes from its header, before pixel data. */
-static int check_size(uint64_t width, uint64_t height, const char *name, attx_error *err)
+static int check_size(uint64_t width, uint64_t height, uint64_t max_pixels, const char *name, attx_error *err)
 {
     if (width == 0 || height == 0)
         return attx_fail(err, "%s: image has no pixels (%llu x %llu)", name,
                          (unsigned long long)width, (unsigned long long)height);
-    if (width > ATTX_IMAGE_MAX_SIDE || height > ATTX_IMAGE_MAX_SIDE ||
-        width * height > ATTX_IMAGE_MAX_PIXELS)
-        return attx_fail(err, "%s: image is %llu x %llu pixels; attx reads at most %d pixels per "
-                         "side and %llu pixels in all", name, (unsigned long long)width,
-                         (unsigned long long)height, ATTX_IMAGE_MAX_SIDE,
-                         (unsigned long long)ATTX_IMAGE_MAX_PIXELS);
+    if (width > ATTX_IMAGE_MAX_SIDE || height > ATTX_IMAGE_MAX_SIDE)
+        return attx_fail(err, "%s: image is %llu x %llu pixels; attx reads at most %d pixels per side", name,
+                         (unsigned long long)width, (unsigned long long)height, ATTX_IMAGE_MAX_SIDE);
+    if (width * height > max_pixels)
+        return attx_fail(err, "%s: image is %llu x %llu = %llu pixels, more than the %llu attx decodes (" PIXELS_ENV
+                         " sets the limit)", name, (unsigned long long)width, (unsigned long long)height,
+                         (unsigned long long)(width * height), (unsigned long long)max_pixels);
     return 0;
 }
 
@@ -141,6 +176,7 @@ struct png_job {
     png_infop info;
     const unsigned char *data;
     size_t size, pos;
+    uint64_t max_pixels;
     char msg[256];               /* libpng's error message */
     int too_large;               /* set by png_run when the header fails check_size */
     png_uint_32 width, height;
@@ -149,8 +185,9 @@ struct png_job {
     size_t rowbytes;
     int channels;                /* after the transforms: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
     int depth;                   /* 8 or 16 after the transforms */
-    unsigned char *buf;          /* height x rowbytes */
+    unsigned char *buf;          /* one row, or height rows of an interlaced image */
     png_bytep *rows;
+    uint8_t *rgb;                /* the output, [height, width, 3] */
 };
 
 static void png_error_cb(png_structp png, png_const_charp msg)
@@ -174,8 +211,28 @@ static void png_read_cb(png_structp png, png_bytep out, size_t n)
     job->pos += n;
 }
 
+/* One decoded row (after png_run's transforms) into output row y. */
+static void png_row_to_rgb(const struct png_job *job, const unsigned char *row, size_t y)
+{
+    const int c = job->channels, gray = c <= 2;
+    unsigned char *out = job->rgb + y * (size_t)job->width * 3;
+    for (size_t x = 0; x < job->width; x++, out += 3) {
+        if (job->depth == 16) {   /* 16-bit gray, big-endian: PIL's mode "I" clipped */
+            unsigned v = (unsigned)row[2 * x * c] << 8 | row[2 * x * c + 1];
+            out[0] = out[1] = out[2] = (unsigned char)(v > 255 ? 255 : v);
+        } else if (gray) {
+            out[0] = out[1] = out[2] = row[x * c];
+        } else {
+            out[0] = row[x * c];
+            out[1] = row[x * c + 1];
+            out[2] = row[x * c + 2];
+        }
+    }
+}
+
 /* Every libpng call; returns 0, or -1 after a libpng error (job->msg) or a size refusal
- * (job->too_large). */
+ * (job->too_large). A non-interlaced image is decoded row by row into the output; an
+ * interlaced one needs all its rows at once (each pass fills some of every row). */
 static int png_run(struct png_job *job)
 {
     if (setjmp(png_jmpbuf(job->png))) return -1;
@@ -184,7 +241,7 @@ static int png_run(struct png_job *job)
     int interlace;
     png_get_IHDR(job->png, job->info, &job->width, &job->height, &job->bit_depth,
                  &job->color_type, &interlace, NULL, NULL);
-    if (check_size(job->width, job->height, "", NULL) != 0) {
+    if (check_size(job->width, job->height, job->max_pixels, "", NULL) != 0) {
         job->too_large = 1;
         return -1;
     }
@@ -205,22 +262,33 @@ static int png_run(struct png_job *job)
     if (job->channels < 1 || job->channels > 4 || (job->depth != 8 && job->depth != 16) ||
         job->rowbytes < (size_t)job->width * (size_t)job->channels * (size_t)(job->depth / 8))
         png_error(job->png, "unexpected pixel layout after expansion");
-    job->buf = malloc(job->rowbytes * job->height);
-    job->rows = malloc(sizeof *job->rows * job->height);
-    if (!job->buf || !job->rows) png_error(job->png, "out of memory");
-    for (png_uint_32 y = 0; y < job->height; y++) job->rows[y] = job->buf + (size_t)y * job->rowbytes;
-    png_read_image(job->png, job->rows);
+    const size_t n_rows = interlace == PNG_INTERLACE_NONE ? 1 : job->height;
+    job->rgb = malloc((size_t)job->width * job->height * 3);
+    job->buf = malloc(job->rowbytes * n_rows);
+    job->rows = malloc(sizeof *job->rows * n_rows);
+    if (!job->rgb || !job->buf || !job->rows) png_error(job->png, "out of memory");
+    for (size_t y = 0; y < n_rows; y++) job->rows[y] = job->buf + y * job->rowbytes;
+    if (n_rows == 1) {
+        for (size_t y = 0; y < job->height; y++) {
+            png_read_row(job->png, job->buf, NULL);
+            png_row_to_rgb(job, job->buf, y);
+        }
+    } else {
+        png_read_image(job->png, job->rows);
+        for (size_t y = 0; y < job->height; y++) png_row_to_rgb(job, job->rows[y], y);
+    }
     /* The chunks after the image data (up to IEND) are not read: PIL does not need them either. */
     return 0;
 }
 
-static int decode_png(attx_image *img, const unsigned char *data, size_t size, const char *name,
-                      attx_error *err)
+static int decode_png(attx_image *img, const unsigned char *data, size_t size, uint64_t max_pixels,
+                      const char *name, attx_error *err)
 {
     struct png_job job;
     memset(&job, 0, sizeof job);
     job.data = data;
     job.size = size;
+    job.max_pixels = max_pixels;
     job.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &job, png_error_cb, png_warning_cb);
     if (!job.png) return attx_fail(err, "%s: out of memory", name);
     job.info = png_create_info_struct(job.png);
@@ -230,30 +298,14 @@ static int decode_png(attx_image *img, const unsigned char *data, size_t size, c
     }
     int rc = png_run(&job);
     if (rc != 0) {
-        if (job.too_large) check_size(job.width, job.height, name, err);
+        if (job.too_large) check_size(job.width, job.height, max_pixels, name, err);
         else attx_fail(err, "%s: invalid PNG: %s", name, job.msg);
+        free(job.rgb);
     } else {
-        rc = alloc_rgb(img, (int)job.width, (int)job.height, name, err);
-    }
-    if (rc == 0) {
+        img->rgb = job.rgb;
+        img->width = (int)job.width;
+        img->height = (int)job.height;
         img->orientation = job.orientation ? job.orientation : 1;
-        const int c = job.channels, gray = c <= 2;
-        for (size_t y = 0; y < job.height; y++) {
-            const unsigned char *row = job.rows[y];
-            unsigned char *out = img->rgb + y * (size_t)job.width * 3;
-            for (size_t x = 0; x < job.width; x++, out += 3) {
-                if (job.depth == 16) {   /* 16-bit gray, big-endian: PIL's mode "I" clipped */
-                    unsigned v = (unsigned)row[2 * x * c] << 8 | row[2 * x * c + 1];
-                    out[0] = out[1] = out[2] = (unsigned char)(v > 255 ? 255 : v);
-                } else if (gray) {
-                    out[0] = out[1] = out[2] = row[x * c];
-                } else {
-                    out[0] = row[x * c];
-                    out[1] = row[x * c + 1];
-                    out[2] = row[x * c + 2];
-                }
-            }
-        }
     }
     free(job.rows);
     free(job.buf);
@@ -271,6 +323,7 @@ struct jpeg_job {
     jmp_buf jump;
     char msg[JMSG_LENGTH_MAX + 64];
     int too_large;
+    uint64_t max_pixels;
     int unsupported;             /* CMYK, YCCK or another colour space attx does not convert */
     int orientation;
     const unsigned char *data;
@@ -331,7 +384,7 @@ static int jpeg_run(struct jpeg_job *job)
             job->orientation = exif_orientation(m->data, m->data_length);
             break;   /* the first Exif block counts, as in PIL */
         }
-    if (check_size(job->cinfo.image_width, job->cinfo.image_height, "", NULL) != 0) {
+    if (check_size(job->cinfo.image_width, job->cinfo.image_height, job->max_pixels, "", NULL) != 0) {
         job->too_large = 1;
         return -1;
     }
@@ -369,13 +422,14 @@ static int jpeg_run(struct jpeg_job *job)
     return 0;
 }
 
-static int decode_jpeg(attx_image *img, const unsigned char *data, size_t size, const char *name,
-                       attx_error *err)
+static int decode_jpeg(attx_image *img, const unsigned char *data, size_t size, uint64_t max_pixels,
+                       const char *name, attx_error *err)
 {
     struct jpeg_job *job = calloc(1, sizeof *job);
     if (!job) return attx_fail(err, "%s: out of memory", name);
     job->data = data;
     job->size = size;
+    job->max_pixels = max_pixels;
     job->img = img;
     job->name = name;
     job->err = err;
@@ -391,7 +445,7 @@ static int decode_jpeg(attx_image *img, const unsigned char *data, size_t size, 
     if (rc != 0) {
         attx_image_free(img);
         if (job->too_large)
-            check_size(job->cinfo.image_width, job->cinfo.image_height, name, err);
+            check_size(job->cinfo.image_width, job->cinfo.image_height, max_pixels, name, err);
         else if (job->unsupported)
             attx_fail(err, "%s: JPEG colour space %s is not supported (attx reads gray, YCbCr and "
                       "RGB JPEG files)", name,
@@ -448,8 +502,8 @@ static int pnm_number(const unsigned char *p, size_t size, size_t *pos, const ch
     return 0;
 }
 
-static int decode_pnm(attx_image *img, const unsigned char *p, size_t size, const char *name,
-                      attx_error *err)
+static int decode_pnm(attx_image *img, const unsigned char *p, size_t size, uint64_t max_pixels,
+                      const char *name, attx_error *err)
 {
     if (p[1] != '5' && p[1] != '6')
         return attx_fail(err, "%s: PNM kind P%c is not supported (attx reads binary PGM P5 and PPM P6)",
@@ -461,7 +515,7 @@ static int decode_pnm(attx_image *img, const unsigned char *p, size_t size, cons
         pnm_number(p, size, &pos, "height", &height, name, err) != 0 ||
         pnm_number(p, size, &pos, "maxval", &maxval, name, err) != 0)
         return -1;
-    if (check_size(width, height, name, err) != 0) return -1;
+    if (check_size(width, height, max_pixels, name, err) != 0) return -1;
     if (maxval < 1 || maxval > 65535)
         return attx_fail(err, "%s: PNM maxval is %llu, expected 1..65535", name, (unsigned long long)maxval);
     const size_t bytes_per_sample = maxval > 255 ? 2 : 1;
@@ -506,10 +560,12 @@ int attx_image_decode(attx_image *img, const void *bytes, size_t size, const cha
     if (!name) name = "(image)";
     const unsigned char *p = bytes;
     if (size == 0) return attx_fail(err, "%s: empty file, not an image", name);
+    uint64_t max_pixels;
+    if (attx_image_max_pixels(&max_pixels, err) != 0) return attx_fail_prefix(err, "%s", name);
     switch (attx_image_detect(bytes, size)) {
-    case ATTX_IMAGE_PNG: return decode_png(img, p, size, name, err);
-    case ATTX_IMAGE_JPEG: return decode_jpeg(img, p, size, name, err);
-    case ATTX_IMAGE_PNM: return decode_pnm(img, p, size, name, err);
+    case ATTX_IMAGE_PNG: return decode_png(img, p, size, max_pixels, name, err);
+    case ATTX_IMAGE_JPEG: return decode_jpeg(img, p, size, max_pixels, name, err);
+    case ATTX_IMAGE_PNM: return decode_pnm(img, p, size, max_pixels, name, err);
     case ATTX_IMAGE_UNKNOWN: break;
     }
     const char *kind = NULL;

@@ -77,10 +77,8 @@ static int list_dir(const char *dir, int want_dirs, name_list *out, attx_error *
 static int looks_like_image(const char *path)
 {
     unsigned char head[16];
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t n = fread(head, 1, sizeof head, f);
-    fclose(f);
+    size_t n;
+    if (attx_read_file_head(path, head, sizeof head, &n, NULL) != 0) return 0;
     return attx_image_detect(head, n) != ATTX_IMAGE_UNKNOWN;
 }
 

@@ -154,6 +154,26 @@ static void bind_vit(attx_model *m)
     }
 }
 
+/* The vocabulary (n tokens, one per line) against the word embeddings' rows (vocab_size): a
+ * token past the last row could not be looked up. A vocabulary saved in the weights file's
+ * __metadata__ (attx.vocab, written with the embeddings) must have exactly one token per row:
+ * one line more or fewer, as a flipped bit that turns "\n" into "\f" makes of two lines,
+ * shifts the id of every later token and silently changes what the model reads. (A Hugging
+ * Face vocab.txt may be shorter than the embedding, whose last rows are then unused.) */
+static int check_vocab_rows(const attx_model *m, size_t n, attx_error *err)
+{
+    const attx_config *c = m->config;
+    int saved_with_weights = attx_tensor_file_meta(&m->files.weights, "attx.vocab") != NULL;
+    if (n > (size_t)c->vocab_size)
+        return attx_fail(err, "%s: %zu tokens, more than the config's vocab_size %d (the rows of the word "
+                         "embeddings)", m->files.vocab_source, n, c->vocab_size);
+    if (saved_with_weights && n != (size_t)c->vocab_size)
+        return attx_fail(err, "%s: %zu tokens but the word embeddings have %d rows; a vocabulary saved with its "
+                         "model has one token per row (lines joined or split?)", m->files.vocab_source, n,
+                         c->vocab_size);
+    return 0;
+}
+
 static int bind_attn1(attx_model *m, attx_error *err)
 {
     attx_attn1_weights *w = &m->attn1;
@@ -178,10 +198,7 @@ static int bind_attn1(attx_model *m, attx_error *err)
     if (attx_attn1_vocab_load(&m->tokenizer, m->files.vocab_text, m->files.vocab_len, err) != 0)
         return attx_fail_prefix(err, "%s", m->files.vocab_source);
     attx_special_ids sp = attx_wordpiece_special_ids(m->tokenizer);
-    size_t n = attx_wordpiece_vocab_size(m->tokenizer);
-    if (n > (size_t)c->vocab_size)
-        return attx_fail(err, "%s: %zu tokens, more than the config's vocab_size %d", m->files.vocab_source, n,
-                         c->vocab_size);
+    if (check_vocab_rows(m, attx_wordpiece_vocab_size(m->tokenizer), err) != 0) return -1;
     if (sp.unk != c->pad_token_id)
         return attx_fail(err, "%s: UNK has id %d but the config's pad_token_id is %d (attn1 pads with UNK)",
                          m->files.vocab_source, sp.unk, c->pad_token_id);
@@ -217,6 +234,7 @@ static int build(attx_model *m, int init, uint64_t seed, attx_error *err)
             attx_wordpiece_load(&m->tokenizer, m->files.vocab_text, m->files.vocab_len, m->files.do_lower_case,
                                 err) != 0)
             return attx_fail_prefix(err, "%s", m->files.vocab_source);
+        if (m->tokenizer && check_vocab_rows(m, attx_wordpiece_vocab_size(m->tokenizer), err) != 0) return -1;
     }
     if (m->config->arch == ATTX_ARCH_ATTN1 && bind_attn1(m, err) != 0) return -1;
     if (m->config->arch == ATTX_ARCH_VIT) {

@@ -322,6 +322,75 @@ static void test_info_vit(void **state)
     free(err);
 }
 
+/* A FIFO or a device where a file is expected is refused at once, named, exit 1. Each command
+ * runs under timeout(1): a FIFO opened for reading would block until a writer came (exit 124). */
+static void expect_refused_in_time(const char *args, const char *phrase)
+{
+    char cmd[8192], *out, *err;
+    snprintf(cmd, sizeof cmd, "timeout 30 %s %s", tu_attx(), args);
+    int status = tu_run(cmd, &out, &err);
+    if (status != 1) fail_msg("attx %s: exit %d, stderr: %s", args, status, err);
+    assert_contains(err, "attx: error: ");
+    assert_contains(err, phrase);
+    assert_int_equal(count_lines(err), 1);
+    free(out);
+    free(err);
+}
+
+static void test_not_regular_files(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), *fifo = tu_path(dir, "pipe"), args[8192], want[4200];
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    snprintf(want, sizeof want, "%s: is a FIFO (named pipe), not a regular file", fifo);
+    const char *forms[] = {
+        "info %s",                                                    /* the model */
+        "predict %s 'a text'",
+        "predict test/fixtures/bert/tiny @%s",                        /* @FILE */
+        "explain test/fixtures/bert/tiny @%s",
+        "predict test/fixtures/vit/p8 %s",                            /* an image */
+        "eval test/fixtures/bert/tiny %s --methods att-cls",          /* a data set */
+        "train --data %s --dev-split 2 --vocab test/fixtures/bert/tiny/vocab.txt --labels a,b --out /dev/null",
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        snprintf(args, sizeof args, forms[i], fifo);
+        expect_refused_in_time(args, want);
+    }
+    expect_refused_in_time("predict test/fixtures/bert/tiny @/dev/zero", "/dev/zero: is a character device, not a regular file");
+    free(fifo);
+    tu_rmdir(dir);
+}
+
+/* A text model given the path of an image file: an error that says so (the path would
+ * otherwise be classified as a text); @- still reads any text, the path too. */
+static void test_image_path_to_text_model(void **state)
+{
+    (void)state;
+    const char *image = "test/fixtures/images/checker_16x12.png";
+    char args[8192];
+    snprintf(args, sizeof args, "predict test/fixtures/bert/tiny %s", image);
+    expect_bad_input(args, "test/fixtures/images/checker_16x12.png is an image file, but this model reads text");
+    snprintf(args, sizeof args, "explain test/fixtures/attn1 %s", image);
+    expect_bad_input(args, "is an image file, but this model reads text");
+    /* a text file's path and a path that does not exist are texts like any other */
+    int status;
+    char *err, *out = run_attx("predict test/fixtures/bert/tiny test/fixtures/bert/tiny/vocab.txt", &status, &err);
+    assert_int_equal(status, 0);
+    free(out), free(err);
+    out = run_attx("predict test/fixtures/bert/tiny no/such/picture.png", &status, &err);
+    assert_int_equal(status, 0);
+    free(out), free(err);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "printf %%s %s | %s predict test/fixtures/bert/tiny @- --json", image, tu_attx());
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, p);
+    buf[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_contains(buf, "\"predicted\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +400,8 @@ int main(void)
         cmocka_unit_test(test_info),
         cmocka_unit_test(test_info_vit),
         cmocka_unit_test(test_predict_images),
+        cmocka_unit_test(test_not_regular_files),
+        cmocka_unit_test(test_image_path_to_text_model),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

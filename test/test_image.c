@@ -5,6 +5,9 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <png.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "attx_engine.h"
 
@@ -762,6 +765,118 @@ static void test_detect(void **state)
     assert_int_equal(attx_image_detect("", 0), ATTX_IMAGE_UNKNOWN);
 }
 
+/* Writes a gray 8-bit PNG of width x height zeros with libpng: deflate makes ~1000 bytes of it
+ * one, so a file of ~90 KB holds 89.5 million pixels. */
+static void write_zero_png(const char *path, int width, int height)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    assert_true(png && info);
+    if (setjmp(png_jmpbuf(png))) fail_msg("libpng failed writing %s", path);
+    png_init_io(png, f);
+    png_set_compression_level(png, 1);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    png_bytep row = calloc((size_t)width, 1);
+    for (int y = 0; y < height; y++) png_write_row(png, row);
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    free(row);
+    assert_int_equal(fclose(f), 0);
+}
+
+static long max_rss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* The pixel limit: ATTX_IMAGE_MAX_PIXELS by default, ATTX_MAX_IMAGE_PIXELS in the environment,
+ * attx_image_set_max_pixels above both; every format refuses from its header. */
+static void test_pixel_limit(void **state)
+{
+    (void)state;
+    attx_image img;
+    attx_error err;
+    uint64_t limit;
+    unsetenv("ATTX_MAX_IMAGE_PIXELS");
+    assert_int_equal(attx_image_max_pixels(&limit, &err), 0);
+    assert_int_equal(limit, ATTX_IMAGE_MAX_PIXELS);
+    assert_int_equal(limit, 89478485);
+
+    /* a real 16384 x 5462 PNG (89,489,408 pixels, just over the limit), refused before its
+     * pixels are decoded: the run's peak memory does not grow by the 268 MB they would take */
+    char *dir = tu_mkdtemp(), *bomb = tu_path(dir, "bomb.png");
+    write_zero_png(bomb, 16384, 5462);
+    size_t file_len;
+    free(tu_read(bomb, &file_len));
+    long rss_before = max_rss_kib();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(attx_image_load(&img, bomb, &err), -1);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_contains(err.msg, bomb);
+    assert_contains(err.msg, "image is 16384 x 5462 = 89489408 pixels, more than the 89478485 attx decodes "
+                             "(ATTX_MAX_IMAGE_PIXELS sets the limit)");
+    long grew = max_rss_kib() - rss_before;
+    printf("a %zu-byte PNG of 16384 x 5462 pixels refused in %.2f ms (peak memory grew %ld KiB)\n", file_len,
+           (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6, grew);
+    assert_true(grew < 32 * 1024);
+
+    /* the limit from the environment, then from the library call, at the checker's 192 pixels */
+    setenv("ATTX_MAX_IMAGE_PIXELS", "191", 1);
+    assert_int_equal(attx_image_load(&img, FIX "checker_16x12.png", &err), -1);
+    assert_contains(err.msg, "checker_16x12.png: image is 16 x 12 = 192 pixels, more than the 191 attx decodes");
+    size_t len;
+    char *jpeg = tu_read(FIX "baseline_19x13.jpg", &len);
+    expect_decode_error(jpeg, len, "19 x 13 = 247 pixels");
+    free(jpeg);
+    expect_decode_error("P6 14 14 255\n", 13, "14 x 14 = 196 pixels");   /* refused before its missing data */
+    setenv("ATTX_MAX_IMAGE_PIXELS", "192", 1);
+    load_ok(&img, "checker_16x12.png");
+    attx_image_free(&img);
+    const char *bad[] = {"abc", "0", "-5", "12x", "268435457", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("ATTX_MAX_IMAGE_PIXELS", bad[i], 1);
+        assert_int_equal(attx_image_load(&img, FIX "checker_16x12.png", &err), -1);
+        assert_contains(err.msg, "checker_16x12.png: ATTX_MAX_IMAGE_PIXELS is '");
+        assert_contains(err.msg, "it must be a whole number of pixels from 1 to 268435456");
+    }
+    /* the library call wins over the environment; 0 gives the environment back */
+    assert_int_equal(attx_image_set_max_pixels(100, &err), 0);
+    assert_int_equal(attx_image_load(&img, FIX "checker_16x12.png", &err), -1);
+    assert_contains(err.msg, "more than the 100 attx decodes");
+    assert_int_equal(attx_image_set_max_pixels(300, &err), 0);
+    load_ok(&img, "checker_16x12.png");
+    attx_image_free(&img);
+    assert_int_equal(attx_image_set_max_pixels((uint64_t)1 << 29, &err), -1);
+    assert_contains(err.msg, "more than 268435456 (16384 x 16384)");
+    assert_int_equal(attx_image_set_max_pixels(0, &err), 0);
+    setenv("ATTX_MAX_IMAGE_PIXELS", "150", 1);
+    assert_int_equal(attx_image_load(&img, FIX "checker_16x12.png", &err), -1);
+    unsetenv("ATTX_MAX_IMAGE_PIXELS");
+    load_ok(&img, "checker_16x12.png");
+    attx_image_free(&img);
+
+    /* the same limit through attx predict, from its environment */
+    char cmd[4400], *out, *errout;
+    snprintf(cmd, sizeof cmd, "ATTX_MAX_IMAGE_PIXELS=100 %s predict test/fixtures/vit/p8 " FIX "checker_16x12.png",
+             tu_attx());
+    assert_int_equal(tu_run(cmd, &out, &errout), 1);
+    assert_contains(errout, "attx: error: " FIX "checker_16x12.png: image is 16 x 12 = 192 pixels");
+    free(out), free(errout);
+    snprintf(cmd, sizeof cmd, "%s predict test/fixtures/vit/p8 '%s'", tu_attx(), bomb);
+    assert_int_equal(tu_run(cmd, &out, &errout), 1);
+    assert_contains(errout, "16384 x 5462 = 89489408 pixels, more than the 89478485");
+    free(out), free(errout);
+    free(bomb);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -777,6 +892,7 @@ int main(void)
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_detect),
+        cmocka_unit_test(test_pixel_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

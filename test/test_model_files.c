@@ -2,6 +2,8 @@
  * bert./vit. prefix), shape/dtype checks and the two on-disk model forms. */
 #include "testutil.h"
 
+#include "attx_engine.h"
+
 static const char *TINY_BERT =
     "{\"model_type\": \"bert\", \"vocab_size\": 20, \"hidden_size\": 8, \"num_hidden_layers\": 2,"
     " \"num_attention_heads\": 2, \"intermediate_size\": 12, \"max_position_embeddings\": 10,"
@@ -429,6 +431,114 @@ static void test_single_file(void **state)
     tu_rmdir(dir);
 }
 
+/* A misspelt tensor name in a layer the config has is an unknown tensor, named with its file;
+ * only a layer past num_hidden_layers gets the layer-count message. */
+static void misspell_query(attx_st_entry *e, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(e[i].name, "bert.encoder.layer.0.attention.self.query.weight") == 0)
+            e[i].name = "bert.encoder.layer.0.attention.self.qeury.weight";
+}
+static void misspell_bare(attx_st_entry *e, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(e[i].name, "encoder.layer.1.output.dense.weight") == 0) e[i].name = "encoder.layer.1.output.dens.weight";
+}
+static void misspell_layer(attx_st_entry *e, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(e[i].name, "bert.encoder.layer.1.output.dense.bias") == 0) e[i].name = "bert.encoder.layer.one.output.dense.bias";
+}
+
+static void test_misspelt_tensor(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), *file = tu_path(dir, "model.safetensors"), want[512];
+    write_model_dir(dir, TINY_BERT, 0, misspell_query);
+    snprintf(want, sizeof want, "%s: unknown tensor 'bert.encoder.layer.0.attention.self.qeury.weight'", file);
+    expect_open_error(dir, want);
+    write_model_dir(dir, TINY_BERT, NO_PREFIX | NO_HEAD | NO_POOLER, misspell_bare);
+    expect_open_error(dir, "unknown tensor 'encoder.layer.1.output.dens.weight'");
+    write_model_dir(dir, TINY_BERT, 0, misspell_layer);
+    expect_open_error(dir, "unknown tensor 'bert.encoder.layer.one.output.dense.bias'");
+    write_model_dir(dir, TINY_BERT, 0, extra_layer);   /* layer 2 of 2 */
+    expect_open_error(dir, "belongs to an encoder layer the config does not have (num_hidden_layers 2)");
+    write_model_dir(dir, TINY_VIT, 0, NULL);
+    attx_model_files m;
+    open_ok(dir, &m);
+    attx_model_files_close(&m);
+    free(file);
+    tu_rmdir(dir);
+}
+
+/* The vocabulary against the word embeddings (attx_model_open): more tokens than rows is an
+ * error; a vocabulary saved in the weights file's metadata must have exactly one per row, so
+ * that a header bit flip joining two lines ("\n" -> "\f") is an error, not a shifted
+ * tokenizer; an HF vocab.txt may be shorter (its last rows unused, as transformers allows). */
+static void test_vocab_rows(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), *saved = tu_path(dir, "tiny.safetensors"), *flipped = tu_path(dir, "flip.safetensors");
+    attx_model *m;
+    attx_error err;
+    if (attx_model_open(&m, "test/fixtures/bert/tiny", &err) != 0) fail_msg("%s", err.msg);
+    assert_int_equal(attx_wordpiece_vocab_size(attx_model_tokenizer(m)), 64);
+    if (attx_model_save(m, saved, ATTX_F32, &err) != 0) fail_msg("%s", err.msg);
+    attx_model_close(m);
+    if (attx_model_open(&m, saved, &err) != 0) fail_msg("%s", err.msg);
+    attx_model_close(m);
+
+    /* the flip: the tenth "\n" escape of attx.vocab's JSON string (after the special tokens)
+     * becomes "\f" */
+    size_t len;
+    char *bytes = tu_read(saved, &len);
+    uint64_t header = 0;
+    for (int i = 7; i >= 0; i--) header = header << 8 | (unsigned char)bytes[i];
+    char last = bytes[8 + header - 1];
+    bytes[8 + header - 1] = '\0';   /* for strstr; put back below */
+    char *vocab = strstr(bytes + 8, "\"attx.vocab\"");
+    assert_non_null(vocab);
+    char *nl = vocab;
+    for (int i = 0; i < 10; i++) {
+        nl = strstr(nl + 1, "\\n");
+        assert_non_null(nl);
+    }
+    nl[1] = 'f';
+    bytes[8 + header - 1] = last;
+    tu_write(flipped, bytes, len);
+    assert_int_equal(attx_model_open(&m, flipped, &err), -1);
+    char want[512];
+    snprintf(want, sizeof want, "%s (__metadata__ attx.vocab): 63 tokens but the word embeddings have 64 rows", flipped);
+    assert_contains(err.msg, want);
+    free(bytes);
+
+    /* an HF directory: vocab.txt one line longer is an error, one line shorter is not */
+    const char *names[] = {"config.json", "model.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        char *src = tu_path("test/fixtures/bert/tiny", names[i]), *dst = tu_path(dir, names[i]);
+        bytes = tu_read(src, &len);
+        tu_write(dst, bytes, len);
+        free(bytes), free(src), free(dst);
+    }
+    char *vocab_txt = tu_path(dir, "vocab.txt");
+    bytes = tu_read("test/fixtures/bert/tiny/vocab.txt", &len);
+    char *longer = malloc(len + 16);
+    memcpy(longer, bytes, len);
+    memcpy(longer + len, "extratoken\n", 11);
+    tu_write(vocab_txt, longer, len + 11);
+    assert_int_equal(attx_model_open(&m, dir, &err), -1);
+    snprintf(want, sizeof want, "%s: 65 tokens, more than the config's vocab_size 64", vocab_txt);
+    assert_contains(err.msg, want);
+    size_t cut = len - 1;
+    while (bytes[cut - 1] != '\n') cut--;   /* drop the last line */
+    tu_write(vocab_txt, bytes, cut);
+    if (attx_model_open(&m, dir, &err) != 0) fail_msg("%s", err.msg);
+    assert_int_equal(attx_wordpiece_vocab_size(attx_model_tokenizer(m)), 63);
+    attx_model_close(m);
+    free(longer), free(bytes), free(vocab_txt), free(saved), free(flipped);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +550,8 @@ int main(void)
         cmocka_unit_test(test_vit_dir),
         cmocka_unit_test(test_directory_pieces),
         cmocka_unit_test(test_single_file),
+        cmocka_unit_test(test_misspelt_tensor),
+        cmocka_unit_test(test_vocab_rows),
     };
     return cmocka_run_group_tests_name("model_files", tests, NULL, NULL);
 }

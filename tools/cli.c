@@ -131,10 +131,26 @@ const char *cli_bytes(unsigned long long v, char *buf, size_t cap)
     return buf;
 }
 
+/* A text model's INPUT that names an existing image file is a mistake (another model was
+ * meant, or @FILE), not a text to classify: refused, so that no class of the file's name is
+ * printed as if it were the image's. */
+static void refuse_image_path(const char *input)
+{
+    struct stat st;
+    unsigned char head[16];
+    size_t n;
+    if (stat(input, &st) != 0 || !S_ISREG(st.st_mode) || attx_read_file_head(input, head, sizeof head, &n, NULL) != 0 ||
+        attx_image_detect(head, n) == ATTX_IMAGE_UNKNOWN)
+        return;
+    cli_failf("%s is an image file, but this model reads text (to classify the path itself as text, give it "
+              "on standard input with @-)", input);
+}
+
 /* The text of INPUT: the argument itself, or the contents of @FILE. */
 char *cli_read_input(const char *input, size_t *len)
 {
     if (input[0] != '@') {
+        refuse_image_path(input);
         *len = strlen(input);
         char *copy = malloc(*len + 1);
         if (!copy) cli_failf("out of memory");

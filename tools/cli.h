@@ -43,7 +43,8 @@ _Noreturn void cli_fail(const attx_error *err);
 _Noreturn void cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The text of an INPUT argument: the argument itself, or the contents of @FILE (@- reads
- * standard input); exits with a one-line error when the file cannot be read. */
+ * standard input); exits with a one-line error when the file cannot be read, or when the
+ * argument itself is the path of an image file (a text model was given an image). */
 char *cli_read_input(const char *input, size_t *len);
 /* Applies --threads N (NULL: leave OpenMP's default, all cores). */
 void cli_set_threads(const cli_command *cmd, const char *value);

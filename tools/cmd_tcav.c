@@ -115,11 +115,10 @@ static int name_cmp(const void *a, const void *b)
 
 static void add_image(example_set *s, char *path, int *cap)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) cli_failf("%s: cannot open the file", path);
     unsigned char head[16];
-    size_t n = fread(head, 1, sizeof head, f);
-    fclose(f);
+    size_t n;
+    attx_error err;
+    if (attx_read_file_head(path, head, sizeof head, &n, &err) != 0) cli_fail(&err);
     if (attx_image_detect(head, n) == ATTX_IMAGE_UNKNOWN)
         cli_failf("%s: not an image (PNG, JPEG or PPM/PGM expected)", path);
     if (s->count == *cap) {

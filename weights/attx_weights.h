@@ -53,9 +53,17 @@ void attx_buf_free(attx_buf *b);
 /* ------------------------------------------------------------------------------------------ */
 /* Files                                                                                       */
 
+/* Every function here that reads a file takes only a regular file: a directory, FIFO, device
+ * or socket is refused with "PATH: is a FIFO (named pipe), not a regular file" (etc.) from
+ * stat(), before anything is opened, so that nothing blocks. */
+
 /* Reads a whole file (at most max_size bytes, else an error) into a NUL-terminated malloc'd
  * buffer. */
 int attx_read_file(const char *path, size_t max_size, char **out, size_t *out_len, attx_error *err);
+
+/* Reads the first bytes of a file (at most cap; *got says how many: fewer when the file is
+ * shorter), e.g. to tell its format from its magic number. */
+int attx_read_file_head(const char *path, void *buf, size_t cap, size_t *got, attx_error *err);
 
 /* Read-only private mapping of a whole file. An empty file maps to (NULL, 0). */
 int attx_map_file(const char *path, void **out, size_t *out_len, attx_error *err);

@@ -24,25 +24,72 @@ int attx_add_u64(uint64_t a, uint64_t b, uint64_t *out)
     return 0;
 }
 
-/* Opens path for reading and checks that it is a regular file. */
+/* What a path that is not a regular file is, for messages. */
+static const char *file_kind(mode_t mode)
+{
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
+static int refuse_kind(const char *path, mode_t mode, attx_error *err)
+{
+    if (S_ISDIR(mode)) return attx_fail(err, "%s: is a directory, expected a file", path);
+    return attx_fail(err, "%s: is %s, not a regular file", path, file_kind(mode));
+}
+
+/* Opens path for reading and checks that it is a regular file: every file attx reads is opened
+ * here. A FIFO or device is refused from stat() before it is opened (opening a FIFO blocks
+ * until a writer comes; opening a device can have effects), and again from fstat() of what was
+ * opened, with O_NONBLOCK so that a FIFO swapped in between cannot block either. */
 static int open_regular(const char *path, int *fd_out, struct stat *st, attx_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (stat(path, st) != 0) return attx_fail(err, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(st->st_mode)) return refuse_kind(path, st->st_mode, err);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return attx_fail(err, "%s: %s", path, strerror(errno));
     if (fstat(fd, st) != 0) {
         int e = errno;
         close(fd);
         return attx_fail(err, "%s: %s", path, strerror(e));
     }
-    if (S_ISDIR(st->st_mode)) {
-        close(fd);
-        return attx_fail(err, "%s: is a directory, expected a file", path);
-    }
     if (!S_ISREG(st->st_mode)) {
         close(fd);
-        return attx_fail(err, "%s: not a regular file", path);
+        return refuse_kind(path, st->st_mode, err);
     }
+    int flags = fcntl(fd, F_GETFL);   /* reads of a regular file never block; clear it anyway */
+    if (flags != -1) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     *fd_out = fd;
+    return 0;
+}
+
+/* read() until n bytes or the end of the file; returns the count, or -1 (errno set). */
+static ssize_t read_full(int fd, char *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+int attx_read_file_head(const char *path, void *buf, size_t cap, size_t *got, attx_error *err)
+{
+    int fd = -1;
+    struct stat st;
+    if (open_regular(path, &fd, &st, err) != 0) return -1;
+    ssize_t n = read_full(fd, buf, cap);
+    int e = errno;
+    close(fd);
+    if (n < 0) return attx_fail(err, "%s: read failed: %s", path, strerror(e));
+    *got = (size_t)n;
     return 0;
 }
 
@@ -62,19 +109,13 @@ int attx_read_file(const char *path, size_t max_size, char **out, size_t *out_le
         close(fd);
         return attx_fail(err, "%s: out of memory reading %zu bytes", path, size);
     }
-    size_t got = 0;
-    while (got < size) {
-        ssize_t r = read(fd, data + got, size - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            int e = r < 0 ? errno : 0;
-            free(data);
-            close(fd);
-            return attx_fail(err, "%s: read failed: %s", path, e ? strerror(e) : "file shrank");
-        }
-        got += (size_t)r;
-    }
+    ssize_t got = read_full(fd, data, size);
+    int e = got < 0 ? errno : 0;
     close(fd);
+    if (got != (ssize_t)size) {
+        free(data);
+        return attx_fail(err, "%s: read failed: %s", path, e ? strerror(e) : "file shrank");
+    }
     data[size] = '\0';
     *out = data;
     if (out_len) *out_len = size;

@@ -37,10 +37,12 @@ static char *str_printf(const char *fmt, ...)
     return s;
 }
 
+/* Something other than a directory is there (a FIFO or device too: reading it then says what
+ * it is, rather than the file being called missing). */
 static int file_exists(const char *path)
 {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
 /* Reads DIR/name into *text if the file exists (absent is fine), recording its source. */
@@ -78,10 +80,8 @@ static int take_metadata(attx_model_files *m, const char *key, char **text, size
 static int open_weights(attx_tensor_file *f, const char *path, attx_error *err)
 {
     unsigned char magic[4] = {0};
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return attx_fail(err, "%s: %s", path, strerror(errno));
-    size_t got = fread(magic, 1, 4, fp);
-    fclose(fp);
+    size_t got;
+    if (attx_read_file_head(path, magic, sizeof magic, &got, err) != 0) return -1;
     if (got == 4 && memcmp(magic, "PK\3\4", 4) == 0) return attx_torchbin_open(f, path, err);
     return attx_safetensors_open(f, path, err);
 }
@@ -271,9 +271,19 @@ static int match_tensors(attx_model_files *m, attx_error *err)
         if (canonical_name(c->arch, st->name, canon, sizeof canon) == 0)
             hit = bsearch(&key, sorted, m->n_specs, sizeof *sorted, cmp_spec_ref);
         if (!hit) {
-            if (layer_prefix && strncmp(canon, layer_prefix, strlen(layer_prefix)) == 0)
-                rc = attx_fail(err, "%s: tensor '%s' belongs to an encoder layer the config does not have "
-                               "(num_hidden_layers %d)", file, st->name, c->num_layers);
+            size_t lp = layer_prefix ? strlen(layer_prefix) : 0;
+            if (layer_prefix && strncmp(canon, layer_prefix, lp) == 0) {
+                /* a layer the config has with a name it does not know (a misspelling), or a
+                 * layer past num_hidden_layers */
+                char *end;
+                long layer = strtol(canon + lp, &end, 10);
+                if (end != canon + lp && *end == '.' && layer >= c->num_layers)
+                    rc = attx_fail(err, "%s: tensor '%s' belongs to an encoder layer the config does not "
+                                   "have (num_hidden_layers %d)", file, st->name, c->num_layers);
+                else
+                    rc = attx_fail(err, "%s: unknown tensor '%s' (an encoder layer of a %s model has no such "
+                                   "weight)", file, st->name, attx_arch_name(c->arch));
+            }
             m->ignored[m->n_ignored++] = st->name;
             continue;
         }
