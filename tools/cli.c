@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* set by the first "--": every later argument is an operand, even one starting with '-' */
 static int options_ended;
@@ -222,4 +223,10 @@ int cli_shade_colour(double s, double scale)
 int cli_shade_text_colour(int background)
 {
     return (background == 196 || background == 27) ? 231 : 16;
+}
+
+int cli_colour(FILE *stream)
+{
+    const char *no_colour = getenv("NO_COLOR");   /* https://no-color.org: set and non-empty */
+    return isatty(fileno(stream)) && !(no_colour && *no_colour);
 }

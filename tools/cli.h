@@ -57,6 +57,8 @@ int *cli_parse_layers(const cli_command *cmd, const char *list, int *count);
  * largest |score| (reds for positive, blues for negative, five steps each, 255 = none), and
  * the foreground that stays readable on it. */
 int cli_shade_colour(double s, double scale);
+/* 1 when output to stream may be coloured: a terminal, and NO_COLOR unset or empty. */
+int cli_colour(FILE *stream);
 int cli_shade_text_colour(int background);
 
 /* An image model's per-patch scores[grid_h * grid_w] (row-major) drawn over the image file, as

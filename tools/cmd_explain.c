@@ -16,7 +16,7 @@ const cli_command cmd_explain = {
     "explain", "explain a prediction (attention-weighted Shapley values and baselines)",
     "usage: attx explain MODEL INPUT [--method LIST] [--class K] [--exact | --samples N]\n"
     "                    [--sampler S] [--seed S] [--steps N] [--layers LIST] [--json] [--html FILE]\n"
-    "                    [--png FILE] [--trace] [--attentions] [--threads N]\n"
+    "                    [--png FILE] [--brief] [--trace] [--attentions] [--threads N]\n"
     "\n"
     "Explains MODEL's prediction on INPUT: one score per player (content tokens of a text,\n"
     "patches of an image). INPUT is a text, @FILE (@- for standard input) or, for an image\n"
@@ -57,6 +57,8 @@ const cli_command cmd_explain = {
     "  --attentions     with --json: also \"sequence\" (every position's token, [CLS] and [SEP]\n"
     "                   included) and \"attentions\", the attention probabilities of every layer\n"
     "                   and head as [layer][head][query][key] (attn1: the [cls] query only)\n"
+    "  --brief          one line for the prediction, then one per method: its three highest\n"
+    "                   players, each score divided by the method's largest |score|\n"
     "  --trace          print each step of the pipeline (for teaching)\n"
     "  --trace-layer L  layer shown by --trace (default the last); --trace-head H (default 0)\n"
     "  --threads N      threads to use (default: all cores); results do not depend on it\n",
@@ -104,6 +106,62 @@ static char **parse_methods(const char *list, int *count)
     return names;
 }
 
+/* Players by score, highest first (stable: ties keep their order). order is malloc'd. */
+static int *rank_players(const attx_method_result *r)
+{
+    int *order = malloc((size_t)(r->n ? r->n : 1) * sizeof *order);
+    if (!order) cli_failf("out of memory");
+    for (int i = 0; i < r->n; i++) order[i] = i;
+    for (int i = 1; i < r->n; i++)            /* insertion sort, stable */
+        for (int j = i; j > 0 && r->scores[order[j]] > r->scores[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    return order;
+}
+
+/* --brief: the prediction and the input on one line (on a terminal shaded by the first method),
+ * then a line per method with its three highest-scoring players, each score divided by the
+ * method's largest |score| so that methods of different scales read alike. */
+static void print_brief(const attx_model *m, const attx_explanation *ex, int tty)
+{
+    char buf[64];
+    const attx_config *cfg = attx_model_config(m);
+    printf("%s %.3f ", cfg->labels[ex->predicted], ex->probs[ex->predicted]);
+    if (ex->klass != ex->predicted) printf("(explaining %s) ", cfg->labels[ex->klass]);
+    const attx_method_result *first = &ex->methods[0];
+    double scale = 0;
+    for (int i = 0; i < first->n; i++) scale = fmax(scale, fabs(first->scores[i]));
+    if (ex->arch == ATTX_ARCH_VIT) {
+        printf(" %d patches\n", ex->n_players);
+    } else {
+        for (int i = 0; i < ex->n_players; i++) {
+            const char *t = explain_player_label(m, ex, i, buf, sizeof buf);
+            if (tty) {
+                int c = cli_shade_colour(first->scores[i], scale);
+                printf(" \033[38;5;%dm\033[48;5;%dm%s\033[0m", cli_shade_text_colour(c), c, t);
+            } else {
+                printf(" %s", t);
+            }
+        }
+        printf("\n");
+    }
+    for (int k = 0; k < ex->n_methods; k++) {
+        const attx_method_result *r = &ex->methods[k];
+        double top = 0;
+        for (int i = 0; i < r->n; i++) top = fmax(top, fabs(r->scores[i]));
+        int *order = rank_players(r);
+        printf("  %-20s", r->name);
+        for (int j = 0; j < r->n && j < 3; j++)
+            printf(" %-12s %+.2f", explain_player_label(m, ex, order[j], buf, sizeof buf),
+                   top > 0 ? r->scores[order[j]] / top : 0);
+        printf("   (%llu fwd, %llu bwd)\n", (unsigned long long)r->forward_passes,
+               (unsigned long long)r->backward_passes);
+        free(order);
+    }
+}
+
 static void print_method(const attx_model *m, const attx_explanation *ex, const attx_method_result *r, int tty)
 {
     char buf[64];
@@ -137,15 +195,7 @@ static void print_method(const attx_model *m, const attx_explanation *ex, const 
         }
     }
     /* ranked: players by score, highest first (at most 10) */
-    int *order = malloc((size_t)r->n * sizeof *order);
-    if (!order) cli_failf("out of memory");
-    for (int i = 0; i < r->n; i++) order[i] = i;
-    for (int i = 1; i < r->n; i++)            /* insertion sort, stable */
-        for (int j = i; j > 0 && r->scores[order[j]] > r->scores[order[j - 1]]; j--) {
-            int t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
+    int *order = rank_players(r);
     printf("  ranked:");
     for (int k = 0; k < r->n && k < 10; k++)
         printf(" %d.%s %+.4g", k + 1, explain_player_label(m, ex, order[k], buf, sizeof buf), r->scores[order[k]]);
@@ -277,7 +327,7 @@ static float *load_pixels(const attx_model *m, const char *path)
 static int run_explain(int argc, char **argv)
 {
     const char *model_path = NULL, *input = NULL, *threads = NULL, *methods = DEFAULT_METHODS, *v, *html = NULL, *png = NULL;
-    int json = 0, attentions = 0, trace = 0, trace_layer = -1, trace_head = 0, n_layers = 0;
+    int json = 0, attentions = 0, brief = 0, trace = 0, trace_layer = -1, trace_head = 0, n_layers = 0;
     int *layers = NULL;
     attx_explain_options opt;
     attx_explain_options_init(&opt);
@@ -285,6 +335,7 @@ static int run_explain(int argc, char **argv)
         if (cli_end_of_options(argv[i])) continue;
         if (cli_flag(argv[i], "--json")) json = 1;
         else if (cli_flag(argv[i], "--attentions")) attentions = 1;
+        else if (cli_flag(argv[i], "--brief")) brief = 1;
         else if (cli_flag(argv[i], "--trace")) trace = 1;
         else if (cli_flag(argv[i], "--exact")) opt.exact = 1;
         else if (cli_flag(argv[i], "--shap-p1")) opt.shap_p1 = 1;
@@ -395,12 +446,14 @@ static int run_explain(int argc, char **argv)
     }
     if (json) {
         print_json(model, &ex, pixels, attentions);
+    } else if (brief) {
+        print_brief(model, &ex, cli_colour(stdout));
     } else {
         const char *label = cfg->labels[ex.predicted];
         printf("%s  (p = %.4f)", label, ex.probs[ex.predicted]);
         if (ex.klass != ex.predicted) printf("; explaining class %d %s (p = %.4f)", ex.klass, cfg->labels[ex.klass], ex.probs[ex.klass]);
         printf("\n%d players (%s)\n", ex.n_players, ex.arch == ATTX_ARCH_VIT ? "patches" : ex.arch == ATTX_ARCH_ATTN1 ? "words" : "content tokens");
-        int tty = isatty(STDOUT_FILENO);
+        int tty = cli_colour(stdout);
         for (int i = 0; i < ex.n_methods; i++) print_method(model, &ex, &ex.methods[i], tty);
     }
     attx_explanation_free(&ex);

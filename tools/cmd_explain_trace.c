@@ -109,7 +109,7 @@ int explain_trace(FILE *out, const attx_model *m, const attx_explanation *ex, co
     const float *A = o.attn[layer]->data + (size_t)head * (size_t)T * (size_t)T;
     if (T <= 2 * SHOW_MAX) print_row(out, "[CLS] row", A, T);
     fprintf(out, "    largest entries:\n");
-    print_top(out, m, ex, A, T, 5);
+    print_top(out, m, ex, A, T, 3);
 
     attx_seed_explained_logits(1, C, &ex->klass, seed);
     if (attx_backward(ctx, o.logits, seed) != 0) return attx_fail(err, "out of memory in the backward pass");
@@ -118,7 +118,7 @@ int explain_trace(FILE *out, const attx_model *m, const attx_explanation *ex, co
     fprintf(out, "    dA = dz/dA, layer %d head %d\n", layer, head);
     if (T <= 2 * SHOW_MAX) print_row(out, "[CLS] row", dA, T);
     fprintf(out, "    largest |entries|:\n");
-    print_top(out, m, ex, dA, T, 5);
+    print_top(out, m, ex, dA, T, 3);
 
     double *M = malloc((size_t)n * (size_t)n * sizeof *M), *cls = malloc((size_t)n * sizeof *cls);
     double *phi = malloc((size_t)n * sizeof *phi);

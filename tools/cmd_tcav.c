@@ -460,7 +460,7 @@ static void print_text_heatmap(const attx_model *m, const attx_tcav_result *r, c
            concepts[r->heat_concept].name, r->heat_cav, r->heat_S);
     double scale = 0;
     for (int t = 0; t < r->heat_T; t++) scale = fmax(scale, fabs(r->heat[t]));
-    int tty = isatty(STDOUT_FILENO);
+    int tty = cli_colour(stdout);
     for (int t = 0; t < r->heat_T; t++) {
         const char *tok = token_text(m, r->heat_ids[t]);
         if (tty) {

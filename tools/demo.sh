@@ -1,21 +1,34 @@
 #!/bin/sh
-# `make demo`: the SST-2 sentiment model attx trained itself (data/sst2-bert.safetensors)
-# explains a few sentences written for the demo (data/demo-sentences.txt): the prediction,
-# then each method's token scores, then one explanation step by step (--trace).
+# `make demo`: a sentiment model explains its predictions. For each sentence of SENTENCES
+# ("label<TAB>sentence" lines): the prediction, then per method its three most important tokens
+# (scores divided by the method's largest, so methods of different scales read alike); then one
+# explanation step by step (--trace); then, when the pretrained all-MiniLM-L6-v2 is beside the
+# checkout (../shared/models), a semantic search over the same sentences.
 # usage: tools/demo.sh ATTX MODEL SENTENCES
 set -e
 attx=$1 model=$2 sentences=$3
-methods=grad-att-max-mutual,grad-att-cls,att-cls,grad-x-input,shap
-echo "== the model"
-"$attx" info "$model"
-while IFS= read -r line; do
+methods=grad-att-max-mutual,att-cls,shap
+minilm=../shared/models/all-MiniLM-L6-v2
+echo "== $model: $("$attx" info "$model" --json | sed -n 's/.*"class":"\([^"]*\)".*"layers":\([0-9]*\),"hidden_size":\([0-9]*\).*/\1, \2 layers, hidden \3/p')"
+echo "   each line: a method and its 3 most important tokens (+: for the prediction, -: against)"
+tab=$(printf '\t')
+while IFS="$tab" read -r label line; do
     [ -n "$line" ] || continue
     echo
-    echo "== attx explain MODEL \"$line\""
-    "$attx" explain "$model" "$line" --method "$methods"
+    out=$("$attx" explain "$model" "$line" --method "$methods" --brief)
+    printf '%s\n' "$out"
+    predicted=${out%% *}
+    [ "$predicted" = "$label" ] || echo "  (a mistake: this sentence is $label)"
 done < "$sentences"
 echo
-echo "== one explanation step by step: attx explain MODEL \"not bad at all .\" --trace"
-"$attx" explain "$model" "not bad at all ." --method grad-att-max-mutual --trace
+echo "== step by step: $attx explain MODEL \"not bad .\" --method grad-att-max-mutual --trace"
+"$attx" explain "$model" "not bad ." --method grad-att-max-mutual --trace --brief
+if [ -f "$minilm/model.safetensors" ]; then
+    echo
+    echo "== semantic search: $attx similar $minilm \"a dull and tedious movie\" @SENTENCES --top 2"
+    cut -f2 "$sentences" > "${TMPDIR:-/tmp}/attx-demo-corpus.txt"
+    "$attx" similar "$minilm" "a dull and tedious movie" "@${TMPDIR:-/tmp}/attx-demo-corpus.txt" --top 2
+    rm -f "${TMPDIR:-/tmp}/attx-demo-corpus.txt"
+fi
 echo
-echo "(the same as a page: $attx explain $model \"...\" --html page.html)"
+echo "(more: $attx explain MODEL \"...\" --html page.html; $attx --help)"
