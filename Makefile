@@ -115,11 +115,12 @@ $(BUILD)/attx-mpi: $(MPI_OBJ) $(BUILD)/libattx.a
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # ---------------------------------------------------------------------------------------------
-test: $(BUILD)/attx $(TEST_BIN) $(if $(HAVE_MPI),$(BUILD)/attx-mpi)
-	@ATTX=$(BUILD)/attx ATTX_MPI_BIN=$(BUILD)/attx-mpi BUILD=$(BUILD) sh test/run_tests.sh $(TEST_BIN)
+test: $(BUILD)/attx $(TEST_BIN) $(FUZZ_REPLAY) $(if $(HAVE_MPI),$(BUILD)/attx-mpi)
+	@ATTX=$(BUILD)/attx ATTX_MPI_BIN=$(BUILD)/attx-mpi BUILD=$(BUILD) sh test/run_tests.sh $(TEST_BIN) $(FUZZ_REPLAY)
 
 demo: $(BUILD)/attx
-	@sh tools/demo.sh $(BUILD)/attx data/sst2-bert.safetensors data/demo-sentences.txt
+	@sh tools/demo.sh $(BUILD)/attx data/sst2-bert.safetensors data/demo-sentences.txt \
+	    data/all-MiniLM-L6-v2-f16.safetensors data/search-lines.txt
 
 # CC passes through to the sub-make (make sanitize CC=clang); clang's objects go to their own folder
 SAN_BUILD ?= build-san$(if $(CC_IS_CLANG),-clang)
