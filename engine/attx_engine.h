@@ -245,7 +245,12 @@ typedef struct attx_outputs {
 } attx_outputs;
 
 /* Forward pass. Returns 0, or -1 with err set (ids out of the vocabulary, more tokens than
- * positions, pixels missing for an image model, out of memory). */
+ * positions, pixels missing for an image model, out of memory). An output that is not a
+ * number is an error too: logits (for a bare encoder, the last hidden states it leaves)
+ * holding NaN or ±inf. The message names the cause: the first weight tensor holding a non-
+ * finite value (with its index), else a non-finite input, else the first op whose output was
+ * not finite when the example ran again alone, e.g. "the attention probabilities of layer 3
+ * (bert.encoder.layer.3.attention.self)". Only the output is checked when all is well. */
 int attx_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch,
                  attx_outputs *out, attx_error *err);
 
@@ -352,7 +357,10 @@ typedef struct attx_step_stats {
 
 /* One step on a trainable model (attx_model_make_trainable; opt built over attx_model_params):
  * forward with dropout (seeded by dropout_seed), cross-entropy against labels[B], backward,
- * clipping to max_grad_norm (≤ 0: none), AdamW with learning rate lr. */
+ * clipping to max_grad_norm (≤ 0: none), AdamW with learning rate lr. Errors include numbers
+ * that are not finite: logits (attx_forward's check, naming the cause), the loss or the gradient
+ * norm (the update is then not made), or a weight after the update (the model then holds it:
+ * do not save it). */
 int attx_train_step(attx_model *m, attx_ctx *ctx, attx_adamw *opt, const attx_batch *batch,
                     const int32_t *labels, double lr, double max_grad_norm, uint64_t dropout_seed,
                     attx_step_stats *stats, attx_error *err);

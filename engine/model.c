@@ -368,18 +368,6 @@ const char *attx_model_preprocessor_json(const attx_model *m, const char **sourc
     return m->files.preprocessor_json;
 }
 
-int attx_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch, attx_outputs *out,
-                 attx_error *err)
-{
-    switch (m->config->arch) {
-    case ATTX_ARCH_BERT: return attx_bert_forward(m, ctx, batch, out, err);
-    case ATTX_ARCH_VIT: return attx_vit_forward(m, ctx, batch, out, err);
-    case ATTX_ARCH_ATTN1: return attx_attn1_forward(m, ctx, batch, out, err);
-    default: return attx_fail(err, "%s: %s models are not supported by this build yet", m->files.path,
-                              attx_arch_name(m->config->arch));
-    }
-}
-
 attx_tensor *attx_model_param(const attx_model *m, const char *name)
 {
     for (size_t i = 0; i < m->files.n_specs; i++)

@@ -3,6 +3,7 @@
 #include "model.h"
 #include "ops.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,10 @@ int attx_train_step(attx_model *m, attx_ctx *ctx, attx_adamw *opt, const attx_ba
     if (!loss || attx_backward(ctx, loss, NULL) != 0)
         return attx_fail(err, "out of memory in the backward pass (batch of %d)", batch->B);
     stats->loss = loss->data[0];
+    /* the forward's check keeps logits finite, and the loss of finite logits is finite; a
+     * non-finite loss or gradient would still write NaN into every weight: refused before the
+     * update, so the model is left as the previous step made it */
+    if (!isfinite(stats->loss)) return attx_fail(err, "the loss is %g", stats->loss);
     stats->correct = 0;
     for (int b = 0; b < batch->B; b++) {
         const float *z = out.logits->data + (int64_t)b * c->num_labels;
@@ -52,7 +57,21 @@ int attx_train_step(attx_model *m, attx_ctx *ctx, attx_adamw *opt, const attx_ba
         stats->correct += best == labels[b];
     }
     stats->grad_norm = attx_clip_grad_norm(opt->params, opt->n, max_grad_norm);
+    if (!isfinite(stats->grad_norm))
+        return attx_fail(err, "the gradient norm is %g (loss %g)", stats->grad_norm, stats->loss);
     attx_adamw_step(opt, lr);
+    /* finite gradients can still overflow a weight (a learning rate far too large); the next
+     * forward would refuse the model, but the caller should know now, before saving it */
+    for (size_t i = 0; i < opt->n; i++) {
+        const attx_tensor *p = opt->params[i];
+        for (int64_t k = 0; k < p->numel; k++) {
+            if (isfinite(p->data[k])) continue;
+            const char *name = "a parameter";
+            for (size_t j = 0; j < m->files.n_specs; j++)
+                if (m->params[j] == p) name = m->files.specs[j].name;
+            return attx_fail(err, "the update (learning rate %g) made %s hold %g", lr, name, (double)p->data[k]);
+        }
+    }
     return 0;
 }
 

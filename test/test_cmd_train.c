@@ -4,6 +4,8 @@
  * fail with the documented exit status and a clear message. */
 #include "testutil.h"
 
+#include <math.h>
+
 #define VOCAB "test/fixtures/bert/tiny/vocab.txt"
 
 static char *dir;
@@ -259,6 +261,91 @@ static void test_vocab_command(void **state)
     expect(cmd, 2, "--size");
 }
 
+/* Rewrites the safetensors file `from` as `to` (metadata kept, tensors as F32) with element
+ * `index` of tensor `name` set to NaN. */
+static void write_with_nan(const char *from, const char *to, const char *name, uint64_t index)
+{
+    attx_tensor_file f;
+    attx_error e;
+    if (attx_safetensors_open(&f, from, &e) != 0) fail_msg("%s", e.msg);
+    attx_st_entry *entries = calloc(f.n_tensors, sizeof *entries);
+    float **data = calloc(f.n_tensors, sizeof *data);
+    int found = 0;
+    for (size_t t = 0; t < f.n_tensors; t++) {
+        const attx_stored_tensor *st = &f.tensors[t];
+        data[t] = malloc(st->numel * sizeof(float));
+        if (attx_stored_tensor_to_f32(st, data[t], &e) != 0) fail_msg("%s", e.msg);
+        if (strcmp(st->name, name) == 0) data[t][index] = NAN, found = 1;
+        entries[t] = (attx_st_entry){.name = st->name, .dtype = ATTX_F32, .ndim = st->ndim, .f32 = data[t]};
+        memcpy(entries[t].shape, st->shape, sizeof st->shape);
+    }
+    if (!found) fail_msg("%s has no tensor %s", from, name);
+    if (attx_safetensors_write(to, entries, f.n_tensors, (const char *const *)f.meta_keys,
+                               (const char *const *)f.meta_values, f.n_meta, &e) != 0)
+        fail_msg("%s", e.msg);
+    for (size_t t = 0; t < f.n_tensors; t++) free(data[t]);
+    free(data), free(entries);
+    attx_tensor_file_close(&f);
+}
+
+/* A step whose numbers are not finite stops the run with the step and the epoch and saves
+ * nothing: --init from a model whose weights hold a NaN stops at step 1 with the tensor named;
+ * a resumed run (its checkpoint given a NaN) stops at its first step and leaves the files of
+ * the last finished epoch as they were. (attx_train_step's own refusals, an update that
+ * overflows among them, are in test_train.c: --lr is at most 10 here.) */
+static void test_nonfinite_stop(void **state)
+{
+    (void)state;
+    char *copy = tu_path(dir, "nan-init"), cmd[4096], *out, *err;
+    assert_int_equal(mkdir(copy, 0700), 0);
+    const char *names[] = {"config.json", "vocab.txt"};
+    for (int i = 0; i < 2; i++) {
+        char *from = tu_path("test/fixtures/bert/tiny", names[i]), *to = tu_path(copy, names[i]);
+        size_t n;
+        char *bytes = tu_read(from, &n);
+        tu_write(to, bytes, n);
+        free(bytes), free(from), free(to);
+    }
+    char *weights = tu_path(copy, "model.safetensors");
+    write_with_nan("test/fixtures/bert/tiny/model.safetensors", weights, "bert.encoder.layer.0.output.dense.bias", 4);
+    char *never = tu_path(dir, "never.safetensors");
+    snprintf(cmd, sizeof cmd, "%s train --data %s/train.tsv --dev %s/dev.tsv --labels bad,good --init %s --batch 8 "
+             "--epochs 1 --threads 1 --out %s", tu_attx(), dir, dir, copy, never);
+    assert_int_equal(tu_run(cmd, &out, &err), 1);
+    assert_contains(err, "attx: error: training stopped at step 1 (epoch 1, batch 1 of 8): ");
+    assert_contains(err, "weight tensor 'bert.encoder.layer.0.output.dense.bias' holds NaN at [4]; nothing was saved");
+    struct stat st;
+    assert_int_not_equal(stat(never, &st), 0);
+    free(out), free(err), free(weights), free(never), free(copy);
+
+    /* one good epoch of two, then its checkpoint holds a NaN: the resumed run stops at step 9 */
+    char extra[1024], *path = tu_path(dir, "nan.safetensors");
+    snprintf(extra, sizeof extra, "--epochs 2 --stop-after 1 --out %s", path);
+    assert_int_equal(train(extra, NULL, NULL), 0);
+    char *resume = tu_path(dir, "nan.resume.safetensors"), *optim = tu_path(dir, "nan.resume.optim.safetensors");
+    write_with_nan(resume, resume, "classifier.weight", 1);
+    size_t len[3];
+    char *before[3] = {tu_read(path, &len[0]), tu_read(resume, &len[1]), tu_read(optim, &len[2])};
+    snprintf(cmd, sizeof cmd, "%s train --data %s/train.tsv --dev %s/dev.tsv --labels bad,good --batch 8 --threads 1 "
+             "--epochs 2 --out %s --resume", tu_attx(), dir, dir, path);
+    assert_int_equal(tu_run(cmd, &out, &err), 1);
+    char want[2048];
+    snprintf(want, sizeof want, "training stopped at step 9 (epoch 2, batch 1 of 8): %s: the logits are not finite: "
+             "weight tensor 'classifier.weight' holds NaN at [0, 1]; %s (the best so far) and %s (after epoch 1) are "
+             "kept", resume, path, resume);
+    assert_contains(err, want);
+    const char *files[3] = {path, resume, optim};
+    for (int f = 0; f < 3; f++) {
+        size_t n;
+        char *after = tu_read(files[f], &n);
+        assert_int_equal(n, len[f]);
+        assert_memory_equal(after, before[f], n);
+        free(after);
+        free(before[f]);
+    }
+    free(out), free(err), free(resume), free(optim), free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_attn1),
         cmocka_unit_test(test_vocab_command),
+        cmocka_unit_test(test_nonfinite_stop),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -426,6 +426,68 @@ static void test_resume_bitwise(void **state)
     tu_rmdir(dir);
 }
 
+/* Every parameter's values, to see that a refused step changed none of them. */
+static float **snapshot(const trainer *t)
+{
+    float **copy = malloc(t->n * sizeof *copy);
+    for (size_t i = 0; i < t->n; i++) {
+        copy[i] = malloc((size_t)t->params[i]->numel * sizeof(float));
+        memcpy(copy[i], t->params[i]->data, (size_t)t->params[i]->numel * sizeof(float));
+    }
+    return copy;
+}
+
+static void assert_unchanged(const trainer *t, float **copy)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (memcmp(copy[i], t->params[i]->data, (size_t)t->params[i]->numel * sizeof(float)) != 0)
+            fail_msg("%s changed", t->names[i]);
+        free(copy[i]);
+    }
+    free(copy);
+}
+
+/* A step that meets a number that is not finite is an error, and the weights stay as they
+ * were (a NaN weight: refused in the forward, named; a learning rate so large that the
+ * update overflows: named after the update; 1e30: the update is finite, the next forward is
+ * not, refused before its update). */
+static void test_nonfinite_step(void **state)
+{
+    (void)state;
+    trainer t;
+    trainer_init(&t, new_model(0.1f, 5), 1e-3);
+    text_batch tb;
+    encode(t.m, 0, 8, &tb);
+    attx_step_stats st;
+    attx_error err;
+    size_t k = 0;
+    while (strcmp(t.names[k], "bert.encoder.layer.1.intermediate.dense.weight") != 0) k++;
+    t.params[k]->data[70] = NAN;   /* row 2, column 6 of [64, 32] */
+    float **before = snapshot(&t);
+    assert_int_equal(attx_train_step(t.m, t.ctx, &t.opt, &tb.batch, tb.labels, 1e-3, 1.0, 1, &st, &err), -1);
+    assert_contains(err.msg, "the logits are not finite: weight tensor "
+                             "'bert.encoder.layer.1.intermediate.dense.weight' holds NaN at [2, 6]");
+    assert_unchanged(&t, before);
+    trainer_free(&t);
+
+    trainer_init(&t, new_model(0.1f, 5), 1e-3);
+    before = snapshot(&t);
+    assert_int_equal(attx_train_step(t.m, t.ctx, &t.opt, &tb.batch, tb.labels, 1e39, 1.0, 1, &st, &err), -1);
+    assert_contains(err.msg, "the update (learning rate 1e+39) made bert.embeddings.word_embeddings.weight hold");
+    for (size_t i = 0; i < t.n; i++) free(before[i]);
+    free(before);
+    trainer_free(&t);
+
+    trainer_init(&t, new_model(0.1f, 5), 1e-3);
+    if (attx_train_step(t.m, t.ctx, &t.opt, &tb.batch, tb.labels, 1e30, 1.0, 1, &st, &err) != 0)
+        fail_msg("%s", err.msg);
+    before = snapshot(&t);
+    assert_int_equal(attx_train_step(t.m, t.ctx, &t.opt, &tb.batch, tb.labels, 1e30, 1.0, 2, &st, &err), -1);
+    assert_contains(err.msg, "are not finite");
+    assert_unchanged(&t, before);
+    trainer_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -435,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_loss_decreases),
         cmocka_unit_test(test_overfit),
         cmocka_unit_test(test_resume_bitwise),
+        cmocka_unit_test(test_nonfinite_step),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

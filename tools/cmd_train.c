@@ -654,9 +654,16 @@ static int run_train(int argc, char **argv)
                             : o.lr * attx_linear_schedule(step, warmup_steps, total_steps);
             attx_step_stats st;
             uint64_t dropout_seed = o.seed * 0x9E3779B97F4A7C15ull + (uint64_t)step;
-            if (attx_train_step(model, ctx, &opt, &bb.batch, bb.labels, lr, o.clip, dropout_seed, &st, &err) != 0)
-                cli_fail(&err);
-            if (!isfinite(st.loss)) cli_failf("the loss became %g at step %lld (try a smaller --lr)", st.loss, (long long)step);
+            if (attx_train_step(model, ctx, &opt, &bb.batch, bb.labels, lr, o.clip, dropout_seed, &st, &err) != 0) {
+                /* nothing is saved now: the files of the last finished epoch stay as they are */
+                if (tty) fputc('\n', stderr);
+                if (epoch > 0)
+                    cli_failf("training stopped at step %lld (epoch %ld, batch %zu of %zu): %s; %s (the best so far) and "
+                              "%s (after epoch %ld) are kept", (long long)step + 1, epoch + 1, s + 1, steps_per_epoch,
+                              err.msg, o.out, resume_model, epoch);
+                cli_failf("training stopped at step %lld (epoch %ld, batch %zu of %zu): %s; nothing was saved",
+                          (long long)step + 1, epoch + 1, s + 1, steps_per_epoch, err.msg);
+            }
             loss_sum += st.loss * nb;
             correct += (size_t)st.correct;
             seen += (size_t)nb;
