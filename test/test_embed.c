@@ -134,6 +134,42 @@ static void test_golden_embeddings(void **state)
     golden_free(&g);
 }
 
+/* The model shipped in data/ (all-MiniLM-L6-v2 converted by attx to F16) carries the
+ * sentence-transformers settings in its metadata (no ../shared needed), and its embeddings stay
+ * within F16's rounding of sentence-transformers' (checked when ../shared is there). */
+static void test_shipped_f16_model(void **state)
+{
+    (void)state;
+    attx_model *m;
+    attx_error err;
+    if (attx_model_open(&m, "data/all-MiniLM-L6-v2-f16.safetensors", &err) != 0) fail_msg("%s", err.msg);
+    int found;
+    const attx_sentence_config *sc = attx_model_sentence_config(m, &found);
+    assert_int_equal(found, 1);
+    assert_int_equal(sc->max_seq_length, 256);
+    assert_int_equal(sc->pooling, ATTX_POOL_MEAN);
+    assert_int_equal(sc->normalize, 1);
+    if (access(GOLDEN, R_OK) == 0) {
+        golden g;
+        golden_read(&g);
+        attx_ctx *ctx = attx_ctx_new();
+        float *v = malloc((size_t)g.dim * sizeof *v);
+        double worst = 0;
+        for (size_t i = 0; i < g.n; i++) {
+            attx_encoding enc;
+            embed_one(m, ctx, sc, g.text[i], &enc, v);
+            for (int k = 0; k < g.dim; k++) worst = fmax(worst, fabs((double)v[k] - g.embedding[i][k]));
+            attx_encoding_free(&enc);
+        }
+        print_message("data/all-MiniLM-L6-v2-f16: max |attx F16 - sentence-transformers F32| = %.2e\n", worst);
+        assert_true(worst < 1e-3);
+        free(v);
+        attx_ctx_free(ctx);
+        golden_free(&g);
+    }
+    attx_model_close(m);
+}
+
 /* Every pooling mode against its definition applied to the last hidden state of a padded
  * batch, computed here from the recorded hidden states, token by token. */
 static void test_pooling_modes(void **state)
@@ -433,7 +469,8 @@ static void test_cli_similar(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden_embeddings), cmocka_unit_test(test_pooling_modes),
+        cmocka_unit_test(test_golden_embeddings), cmocka_unit_test(test_shipped_f16_model),
+        cmocka_unit_test(test_pooling_modes),
         cmocka_unit_test(test_pooling_names),     cmocka_unit_test(test_settings_files),
         cmocka_unit_test(test_cli_embed),         cmocka_unit_test(test_cli_similar),
     };
