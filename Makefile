@@ -7,7 +7,7 @@
 #   make demo       explain a few sentences with the SST-2 model attx trained (data/)
 #   make bench      benchmarks on this machine
 #   make mpi        build/attx-mpi (attx eval split across MPI ranks), when mpicc is there
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local     (make uninstall PREFIX=... removes what it wrote)
 #
 # Missing build dependencies are installed with apt-get when run as root; otherwise the exact
 # command is printed.
@@ -39,17 +39,25 @@ PUB_HDR   := $(sort $(wildcard engine/attx_*.h weights/attx_*.h explain/attx_*.h
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:test/%.c=$(BUILD)/test/%)
+# the fuzz targets (section "Fuzzing" below); make test replays their corpora and regressions
+FUZZ_TARGETS := $(sort $(patsubst test/fuzz/fuzz_%.c,%,$(wildcard test/fuzz/fuzz_*.c)))
+FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/test/fuzz_replay_%)
 BENCH_BIN := $(BENCH_SRC:test/%.c=$(BUILD)/test/%)
 DEPS_OK   := $(BUILD)/.deps-ok
+
+# the shared library: $(SO_FILE), soname $(SO_NAME) (the version is attx --version's)
+VERSION   := $(shell sed -n 's/^\#define ATTX_VERSION "\(.*\)"/\1/p' tools/attx.c)
+SO_NAME   := libattx.so.$(firstword $(subst ., ,$(VERSION)))
+SO_FILE   := libattx.so.$(VERSION)
 
 MPICC     ?= mpicc
 MPI_OBJ   := $(TOOL_SRC:%.c=$(BUILD)/mpi/%.o)
 HAVE_MPI  := $(shell command -v $(MPICC) 2>/dev/null)
 
-.PHONY: all test sanitize bench install clean deps demo mpi tcav-synth
+.PHONY: all test sanitize bench install uninstall clean deps demo mpi tcav-synth
 .DELETE_ON_ERROR:
 
-all: $(BUILD)/attx $(BUILD)/libattx.a
+all: $(BUILD)/attx $(BUILD)/libattx.a $(BUILD)/libattx.so
 
 # ---------------------------------------------------------------------------------------------
 # Build dependencies: gcc with OpenMP, cmocka, libpng, libjpeg.
@@ -81,13 +89,26 @@ $(DEPS_OK):
 	@touch $@
 
 # ---------------------------------------------------------------------------------------------
+# the library's objects are position-independent, for libattx.so and libattx.a alike (it costs
+# no speed: test/bench_bert and bench_gemm measured the same either way)
+$(LIB_OBJ): PIC := -fPIC
 $(BUILD)/obj/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(PIC) -MMD -MP -c $< -o $@
 
 $(BUILD)/libattx.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+# --no-undefined: every library libattx.so needs is on its link line (not with sanitizers, whose
+# runtime the program brings)
+NO_UNDEFINED := -Wl,--no-undefined
+$(BUILD)/$(SO_FILE): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SO_NAME) $(if $(SAN),,$(NO_UNDEFINED)) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libattx.so: $(BUILD)/$(SO_FILE)
+	ln -sf $(SO_FILE) $(BUILD)/$(SO_NAME)
+	ln -sf $(SO_NAME) $@
 
 $(BUILD)/attx: $(TOOL_OBJ) $(BUILD)/libattx.a
 	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libattx.a $(LDLIBS)
@@ -135,12 +156,65 @@ tcav-synth: $(BUILD)/attx
 bench: $(BUILD)/attx $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
 
+# install writes the files of INSTALLED (making the folders it needs); uninstall removes them and
+# include/attx, the one folder that is attx's alone
+INSTALLED := bin/attx lib/libattx.a lib/$(SO_FILE) lib/$(SO_NAME) lib/libattx.so lib/pkgconfig/attx.pc \
+             $(addprefix include/attx/,$(notdir $(PUB_HDR)))
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/attx
 	install -m 755 $(BUILD)/attx $(DESTDIR)$(PREFIX)/bin/attx
 	install -m 644 $(BUILD)/libattx.a $(DESTDIR)$(PREFIX)/lib/libattx.a
+	install -m 755 $(BUILD)/$(SO_FILE) $(DESTDIR)$(PREFIX)/lib/$(SO_FILE)
+	ln -sf $(SO_FILE) $(DESTDIR)$(PREFIX)/lib/$(SO_NAME)
+	ln -sf $(SO_NAME) $(DESTDIR)$(PREFIX)/lib/libattx.so
 	install -m 644 $(PUB_HDR) $(DESTDIR)$(PREFIX)/include/attx/
-	sed -e 's|@PREFIX@|$(PREFIX)|' tools/attx.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/attx.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/attx.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/attx.pc
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))
+	if [ -d $(DESTDIR)$(PREFIX)/include/attx ]; then rmdir $(DESTDIR)$(PREFIX)/include/attx; fi
 
 clean:
 	rm -rf build build-san build-san-clang
+
+# ---------------------------------------------------------------------------------------------
+# Fuzzing (test/fuzz/README.md). `make fuzz` builds every test/fuzz/fuzz_<target>.c as a libFuzzer
+# binary with $(CC_FUZZ) (clang), ASan and UBSan into $(BUILD)/fuzz/, and runs each one in turn
+# for FUZZ_SECONDS on a copy of its seed corpus, printing its executions and coverage; it fails
+# when a target crashes (the input is then in $(BUILD)/fuzz/<target>/). `make fuzz-long`: an hour
+# each. `make test` runs the same files, built with $(CC) and replay.c, on the committed corpora
+# and regressions.
+CC_FUZZ      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_RSS_MB  ?= 2048
+FUZZ_SAN     ?= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := $(filter-out -O% -fsanitize% -fno-sanitize%,$(CFLAGS)) -O1 $(FUZZ_SAN)
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+
+.PHONY: fuzz fuzz-long fuzz-build
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: $(FUZZ_BIN)
+	@sh test/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_RSS_MB) $(FUZZ_TARGETS)
+
+fuzz-long:
+	$(MAKE) fuzz FUZZ_SECONDS=3600
+
+# the library instrumented for coverage (fuzzer-no-link), linked into every target
+$(BUILD)/fuzz/obj/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC_FUZZ) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/libattx.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/fuzz_util.h $(BUILD)/fuzz/libattx.a
+	$(CC_FUZZ) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libattx.a $(LDLIBS) -fopenmp
+
+$(FUZZ_REPLAY): $(BUILD)/test/fuzz_replay_%: test/fuzz/fuzz_%.c test/fuzz/replay.c test/fuzz/fuzz_util.h \
+                $(BUILD)/libattx.a | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DATTX_FUZZ_REPLAY -DFUZZ_TARGET='"$*"' -o $@ $< test/fuzz/replay.c \
+	    $(BUILD)/libattx.a -lcmocka $(LDLIBS) $(LDFLAGS)

@@ -264,11 +264,13 @@ int attx_dataset_read(attx_dataset *ds, const char *path, const attx_dataset_spe
     layout lay;
     int rc = make_layout(path, spec, text, len, &lay, &hdr, &r, err);
     if (rc == 0 && !lay.header && spec && (spec->text_cols || spec->label_col)) {
-        int label_only[1];
+        int label_only[MAX_TEXT_COLS];   /* parse_columns fills up to MAX_TEXT_COLS */
         int n_label = 0;
         if (spec->text_cols) rc = parse_columns(path, spec->text_cols, NULL, lay.text_col, &lay.n_text, err);
         if (rc == 0 && spec->label_col) {
             rc = parse_columns(path, spec->label_col, NULL, label_only, &n_label, err);
+            if (rc == 0 && n_label != 1)
+                rc = attx_fail(err, "%s: the label is one column ('%s' names %d)", path, spec->label_col, n_label);
             if (rc == 0) lay.label_col = label_only[0];
         }
         lay.n_fields = 0;
@@ -301,8 +303,9 @@ int attx_dataset_read(attx_dataset *ds, const char *path, const attx_dataset_spe
         errno = 0;
         long label = strtol(lf, &stop, 10);
         while (stop && isspace((unsigned char)*stop)) stop++;
-        if (rec.len[lay.label_col] == 0 || errno || *stop || label - lay.label_base < 0 ||
-            label - lay.label_base > 1000000) {
+        /* compared, not subtracted: label - label_base could overflow (e.g. LONG_MIN - 1) */
+        if (rec.len[lay.label_col] == 0 || errno || *stop || label < lay.label_base ||
+            label > lay.label_base + 1000000LL) {
             note_skip(ds, rec.line, "label '%.40s' is not a class number", lf);
             continue;
         }

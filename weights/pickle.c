@@ -207,6 +207,13 @@ static int push_new(machine *m, attx_pk_kind kind, uint32_t *id)
     return new_obj(m, kind, id) != 0 ? -1 : push(m, *id);
 }
 
+/* The stack's items from index `from` on; NULL when nothing was ever pushed (there are none,
+ * and arithmetic on the NULL stack would be undefined even for an offset of 0). */
+static const uint32_t *stack_from(const machine *m, size_t from)
+{
+    return m->stack ? m->stack + from : NULL;
+}
+
 /* The stack bottom that the innermost MARK protects. */
 static size_t stack_floor(const machine *m)
 {
@@ -575,7 +582,7 @@ static int op_tuple_n(machine *m, size_t n)
 {
     if (m->n_stack - stack_floor(m) < n) return fail(m, "stack underflow");
     uint32_t id;
-    if (new_seq(m, ATTX_PK_TUPLE, m->stack + m->n_stack - n, n, &id) != 0) return -1;
+    if (new_seq(m, ATTX_PK_TUPLE, stack_from(m, m->n_stack - n), n, &id) != 0) return -1;
     m->n_stack -= n;
     return push(m, id);
 }
@@ -588,7 +595,7 @@ static int op_from_mark(machine *m, attx_pk_kind kind)
     size_t n = m->n_stack - start;
     if (kind == ATTX_PK_DICT && n % 2 != 0) return fail(m, "a key without a value");
     uint32_t id;
-    if (new_seq(m, kind, m->stack + start, n, &id) != 0) return -1;
+    if (new_seq(m, kind, stack_from(m, start), n, &id) != 0) return -1;
     m->n_stack = start;
     return push(m, id);
 }
