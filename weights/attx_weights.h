@@ -170,6 +170,8 @@ void attx_jw_object_end(attx_json_writer *w);
 void attx_jw_array_begin(attx_json_writer *w);
 void attx_jw_array_end(attx_json_writer *w);
 void attx_jw_key(attx_json_writer *w, const char *key);
+/* A key of n bytes (it may hold NULs, written as \u0000). */
+void attx_jw_key_n(attx_json_writer *w, const char *key, size_t n);
 void attx_jw_string(attx_json_writer *w, const char *s);
 void attx_jw_string_n(attx_json_writer *w, const char *s, size_t n);
 void attx_jw_int(attx_json_writer *w, int64_t v);
@@ -180,7 +182,7 @@ void attx_jw_bool(attx_json_writer *w, int v);
 void attx_jw_null(attx_json_writer *w);
 /* Appends already-serialised JSON as one value (caller guarantees validity). */
 void attx_jw_raw(attx_json_writer *w, const char *json);
-/* A parsed value written out again (numbers as their literal text; keys end at a NUL). */
+/* A parsed value written out again (numbers as their literal text; keys whole, NULs too). */
 void attx_jw_value(attx_json_writer *w, const attx_json_value *v);
 /* Appends one JSON string with escapes to b (no writer state). */
 void attx_json_escape(attx_buf *b, const char *s, size_t n);

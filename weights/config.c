@@ -314,16 +314,17 @@ int attx_config_relabel(const char *json, const char *source, const char *const 
         attx_jw_string(&w, head);
         attx_jw_array_end(&w);
     }
-    /* every other key as it was */
+    /* every other key as it was (compared and written with their length: a key may hold a NUL) */
+    static const char *const replaced[] = {"architectures", "id2label", "label2id", "num_labels"};
     for (size_t i = 0; i < attx_json_len(root); i++) {
         size_t klen;
         const char *key = attx_json_key(root, i, &klen);
-        if (strcmp(key, "architectures") == 0 || strcmp(key, "id2label") == 0 || strcmp(key, "label2id") == 0 ||
-            strcmp(key, "num_labels") == 0)
-            continue;
-        const attx_json_value *v = attx_json_member(root, i);
-        attx_jw_key(&w, key);
-        attx_jw_value(&w, v);
+        int skip = 0;
+        for (size_t k = 0; k < sizeof replaced / sizeof replaced[0]; k++)
+            skip |= klen == strlen(replaced[k]) && memcmp(key, replaced[k], klen) == 0;
+        if (skip) continue;
+        attx_jw_key_n(&w, key, klen);
+        attx_jw_value(&w, attx_json_member(root, i));
     }
     attx_config_write_labels(&w, labels, n_labels);
     attx_jw_object_end(&w);

@@ -236,13 +236,18 @@ void attx_jw_array_end(attx_json_writer *w) { jw_close(w, JW_ARRAY, "]"); }
 
 void attx_jw_key(attx_json_writer *w, const char *key)
 {
+    attx_jw_key_n(w, key, key ? strlen(key) : 0);
+}
+
+void attx_jw_key_n(attx_json_writer *w, const char *key, size_t n)
+{
     if (w->failed) return;
     if (!key || w->depth == 0 || !(w->state[w->depth - 1] & JW_OBJECT) || w->after_key) {
         jw_fail(w);
         return;
     }
     jw_separate(w);
-    attx_json_escape(w->out, key, strlen(key));
+    attx_json_escape(w->out, key, n);
     attx_buf_append(w->out, ": ", w->pretty ? 2 : 1);
     w->after_key = 1;
 }
@@ -342,7 +347,8 @@ void attx_jw_value(attx_json_writer *w, const attx_json_value *v)
     case ATTX_JSON_OBJECT:
         attx_jw_object_begin(w);
         for (size_t i = 0; i < attx_json_len(v); i++) {
-            attx_jw_key(w, attx_json_key(v, i, &n));
+            const char *key = attx_json_key(v, i, &n);
+            attx_jw_key_n(w, key, n);
             attx_jw_value(w, attx_json_member(v, i));
         }
         attx_jw_object_end(w);
