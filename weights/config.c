@@ -10,7 +10,11 @@
 /* Upper bounds that catch corrupt configs before any allocation is sized from them. */
 enum {
     MAX_HIDDEN = 1 << 16, MAX_LAYERS = 1024, MAX_HEADS = 1024, MAX_VOCAB = 1 << 24,
-    MAX_POSITIONS = 1 << 20, MAX_LABELS = 1 << 20, MAX_IMAGE_SIDE = 16384
+    MAX_POSITIONS = 1 << 20, MAX_LABELS = 1 << 20, MAX_IMAGE_SIDE = 16384,
+    /* attn1's position table, T x d_e floats, is computed on loading, not stored: without this
+     * bound a 3 KB file could ask for gigabytes and minutes (2^26 floats = 256 MB, attx train's
+     * largest: --max-len 8192 x --hidden 8192) */
+    MAX_ATTN1_TABLE = 1 << 26
 };
 
 const char *attx_arch_name(attx_arch arch)
@@ -221,6 +225,10 @@ static int parse_attn1(attx_config *c, const attx_json_value *root, attx_error *
     if (c->hidden_size % 2 != 0)
         return attx_fail(err, "\"hidden_size\" %d must be even (interleaved sinusoidal positions)",
                          c->hidden_size);
+    if ((int64_t)c->max_position_embeddings * c->hidden_size > MAX_ATTN1_TABLE)
+        return attx_fail(err, "\"max_position_embeddings\" %d x \"hidden_size\" %d is over %d: the position "
+                         "table attn1 computes would take %lld MB", c->max_position_embeddings, c->hidden_size,
+                         MAX_ATTN1_TABLE, (long long)c->max_position_embeddings * c->hidden_size * 4 >> 20);
     if (c->pad_token_id >= c->vocab_size)
         return attx_fail(err, "\"pad_token_id\" %d is outside the vocabulary (%d)", c->pad_token_id,
                          c->vocab_size);

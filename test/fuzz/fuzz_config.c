@@ -3,7 +3,8 @@
  * classification head) and, on the same text, preprocessor_config.json parsing.
  * (Configs inside a .safetensors file's __metadata__ go through fuzz_safetensors.)
  * Properties checked:
- *   - a parsed config is sane: sizes in range, every class named, specs listed;
+ *   - a parsed config is sane: sizes in range, every class named, specs listed, and nothing
+ *     computed on loading is sized beyond 256 MB by the config alone (attn1's position table);
  *   - relabelling a parsed config gives a config that parses, with the new classes and the
  *     same architecture and sizes;
  *   - a parsed preprocessor config has positive sizes and standard deviations. */
@@ -20,6 +21,8 @@ static void check_config(const attx_config *c)
     if (c->arch != ATTX_ARCH_VIT) FUZZ_CHECK(c->pad_token_id >= 0 && c->pad_token_id < c->vocab_size);
     if (c->arch == ATTX_ARCH_VIT)
         FUZZ_CHECK(c->patch_size >= 1 && c->patch_size <= c->image_height && c->patch_size <= c->image_width);
+    /* loading computes attn1's position table, T x d_e floats: at most 256 MB, whatever the config */
+    if (c->arch == ATTX_ARCH_ATTN1) FUZZ_CHECK((int64_t)c->max_position_embeddings * c->hidden_size <= 1 << 26);
     FUZZ_CHECK(c->num_labels >= 1 && c->labels);
     for (int i = 0; i < c->num_labels; i++) FUZZ_CHECK(c->labels[i] != NULL);
 
