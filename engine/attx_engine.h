@@ -140,7 +140,10 @@ int attx_backward(attx_ctx *ctx, attx_tensor *out, const float *seed);
 typedef struct attx_model attx_model;   /* opaque */
 
 /* Loads a model: a Hugging Face directory or a .safetensors file made by `attx convert`.
- * F32 weights are used in place from the mapped file; F16/BF16 are converted to F32 once. */
+ * F32 weights are used in place from the mapped file; F16/BF16 are converted to F32 once.
+ * Besides the files' own checks: a vocabulary with more tokens than the word embeddings have
+ * rows is an error, and so is a .safetensors file whose metadata does not match its
+ * attx.checksum or, without one, whose vocabulary has not one token per embedding row. */
 int attx_model_open(attx_model **out, const char *path, attx_error *err);
 void attx_model_close(attx_model *m);
 const attx_config *attx_model_config(const attx_model *m);

@@ -156,14 +156,16 @@ static void bind_vit(attx_model *m)
 
 /* The vocabulary (n tokens, one per line) against the word embeddings' rows (vocab_size): a
  * token past the last row could not be looked up. A vocabulary saved in the weights file's
- * __metadata__ (attx.vocab, written with the embeddings) must have exactly one token per row:
- * one line more or fewer, as a flipped bit that turns "\n" into "\f" makes of two lines,
- * shifts the id of every later token and silently changes what the model reads. (A Hugging
- * Face vocab.txt may be shorter than the embedding, whose last rows are then unused.) */
+ * __metadata__ (attx.vocab) without attx.checksum (files attx wrote before it had one) must
+ * have exactly one token per row, as every such file attx train wrote has: a flipped bit that
+ * turns "\n" into "\f" joins two lines, shifts the id of every later token and silently
+ * changes what the model reads. With the checksum (checked on opening) any length is fine, as
+ * it is for a Hugging Face vocab.txt (the embedding's last rows are then unused). */
 static int check_vocab_rows(const attx_model *m, size_t n, attx_error *err)
 {
     const attx_config *c = m->config;
-    int saved_with_weights = attx_tensor_file_meta(&m->files.weights, "attx.vocab") != NULL;
+    int saved_with_weights = attx_tensor_file_meta(&m->files.weights, "attx.vocab") != NULL &&
+                             !attx_tensor_file_meta(&m->files.weights, "attx.checksum");
     if (n > (size_t)c->vocab_size)
         return attx_fail(err, "%s: %zu tokens, more than the config's vocab_size %d (the rows of the word "
                          "embeddings)", m->files.vocab_source, n, c->vocab_size);

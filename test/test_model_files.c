@@ -471,14 +471,40 @@ static void test_misspelt_tensor(void **state)
     tu_rmdir(dir);
 }
 
-/* The vocabulary against the word embeddings (attx_model_open): more tokens than rows is an
- * error; a vocabulary saved in the weights file's metadata must have exactly one per row, so
- * that a header bit flip joining two lines ("\n" -> "\f") is an error, not a shifted
- * tokenizer; an HF vocab.txt may be shorter (its last rows unused, as transformers allows). */
+/* Flips one character of a safetensors file's header: the `nth` occurrence (1-based) of `find`
+ * after `after` has its byte at `offset` replaced by `to`. Writes the result to `out`. */
+static void flip_header(const char *in, const char *out, const char *after, const char *find, int nth, int offset,
+                        char to)
+{
+    size_t len;
+    char *bytes = tu_read(in, &len);
+    uint64_t header = 0;
+    for (int i = 7; i >= 0; i--) header = header << 8 | (unsigned char)bytes[i];
+    char last = bytes[8 + header - 1];
+    bytes[8 + header - 1] = '\0';   /* for strstr; put back below */
+    char *at = strstr(bytes + 8, after);
+    assert_non_null(at);
+    for (int i = 0; i < nth; i++) {
+        at = strstr(at + 1, find);
+        assert_non_null(at);
+    }
+    at[offset] = to;
+    bytes[8 + header - 1] = last;
+    tu_write(out, bytes, len);
+    free(bytes);
+}
+
+/* The model's header metadata is checked: attx.checksum (FNV-1a 64 of the config, vocabulary
+ * and settings, written by attx_model_save) catches a flipped bit in any of them; a file
+ * without it (written before attx had it) must have one vocabulary token per embedding row,
+ * so that a bit flip joining two lines ("\n" -> "\f" in the JSON string) is an error, not a
+ * shifted tokenizer. More tokens than rows is an error; an HF vocab.txt may be shorter (its last
+ * rows unused, as transformers allows). */
 static void test_vocab_rows(void **state)
 {
     (void)state;
-    char *dir = tu_mkdtemp(), *saved = tu_path(dir, "tiny.safetensors"), *flipped = tu_path(dir, "flip.safetensors");
+    char *dir = tu_mkdtemp(), *saved = tu_path(dir, "tiny.safetensors"), *flipped = tu_path(dir, "flip.safetensors"),
+         *old = tu_path(dir, "old.safetensors");
     attx_model *m;
     attx_error err;
     if (attx_model_open(&m, "test/fixtures/bert/tiny", &err) != 0) fail_msg("%s", err.msg);
@@ -487,31 +513,43 @@ static void test_vocab_rows(void **state)
     attx_model_close(m);
     if (attx_model_open(&m, saved, &err) != 0) fail_msg("%s", err.msg);
     attx_model_close(m);
-
-    /* the flip: the tenth "\n" escape of attx.vocab's JSON string (after the special tokens)
-     * becomes "\f" */
-    size_t len;
-    char *bytes = tu_read(saved, &len);
-    uint64_t header = 0;
-    for (int i = 7; i >= 0; i--) header = header << 8 | (unsigned char)bytes[i];
-    char last = bytes[8 + header - 1];
-    bytes[8 + header - 1] = '\0';   /* for strstr; put back below */
-    char *vocab = strstr(bytes + 8, "\"attx.vocab\"");
-    assert_non_null(vocab);
-    char *nl = vocab;
-    for (int i = 0; i < 10; i++) {
-        nl = strstr(nl + 1, "\\n");
-        assert_non_null(nl);
-    }
-    nl[1] = 'f';
-    bytes[8 + header - 1] = last;
-    tu_write(flipped, bytes, len);
-    assert_int_equal(attx_model_open(&m, flipped, &err), -1);
     char want[512];
+    snprintf(want, sizeof want, "%s: the header's metadata (config, vocabulary, settings) does not match its "
+             "checksum attx.checksum", flipped);
+    /* the tenth "\n" of attx.vocab (after the special tokens) becomes "\f"; a label's letter */
+    flip_header(saved, flipped, "\"attx.vocab\"", "\\n", 10, 1, 'f');
+    assert_int_equal(attx_model_open(&m, flipped, &err), -1);
+    assert_contains(err.msg, want);
+    flip_header(saved, flipped, "\"attx.config\"", "negative", 1, 7, 'f');
+    assert_int_equal(attx_model_open(&m, flipped, &err), -1);
+    assert_contains(err.msg, want);
+
+    /* the same file as attx wrote it before attx.checksum: the vocabulary's line count */
+    attx_tensor_file f;
+    if (attx_safetensors_open(&f, saved, &err) != 0) fail_msg("%s", err.msg);
+    attx_st_entry *e = calloc(f.n_tensors, sizeof *e);
+    for (size_t t = 0; t < f.n_tensors; t++) {
+        e[t] = (attx_st_entry){.name = f.tensors[t].name, .dtype = ATTX_F32, .ndim = f.tensors[t].ndim,
+                               .stored = &f.tensors[t]};
+        memcpy(e[t].shape, f.tensors[t].shape, sizeof e[t].shape);
+    }
+    const char *keys[8], *vals[8];
+    size_t n_meta = 0;
+    for (size_t k = 0; k < f.n_meta; k++)
+        if (strcmp(f.meta_keys[k], "attx.checksum") != 0) keys[n_meta] = f.meta_keys[k], vals[n_meta++] = f.meta_values[k];
+    assert_int_equal(n_meta, f.n_meta - 1);
+    if (attx_safetensors_write(old, e, f.n_tensors, keys, vals, n_meta, &err) != 0) fail_msg("%s", err.msg);
+    free(e);
+    attx_tensor_file_close(&f);
+    if (attx_model_open(&m, old, &err) != 0) fail_msg("%s", err.msg);
+    attx_model_close(m);
+    flip_header(old, flipped, "\"attx.vocab\"", "\\n", 10, 1, 'f');
+    assert_int_equal(attx_model_open(&m, flipped, &err), -1);
     snprintf(want, sizeof want, "%s (__metadata__ attx.vocab): 63 tokens but the word embeddings have 64 rows", flipped);
     assert_contains(err.msg, want);
-    free(bytes);
 
+    size_t len;
+    char *bytes;
     /* an HF directory: vocab.txt one line longer is an error, one line shorter is not */
     const char *names[] = {"config.json", "model.safetensors"};
     for (int i = 0; i < 2; i++) {
@@ -535,7 +573,7 @@ static void test_vocab_rows(void **state)
     if (attx_model_open(&m, dir, &err) != 0) fail_msg("%s", err.msg);
     assert_int_equal(attx_wordpiece_vocab_size(attx_model_tokenizer(m)), 63);
     attx_model_close(m);
-    free(longer), free(bytes), free(vocab_txt), free(saved), free(flipped);
+    free(longer), free(bytes), free(vocab_txt), free(saved), free(flipped), free(old);
     tu_rmdir(dir);
 }
 

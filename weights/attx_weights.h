@@ -459,10 +459,11 @@ void attx_model_files_close(attx_model_files *m);
 /* The stored tensor behind a canonical HF name, or NULL. */
 const attx_stored_tensor *attx_model_tensor(const attx_model_files *m, const char *name);
 /* The __metadata__ of a self-contained model file (format, attx.config, attx.vocab,
- * attx.tokenizer, attx.preprocessor, attx.sentence, those the model has) into keys/values
- * (room for ATTX_MODEL_META_MAX); scratch holds attx.sentence's text until the write is done.
+ * attx.tokenizer, attx.preprocessor, attx.sentence, those the model has, and attx.checksum,
+ * their FNV-1a 64, which attx_model_files_open checks when a file has it) into keys/values
+ * (room for ATTX_MODEL_META_MAX); scratch holds texts made here until the write is done.
  * Returns the count. */
-#define ATTX_MODEL_META_MAX 6
+#define ATTX_MODEL_META_MAX 7
 size_t attx_model_files_metadata(const attx_model_files *m, const char **keys, const char **values, attx_buf *scratch);
 /* Total parameters of the tensors the model uses. */
 uint64_t attx_model_param_count(const attx_model_files *m);

@@ -76,6 +76,44 @@ static int take_metadata(attx_model_files *m, const char *key, char **text, size
     return 0;
 }
 
+/* The metadata attx writes with a model, in the order the checksum covers them. */
+static const char *const checksummed_keys[] = {"attx.config", "attx.vocab", "attx.tokenizer", "attx.preprocessor",
+                                               "attx.sentence"};
+enum { N_CHECKSUMMED = sizeof checksummed_keys / sizeof checksummed_keys[0] };
+
+/* attx.checksum: FNV-1a 64 over "key\0value\0" of each of those keys present, in that order, as
+ * "fnv1a64:" and 16 hex digits. A flipped bit anywhere in them (a label, a number of the config,
+ * a token, two vocabulary lines joined) would otherwise change what the model does, silently. */
+static void metadata_checksum(const char *const *values, char out[32])
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int k = 0; k < N_CHECKSUMMED; k++) {
+        if (!values[k]) continue;
+        const char *parts[2] = {checksummed_keys[k], values[k]};
+        for (int p = 0; p < 2; p++)
+            for (const unsigned char *c = (const unsigned char *)parts[p];; c++) {
+                h = (h ^ *c) * 0x100000001b3ull;   /* the NUL too: "ab","c" differs from "a","bc" */
+                if (!*c) break;
+            }
+    }
+    snprintf(out, 32, "fnv1a64:%016llx", (unsigned long long)h);
+}
+
+/* A model file's attx.checksum, when it has one, against its metadata. */
+static int check_metadata_checksum(const attx_tensor_file *f, attx_error *err)
+{
+    const char *stored = attx_tensor_file_meta(f, "attx.checksum");
+    if (!stored) return 0;
+    const char *values[N_CHECKSUMMED];
+    for (int k = 0; k < N_CHECKSUMMED; k++) values[k] = attx_tensor_file_meta(f, checksummed_keys[k]);
+    char want[32];
+    metadata_checksum(values, want);
+    if (strcmp(stored, want) != 0)
+        return attx_fail(err, "%s: the header's metadata (config, vocabulary, settings) does not match its checksum "
+                         "attx.checksum (%.40s, computed %s): the file is damaged", f->path, stored, want);
+    return 0;
+}
+
 /* Zip files start with "PK\3\4": a torch.save checkpoint; anything else is read as safetensors. */
 static int open_weights(attx_tensor_file *f, const char *path, attx_error *err)
 {
@@ -169,6 +207,7 @@ static int locate_pieces(attx_model_files *m, const char *path, attx_error *err)
         goto done;
     }
     size_t len;
+    if (check_metadata_checksum(&m->weights, err) != 0) goto done;
     if (take_metadata(m, "attx.config", &m->config_json, &len, &m->config_source, err) ||
         take_metadata(m, "attx.vocab", &m->vocab_text, &m->vocab_len, &m->vocab_source, err) ||
         take_metadata(m, "attx.tokenizer", &m->tokenizer_json, NULL, &m->tokenizer_source, err) ||
@@ -422,13 +461,20 @@ size_t attx_model_files_metadata(const attx_model_files *m, const char **keys, c
 {
     size_t n = 0;
     keys[n] = "format"; values[n++] = "pt";   /* what HF's save_pretrained writes */
-    keys[n] = "attx.config"; values[n++] = m->config_json;
-    if (m->vocab_text) { keys[n] = "attx.vocab"; values[n++] = m->vocab_text; }
-    if (m->tokenizer_json) { keys[n] = "attx.tokenizer"; values[n++] = m->tokenizer_json; }
-    if (m->preprocessor_json) { keys[n] = "attx.preprocessor"; values[n++] = m->preprocessor_json; }
-    if (m->has_sentence) {
-        attx_sentence_config_write(&m->sentence, scratch);
-        keys[n] = "attx.sentence"; values[n++] = scratch->data;
-    }
+    /* scratch gets the sentence settings' text, a NUL, the checksum: pointers into it are taken
+     * once it is complete (appending may move it) */
+    size_t at = scratch->len;
+    if (m->has_sentence) attx_sentence_config_write(&m->sentence, scratch);
+    size_t checksum_at = scratch->len + 1;
+    const char *covered[N_CHECKSUMMED] = {m->config_json, m->vocab_text, m->tokenizer_json, m->preprocessor_json,
+                                          m->has_sentence && scratch->data ? scratch->data + at : NULL};
+    char checksum[32];
+    metadata_checksum(covered, checksum);
+    attx_buf_append(scratch, "", 1);
+    attx_buf_puts(scratch, checksum);
+    covered[4] = m->has_sentence && !scratch->failed ? scratch->data + at : NULL;
+    for (int k = 0; k < N_CHECKSUMMED; k++)
+        if (covered[k]) { keys[n] = checksummed_keys[k]; values[n++] = covered[k]; }
+    if (!scratch->failed) { keys[n] = "attx.checksum"; values[n++] = scratch->data + checksum_at; }
     return n;
 }
