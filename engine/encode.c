@@ -34,7 +34,7 @@ int attx_encode_text_max(const attx_model *m, const char *text, size_t len, int 
             return attx_fail(err, "out of memory");
         }
         out->ids[0] = sp.cls;
-        memcpy(out->ids + 1, out->tokens.ids, kept * sizeof *out->ids);
+        if (kept) memcpy(out->ids + 1, out->tokens.ids, kept * sizeof *out->ids);   /* ids NULL when none */
         for (size_t t = kept + 1; t < T; t++) out->ids[t] = sp.unk;
         return 0;
     }
@@ -59,7 +59,7 @@ int attx_encode_text_max(const attx_model *m, const char *text, size_t len, int 
         return attx_fail(err, "out of memory");
     }
     out->ids[0] = sp.cls;
-    memcpy(out->ids + 1, out->tokens.ids, kept * sizeof *out->ids);
+    if (kept) memcpy(out->ids + 1, out->tokens.ids, kept * sizeof *out->ids);
     out->ids[kept + 1] = sp.sep;
     return 0;
 }
