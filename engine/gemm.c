@@ -24,6 +24,7 @@
  * never split K. test_gemm.c replays this arithmetic in scalar code and compares bits.
  */
 #include "kernels.h"
+#include "parallel.h"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -588,10 +589,6 @@ static void gemm_serial(const gemm_plan *plan, const gemm_args *g)
  * boundaries. K is never split, so each element is computed by one thread, the same way.
  * ========================================================================================== */
 
-/* Below this many multiply-adds per thread, starting threads costs more than it saves
- * (2^18 MACs ≈ 2.5 µs on one Zen 4 core). */
-#define MIN_MACS_PER_THREAD (1 << 18)
-
 /* Estimated cost of a tm × tn grid: the largest rectangle's multiply-adds including padding,
  * plus its packing (A once per NC columns, B once), each packed float counted as 16 MACs. */
 static double grid_cost(const gemm_plan *plan, int M, int N, int K, int tm, int tn)
@@ -681,11 +678,14 @@ void attx_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, in
         .C = C, .ldc = ldc, .beta_one = beta != 0.0f,
     };
 
-    /* inside a parallel region (e.g. one GEMM per attention head): this thread alone */
+    /* inside a parallel region (e.g. one GEMM per attention head): this thread alone; else 2
+     * threads from the threshold on, and one more per half of it (parallel.h) */
     int nt = 1;
-    if (!omp_in_parallel()) {
+    double macs = (double)M * N * K;
+    if (!omp_in_parallel() && ATTX_PARALLEL(ATTX_WORK_GEMM, macs)) {
         int max_threads = omp_get_max_threads();
-        double useful = (double)M * N * K / MIN_MACS_PER_THREAD;
+        double per_thread = attx_parallel_min_work[ATTX_WORK_GEMM] / 2.0;
+        double useful = per_thread > 0 ? macs / per_thread : max_threads;
         nt = useful >= max_threads ? max_threads : imax(1, (int)useful);
     }
     if (nt == 1) {
@@ -693,7 +693,7 @@ void attx_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, in
         return;
     }
     int *last_threads = &tls_last_threads;
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if (nt > 1)
     {
         /* the team may be smaller than asked for: cut C for the threads it has */
         int team = omp_get_num_threads(), tm = 1, tn = 1;

@@ -6,6 +6,7 @@
 #include "kernels.h"
 #include "mathf.h"
 #include "ops.h"
+#include "parallel.h"
 
 #include <string.h>
 
@@ -19,7 +20,7 @@ attx_tensor *attx_op_attention_scores(attx_ctx *ctx, attx_tensor *q, attx_tensor
     int64_t B = q->shape[0], T = q->shape[1], S = k->shape[1], HD = q->shape[2], d = HD / H;
     attx_tensor *scores = attx_tensor_4d(ctx, B, H, T, S);
     if (!scores) return NULL;
-#pragma omp parallel for collapse(2) if (B * H > 1)
+#pragma omp parallel for collapse(2) if (B * H > 1 && ATTX_PARALLEL(ATTX_WORK_GEMM, B * H * T * S * d))
     for (int64_t b = 0; b < B; b++)
         for (int64_t h = 0; h < H; h++) {
             float *s = scores->data + (b * H + h) * T * S;
@@ -49,7 +50,7 @@ static void scores_backward(attx_ctx *ctx, attx_node *node)
         ctx->failed = 1;
         return;
     }
-#pragma omp parallel for collapse(2) if (B * H > 1)
+#pragma omp parallel for collapse(2) if (B * H > 1 && ATTX_PARALLEL(ATTX_WORK_GEMM, 2 * B * H * T * S * d))
     for (int64_t b = 0; b < B; b++)
         for (int64_t h = 0; h < H; h++) {
             const float *ds = scores->grad + (b * H + h) * T * S;
@@ -87,7 +88,7 @@ attx_tensor *attx_op_softmax(attx_ctx *ctx, attx_tensor *scores, const uint8_t *
     int64_t H = scores->shape[1], T = scores->shape[2], S = scores->shape[3], rows = scores->numel / S;
     attx_tensor *probs = attx_tensor_new(ctx, 4, scores->shape);
     if (!probs) return NULL;
-#pragma omp parallel for if (scores->numel > 32768)
+#pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_EXP, scores->numel))
     for (int64_t r = 0; r < rows; r++)        /* row r = ((b·H + h)·T + t) */
         softmax_row(scores->data + r * S, key_valid ? key_valid + (r / (H * T)) * S : NULL,
                     probs->data + r * S, S);
@@ -102,7 +103,7 @@ static void softmax_backward(attx_ctx *ctx, attx_node *node)
     float *ds = attx_grad(ctx, scores);
     if (!ds) return;
     int64_t S = probs->shape[3], rows = probs->numel / S;
-#pragma omp parallel for if (probs->numel > 32768)
+#pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_EXP, probs->numel))
     for (int64_t r = 0; r < rows; r++) {
         const float *p = probs->data + r * S, *dp = probs->grad + r * S;
         float dot = 0.0f;
@@ -121,7 +122,7 @@ attx_tensor *attx_op_attention_context(attx_ctx *ctx, attx_tensor *probs, attx_t
     int64_t HV = v->shape[2], dv = HV / H;
     attx_tensor *out = attx_tensor_3d(ctx, B, T, HV);
     if (!out) return NULL;
-#pragma omp parallel for collapse(2) if (B * H > 1)
+#pragma omp parallel for collapse(2) if (B * H > 1 && ATTX_PARALLEL(ATTX_WORK_GEMM, B * H * T * S * dv))
     for (int64_t b = 0; b < B; b++)
         for (int64_t h = 0; h < H; h++)
             attx_gemm(0, 0, (int)T, (int)dv, (int)S, probs->data + (b * H + h) * T * S, (int)S,
@@ -140,7 +141,7 @@ static void context_backward(attx_ctx *ctx, attx_node *node)
     float *dp = (probs->flags & ATTX_REQUIRES_GRAD) ? attx_grad(ctx, probs) : NULL;
     float *dvv = (v->flags & ATTX_REQUIRES_GRAD) ? attx_grad(ctx, v) : NULL;
     if (((probs->flags & ATTX_REQUIRES_GRAD) && !dp) || ((v->flags & ATTX_REQUIRES_GRAD) && !dvv)) return;
-#pragma omp parallel for collapse(2) if (B * H > 1)
+#pragma omp parallel for collapse(2) if (B * H > 1 && ATTX_PARALLEL(ATTX_WORK_GEMM, 2 * B * H * T * S * dv))
     for (int64_t b = 0; b < B; b++)
         for (int64_t h = 0; h < H; h++) {
             const float *dc = out->grad + b * T * HV + h * dv;

@@ -1,8 +1,7 @@
 /* ops_elementwise.c — residual add, scaling, GELU, tanh and reshaping, forward and backward. */
 #include "mathf.h"
 #include "ops.h"
-
-#define PARALLEL_MIN 32768   /* below this many elements a parallel loop costs more than it saves */
+#include "parallel.h"
 
 static attx_tensor *like(attx_ctx *ctx, const attx_tensor *x)
 {
@@ -18,7 +17,7 @@ static void add_backward(attx_ctx *ctx, attx_node *node)
         if (!(in->flags & ATTX_REQUIRES_GRAD)) continue;
         float *dx = attx_grad(ctx, in);
         if (!dx) return;
-#pragma omp parallel for if (in->numel > PARALLEL_MIN)
+#pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_STREAM, in->numel))
         for (int64_t i = 0; i < in->numel; i++) dx[i] += dy[i];
     }
 }
@@ -28,7 +27,7 @@ attx_tensor *attx_op_add(attx_ctx *ctx, attx_tensor *a, attx_tensor *b)
     if (!a || !b) return NULL;
     attx_tensor *y = like(ctx, a);
     if (!y) return NULL;
-#pragma omp parallel for if (a->numel > PARALLEL_MIN)
+#pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_STREAM, a->numel))
     for (int64_t i = 0; i < a->numel; i++) y->data[i] = a->data[i] + b->data[i];
     attx_record(ctx, add_backward, y, a, b, NULL, NULL);
     return y;
@@ -105,7 +104,7 @@ static void gelu_backward(attx_ctx *ctx, attx_node *node)
     float *dx = attx_grad(ctx, x);
     if (!dx) return;
     int64_t n = x->numel;
-#pragma omp parallel for if (n > PARALLEL_MIN)
+#pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_EXP, n))
     for (int64_t c = 0; c < n; c += CHUNK)
         gelu_backward_kernel(x->data + c, node->out->grad + c, dx + c, n - c < CHUNK ? n - c : CHUNK);
 }
@@ -116,7 +115,7 @@ attx_tensor *attx_op_gelu(attx_ctx *ctx, attx_tensor *x)
     attx_tensor *y = like(ctx, x);
     if (!y) return NULL;
     int64_t n = x->numel;
-#pragma omp parallel for if (n > PARALLEL_MIN)
+#pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_EXP, n))
     for (int64_t c = 0; c < n; c += CHUNK) gelu_kernel(x->data + c, y->data + c, n - c < CHUNK ? n - c : CHUNK);
     attx_record(ctx, gelu_backward, y, x, NULL, NULL, NULL);
     return y;

@@ -1,5 +1,6 @@
 /* ops_embedding.c — table lookups (word, position, token type) and taking the [CLS] row. */
 #include "ops.h"
+#include "parallel.h"
 
 #include <string.h>
 
@@ -136,7 +137,7 @@ attx_tensor *attx_op_patchify(attx_ctx *ctx, attx_tensor *pixels, int P)
     int64_t N = (H / P) * (W / P), F = C * P * P;
     attx_tensor *y = attx_tensor_3d(ctx, B, N, F);
     if (!y) return NULL;
-#pragma omp parallel for collapse(2) if (B * N * F > 65536)
+#pragma omp parallel for collapse(2) if (ATTX_PARALLEL(ATTX_WORK_STREAM, B * N * F))
     for (int64_t b = 0; b < B; b++)
         for (int64_t n = 0; n < N; n++)
             for (int64_t f = 0; f < F; f++)

@@ -1,5 +1,6 @@
 /* ops_layernorm.c — LayerNorm over the last dimension, forward and backward. */
 #include "ops.h"
+#include "parallel.h"
 
 #include <math.h>
 
@@ -24,7 +25,7 @@ attx_tensor *attx_op_layernorm(attx_ctx *ctx, attx_tensor *x, attx_tensor *gamma
         return NULL;
     }
     const float *g = gamma->data, *bt = beta->data;
-#pragma omp parallel for if (N * D > 32768)
+#pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_LAYERNORM, N * D))
     for (int64_t r = 0; r < N; r++) {
         const float *xr = x->data + r * D;
         float *yr = y->data + r * D;
@@ -64,7 +65,7 @@ static void layernorm_backward(attx_ctx *ctx, attx_node *node)
     if (x->flags & ATTX_REQUIRES_GRAD) {
         float *dx = attx_grad(ctx, x);
         if (!dx) return;
-#pragma omp parallel for if (N * D > 32768)
+#pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_LAYERNORM, N * D))
         for (int64_t r = 0; r < N; r++) {
             const float *xr = x->data + r * D, *dyr = dy + r * D;
             float m = sv->mean[r], s = sv->rstd[r];
@@ -88,7 +89,7 @@ static void layernorm_backward(attx_ctx *ctx, attx_node *node)
     float *dgamma = dg ? attx_grad(ctx, gamma) : NULL, *dbeta = db ? attx_grad(ctx, beta) : NULL;
     if ((dg && !dgamma) || (db && !dbeta)) return;
     /* per feature, rows summed in order by one thread: thread-count independent */
-#pragma omp parallel for if (N * D > 32768)
+#pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_LAYERNORM, N * D))
     for (int64_t i = 0; i < D; i++) {
         float sg = 0.0f, sb = 0.0f;
         for (int64_t r = 0; r < N; r++) {

@@ -1,6 +1,7 @@
 /* ops_linear.c — the linear layer y = x W^T + b, forward and backward, on the GEMM. */
 #include "ops.h"
 #include "kernels.h"
+#include "parallel.h"
 
 /* rows of x: the product of every dimension but the last */
 static int64_t leading_rows(const attx_tensor *x)
@@ -23,7 +24,7 @@ attx_tensor *attx_op_linear(attx_ctx *ctx, attx_tensor *x, attx_tensor *W, attx_
     attx_gemm(0, 1, (int)N, (int)out_features, (int)in, x->data, (int)in, W->data, (int)in, 0.0f,
               y->data, (int)out_features);
     if (b) {
-#pragma omp parallel for if (N * out_features > 65536)
+#pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_STREAM, N * out_features))
         for (int64_t r = 0; r < N; r++)
             for (int64_t c = 0; c < out_features; c++) y->data[r * out_features + c] += b->data[c];
     }
@@ -54,7 +55,7 @@ static void linear_backward(attx_ctx *ctx, attx_node *node)
         if (!db) return;
         /* column sums, each column summed in row order by one thread: the same bits for any
          * thread count */
-#pragma omp parallel for if (N * out_features > 65536)
+#pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_STREAM, N * out_features))
         for (int64_t c = 0; c < out_features; c++) {
             float s = 0.0f;
             for (int64_t r = 0; r < N; r++) s += dy[r * out_features + c];

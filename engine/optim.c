@@ -4,6 +4,7 @@
  * torch.optim.AdamW without amsgrad). Everything runs in parameter order, element by element,
  * so the result does not depend on the number of threads. */
 #include "attx_engine.h"
+#include "parallel.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -74,7 +75,7 @@ void attx_adamw_step(attx_adamw *opt, double lr)
         float *w = p->data, *m = opt->m[i], *v = opt->v[i];
         const float *g = p->grad;
         int decay = opt->decay[i] && c->weight_decay != 0;
-#pragma omp parallel for if (p->numel > 65536)
+#pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_STREAM, p->numel))
         for (int64_t k = 0; k < p->numel; k++) {
             if (decay) w[k] = w[k] * shrink;
             m[k] = m[k] * b1 + one_minus_b1 * g[k];

@@ -10,6 +10,7 @@
  * same whether the chunks ran on one thread or many.
  */
 #include "shapley_internal.h"
+#include "parallel.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ int attx_shapley_exact(const attx_game *g, int max_players, double *phi, attx_sh
     int threads = g->thread_safe ? omp_get_max_threads() : 1;
     if ((size_t)threads > n_chunks) threads = (int)n_chunks;
 
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads) if (threads > 1 && ATTX_PARALLEL(ATTX_WORK_COALITIONS, total))
     {
         uint64_t *masks = malloc(chunk * sizeof *masks);
         double *values = malloc(chunk * sizeof *values);

@@ -1,6 +1,7 @@
 /* tcav_logreg.c — L2-regularised logistic regression (sklearn's LogisticRegression objective)
  * by L-BFGS in double precision, for concept activation vectors. */
 #include "attx_explain.h"
+#include "parallel.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ static double objective(const problem *p, const double *z, double *grad)
     int d = p->d;
     double b = p->intercept ? z[d] : 0;
     long chunks = (long)p->chunks;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (chunks > 1 && ATTX_PARALLEL(ATTX_WORK_LOGREG, p->n * (size_t)d))
     for (long c = 0; c < chunks; c++) {
         double *part = p->partial + (size_t)c * (size_t)(d + 2);
         memset(part, 0, (size_t)(d + 2) * sizeof *part);

@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include "kernels.h"
+#include "parallel.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static float uniform(void)   /* in [-1, 1) */
@@ -304,10 +305,13 @@ static void test_exact_replay(void **state)
 
 /* ---- determinism across threads -------------------------------------------------------------- */
 
-/* 1, 2 and 3 threads (3 > cores still gives a third way of cutting C) give the same bits */
+/* 1, 2 and 3 threads (3 > cores still gives a third way of cutting C) give the same bits; the
+ * threshold of parallel.h at 0, so that every shape runs on all the threads asked for */
 static void test_threads_bitwise_identical(void **state)
 {
     (void)state;
+    int64_t saved = attx_parallel_min_work[ATTX_WORK_GEMM];
+    attx_parallel_min_work[ATTX_WORK_GEMM] = 0;
     const int shapes[][6] = {
         {0, 1, 128, 768, 768, 0}, {0, 0, 257, 129, 300, 1}, {1, 0, 1000, 37, 515, 0},
         {1, 1, 63, 1001, 129, 1}, {0, 1, 129, 3072, 97, 0}, {0, 0, 2, 4099, 333, 0},
@@ -338,6 +342,7 @@ static void test_threads_bitwise_identical(void **state)
         omp_set_num_threads(2);
         problem_free(&p);
     }
+    attx_parallel_min_work[ATTX_WORK_GEMM] = saved;
 }
 
 /* 8 independent attention-sized GEMMs (scores = Q·K^T, then P·V with beta = 1) run from inside
