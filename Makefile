@@ -113,6 +113,7 @@ $(BUILD)/libattx.so: $(BUILD)/$(SO_FILE)
 $(BUILD)/attx: $(TOOL_OBJ) $(BUILD)/libattx.a
 	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libattx.a $(LDLIBS)
 
+$(BUILD)/test/test_threads: LDLIBS += -lpthread
 $(BUILD)/test/%: test/%.c $(BUILD)/libattx.a | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libattx.a -lcmocka $(LDLIBS) $(LDFLAGS)
@@ -136,8 +137,10 @@ $(BUILD)/attx-mpi: $(MPI_OBJ) $(BUILD)/libattx.a
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # ---------------------------------------------------------------------------------------------
-test: $(BUILD)/attx $(TEST_BIN) $(FUZZ_REPLAY) $(if $(HAVE_MPI),$(BUILD)/attx-mpi)
-	@ATTX=$(BUILD)/attx ATTX_MPI_BIN=$(BUILD)/attx-mpi BUILD=$(BUILD) sh test/run_tests.sh $(TEST_BIN) $(FUZZ_REPLAY)
+# test_readme compiles the README's example with $(CC) and $(SAN), and installs libattx.so
+test: $(BUILD)/attx $(BUILD)/libattx.so $(TEST_BIN) $(FUZZ_REPLAY) $(if $(HAVE_MPI),$(BUILD)/attx-mpi)
+	@ATTX=$(BUILD)/attx ATTX_MPI_BIN=$(BUILD)/attx-mpi BUILD=$(BUILD) CC="$(CC)" SAN="$(SAN)" \
+	    sh test/run_tests.sh $(TEST_BIN) $(FUZZ_REPLAY)
 
 demo: $(BUILD)/attx
 	@sh tools/demo.sh $(BUILD)/attx data/sst2-bert.safetensors data/demo-sentences.txt \

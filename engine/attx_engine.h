@@ -89,7 +89,29 @@ attx_special_ids attx_wordpiece_special_ids(const attx_wordpiece *wp);
 /* Threads                                                                                     */
 /*                                                                                             */
 /* attx runs on OpenMP threads (default: all cores). Every reduction has a fixed order, so     */
-/* results are the same bits for any thread count.                                             */
+/* results are the same bits for any thread count. A loop too small to gain from threads runs  */
+/* on the calling thread alone.                                                                */
+/*                                                                                             */
+/* Sharing between threads (pthreads or OpenMP threads of your own):                           */
+/*   - may be shared, read-only: an attx_model once attx_model_open or attx_model_create has   */
+/*     returned (attx_forward, attx_encode_text, attx_encode_image, attx_model_config, ...     */
+/*     take it const), its tokenizer (attx_model_tokenizer, attx_wordpiece_encode), and an     */
+/*     attx_wordpiece;                                                                         */
+/*   - one per thread: attx_ctx (and every tensor and attx_outputs it holds), attx_encoding,   */
+/*     attx_tokens, attx_adamw, attx_error;                                                    */
+/*   - calls that change a model need it to themselves, no other thread using it meanwhile:    */
+/*     attx_model_make_trainable, attx_model_zero_grad, attx_model_set_preprocessor,           */
+/*     attx_model_close, and any backward pass on a trainable model (it adds into the model's  */
+/*     gradients).                                                                             */
+/* test/test_threads.c runs two pthreads on one model, each with its own context.              */
+/*                                                                                             */
+/* The thread count is OpenMP's (its nthreads-var): OMP_NUM_THREADS or all cores for the       */
+/* whole process, and attx_set_threads(n) (n > 0; otherwise ignored) for the attx calls of the */
+/* thread that calls it. Each thread that runs attx starts its own team, so k threads each     */
+/* running attx on all cores use k times the cores: give each attx_set_threads(1) or a share.  */
+/* Waiting OpenMP threads spin for a while by default, which slows a busy machine down; the    */
+/* attx program makes them sleep (OMP_WAIT_POLICY=passive), a program using the library can set*/
+/* OMP_WAIT_POLICY=passive in its environment.                                                 */
 
 void attx_set_threads(int n);
 
