@@ -45,6 +45,9 @@ static int parse_metadata(attx_tensor_file *f, const attx_json_value *meta, attx
         const char *key = attx_json_key(meta, i, &klen);
         const char *val = attx_json_str(attx_json_member(meta, i), &vlen);
         if (!val) return attx_fail(err, "__metadata__ value of '%s' is not a string", key);
+        /* kept as C strings: a NUL would cut them (and "attx.config\u0000x" would read as attx.config) */
+        if (memchr(key, '\0', klen) || memchr(val, '\0', vlen))
+            return attx_fail(err, "__metadata__ entry '%s' contains a NUL character", key);
         f->meta_keys[i] = dup_n(key, klen);
         f->meta_values[i] = dup_n(val, vlen);
         f->n_meta = i + 1;
