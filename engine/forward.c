@@ -234,7 +234,8 @@ static int check_finite(const attx_model *m, const attx_batch *batch, const attx
     if (blame_weights(m, what, err)) return -1;
     attx_batch one = one_example(m, batch, b);
     if (blame_inputs(m, &one, b, what, err) || blame_op(m, &one, b, what, err)) return -1;
-    return attx_fail(err, "%s: the %s of example %d are not finite (%s)", model_source(m), what, b, value_name(y->data[k]));
+    return attx_fail(err, "%s: the %s of example %d are not finite (%s)", model_source(m), what, b,
+                     value_name(y->data[k]));
 }
 
 int attx_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch, attx_outputs *out,

@@ -120,8 +120,9 @@ static _Atomic uint64_t pixels_set;   /* attx_image_set_max_pixels; 0: not set *
 int attx_image_set_max_pixels(uint64_t max_pixels, attx_error *err)
 {
     if (max_pixels > MOST_PIXELS)
-        return attx_fail(err, "an image pixel limit of %llu is more than %llu (%d x %d)", (unsigned long long)max_pixels,
-                         (unsigned long long)MOST_PIXELS, ATTX_IMAGE_MAX_SIDE, ATTX_IMAGE_MAX_SIDE);
+        return attx_fail(err, "an image pixel limit of %llu is more than %llu (%d x %d)",
+                         (unsigned long long)max_pixels, (unsigned long long)MOST_PIXELS, ATTX_IMAGE_MAX_SIDE,
+                         ATTX_IMAGE_MAX_SIDE);
     atomic_store(&pixels_set, max_pixels);
     return 0;
 }

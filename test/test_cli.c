@@ -356,7 +356,8 @@ static void test_not_regular_files(void **state)
         snprintf(args, sizeof args, forms[i], fifo);
         expect_refused_in_time(args, want);
     }
-    expect_refused_in_time("predict test/fixtures/bert/tiny @/dev/zero", "/dev/zero: is a character device, not a regular file");
+    expect_refused_in_time("predict test/fixtures/bert/tiny @/dev/zero",
+                           "/dev/zero: is a character device, not a regular file");
     free(fifo);
     tu_rmdir(dir);
 }

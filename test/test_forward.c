@@ -118,7 +118,8 @@ static void expect_forward_error(const char *dir, int tape, const char *const *p
     attx_model *m;
     attx_error err;
     if (attx_model_open(&m, dir, &err) != 0) fail_msg("%s", err.msg);
-    if (forward_one(m, tape, &err) != -1) fail_msg("%s (tape %d): the forward pass succeeded; expected %s", dir, tape, phrases[n - 1]);
+    if (forward_one(m, tape, &err) != -1)
+        fail_msg("%s (tape %d): the forward pass succeeded; expected %s", dir, tape, phrases[n - 1]);
     char *file = tu_path(dir, "model.safetensors");
     assert_contains(err.msg, file);
     free(file);

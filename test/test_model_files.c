@@ -442,12 +442,14 @@ static void misspell_query(attx_st_entry *e, size_t *n)
 static void misspell_bare(attx_st_entry *e, size_t *n)
 {
     for (size_t i = 0; i < *n; i++)
-        if (strcmp(e[i].name, "encoder.layer.1.output.dense.weight") == 0) e[i].name = "encoder.layer.1.output.dens.weight";
+        if (strcmp(e[i].name, "encoder.layer.1.output.dense.weight") == 0)
+            e[i].name = "encoder.layer.1.output.dens.weight";
 }
 static void misspell_layer(attx_st_entry *e, size_t *n)
 {
     for (size_t i = 0; i < *n; i++)
-        if (strcmp(e[i].name, "bert.encoder.layer.1.output.dense.bias") == 0) e[i].name = "bert.encoder.layer.one.output.dense.bias";
+        if (strcmp(e[i].name, "bert.encoder.layer.1.output.dense.bias") == 0)
+            e[i].name = "bert.encoder.layer.one.output.dense.bias";
 }
 
 static void test_misspelt_tensor(void **state)
@@ -536,7 +538,8 @@ static void test_vocab_rows(void **state)
     const char *keys[8], *vals[8];
     size_t n_meta = 0;
     for (size_t k = 0; k < f.n_meta; k++)
-        if (strcmp(f.meta_keys[k], "attx.checksum") != 0) keys[n_meta] = f.meta_keys[k], vals[n_meta++] = f.meta_values[k];
+        if (strcmp(f.meta_keys[k], "attx.checksum") != 0)
+            keys[n_meta] = f.meta_keys[k], vals[n_meta++] = f.meta_values[k];
     assert_int_equal(n_meta, f.n_meta - 1);
     if (attx_safetensors_write(old, e, f.n_tensors, keys, vals, n_meta, &err) != 0) fail_msg("%s", err.msg);
     free(e);
@@ -545,7 +548,8 @@ static void test_vocab_rows(void **state)
     attx_model_close(m);
     flip_header(old, flipped, "\"attx.vocab\"", "\\n", 10, 1, 'f');
     assert_int_equal(attx_model_open(&m, flipped, &err), -1);
-    snprintf(want, sizeof want, "%s (__metadata__ attx.vocab): 63 tokens but the word embeddings have 64 rows", flipped);
+    snprintf(want, sizeof want, "%s (__metadata__ attx.vocab): 63 tokens but the word embeddings have 64 rows",
+             flipped);
     assert_contains(err.msg, want);
 
     size_t len;
