@@ -392,9 +392,55 @@ static void test_image_path_to_text_model(void **state)
     assert_contains(buf, "\"predicted\"");
 }
 
+/* "--" ends the options (POSIX): a text starting with '-' is classified, not refused as an
+ * unknown option; an empty text is classified as [CLS] [SEP], as Hugging Face does. */
+static void test_end_of_options(void **state)
+{
+    (void)state;
+    char cmd[512], *out, *errout;
+    snprintf(cmd, sizeof cmd, "%s predict test/fixtures/bert/tiny -lrb- a film", tu_attx());
+    assert_int_equal(tu_run(cmd, NULL, &errout), 2);
+    assert_contains(errout, "unknown option '-lrb-'");
+    free(errout);
+    snprintf(cmd, sizeof cmd, "%s predict test/fixtures/bert/tiny --json -- \"-lrb- a film\"", tu_attx());
+    assert_int_equal(tu_run(cmd, &out, NULL), 0);
+    assert_contains(out, "\"a\",\"film\",\"[SEP]\"]");   /* -lrb- is [UNK]s in the tiny vocabulary */
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s predict test/fixtures/bert/tiny -- --help", tu_attx());   /* a text, not --help */
+    assert_int_equal(tu_run(cmd, &out, NULL), 0);
+    assert_null(strstr(out, "usage:"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s predict test/fixtures/bert/tiny --json \"\"", tu_attx());
+    assert_int_equal(tu_run(cmd, &out, NULL), 0);
+    assert_contains(out, "\"tokens\":[\"[CLS]\",\"[SEP]\"]");
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s explain test/fixtures/bert/tiny \"\"", tu_attx());   /* nothing to explain */
+    assert_int_equal(tu_run(cmd, NULL, &errout), 1);
+    assert_contains(errout, "no tokens to explain");
+    free(errout);
+}
+
+/* info --json of a bare encoder lists no labels (its config's LABEL_0/LABEL_1 name nothing). */
+static void test_info_bare_labels(void **state)
+{
+    (void)state;
+    char cmd[512], *out;
+    snprintf(cmd, sizeof cmd, "%s info test/fixtures/vit/bare --json", tu_attx());
+    assert_int_equal(tu_run(cmd, &out, NULL), 0);
+    assert_contains(out, "\"has_classifier\":false");
+    assert_contains(out, "\"labels\":[]");
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s info test/fixtures/vit/p8 --json", tu_attx());
+    assert_int_equal(tu_run(cmd, &out, NULL), 0);
+    assert_contains(out, "\"labels\":[\"cat\",\"dog\",\"bird\"]");
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_end_of_options),
+        cmocka_unit_test(test_info_bare_labels),
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_convert_torch_checkpoint),
