@@ -114,7 +114,7 @@ static void test_example_compiles_and_runs(void **state)
     check_output(readme, bin);
     /* and wholly static as the README shows it (gcc: clang's OpenMP runtime has no static
      * archive; sanitizers cannot link statically) */
-    snprintf(cmd, sizeof cmd, "%s --version | grep -qi clang", cc);
+    snprintf(cmd, sizeof cmd, "(%s --version | grep -qi clang)", cc);
     if (!*san && tu_run(cmd, NULL, NULL) != 0) {
         snprintf(cmd, sizeof cmd, "%s %s -static '%s' $(%s --static --cflags --libs attx) -o '%s'", cc, warn, src, pkg,
                  bin);
