@@ -1,6 +1,6 @@
 # attx — build, test, demo, bench, sanitize, install.
 #
-#   make            release build: build/attx and build/libattx.a
+#   make            release build: build/attx, build/libattx.a and build/libattx.so (.so.0, .so.0.1.0)
 #   make test       every cmocka test (prints each summary and a total)
 #   make sanitize   the tests again under AddressSanitizer + UndefinedBehaviorSanitizer
 #                   (make sanitize CC=clang: the same with clang's, which check more)
