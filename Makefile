@@ -143,7 +143,7 @@ test: $(BUILD)/attx $(BUILD)/libattx.so $(TEST_BIN) $(FUZZ_REPLAY) $(if $(HAVE_M
 	    sh test/run_tests.sh $(TEST_BIN) $(FUZZ_REPLAY)
 
 demo: $(BUILD)/attx
-	@sh tools/demo.sh $(BUILD)/attx data/sst2-bert.safetensors data/demo-sentences.txt \
+	@sh tools/demo.sh $(BUILD)/attx data/sst2-minilm.safetensors data/demo-sentences.txt \
 	    data/all-MiniLM-L6-v2-f16.safetensors data/search-lines.txt
 
 # CC passes through to the sub-make (make sanitize CC=clang); clang's objects go to their own folder

@@ -14,7 +14,7 @@ tab=$(printf '\t')
 while IFS="$tab" read -r label line; do
     [ -n "$line" ] || continue
     echo
-    out=$("$attx" explain "$model" "$line" --method "$methods" --brief)
+    out=$("$attx" explain "$model" "$line" --method "$methods" --brief < /dev/null)
     printf '%s\n' "$out"
     predicted=${out%% *}
     [ "$predicted" = "$label" ] || echo "  (a mistake: this sentence is $label)"
