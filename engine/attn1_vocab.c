@@ -27,20 +27,13 @@ typedef struct counter {
     int failed;
 } counter;
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001B3ull;
-    return h;
-}
-
 static int rehash(counter *c)
 {
     size_t n_slots = c->n_slots ? 2 * c->n_slots : 1 << 12;
     size_t *slots = calloc(n_slots, sizeof *slots);
     if (!slots) return -1;
     for (size_t i = 0; i < c->n; i++) {
-        size_t j = fnv1a(c->text.data + c->words[i].off, c->words[i].len) & (n_slots - 1);
+        size_t j = attx_fnv1a64(ATTX_FNV1A64_SEED, c->text.data + c->words[i].off, c->words[i].len) & (n_slots - 1);
         while (slots[j]) j = (j + 1) & (n_slots - 1);
         slots[j] = i + 1;
     }
@@ -58,7 +51,7 @@ static void count_word(void *user, const char *w, size_t len)
         c->failed = 1;
         return;
     }
-    size_t j = fnv1a(w, len) & (c->n_slots - 1);
+    size_t j = attx_fnv1a64(ATTX_FNV1A64_SEED, w, len) & (c->n_slots - 1);
     for (; c->slots[j]; j = (j + 1) & (c->n_slots - 1)) {
         word_count *e = &c->words[c->slots[j] - 1];
         if (e->len == len && memcmp(c->text.data + e->off, w, len) == 0) {

@@ -66,15 +66,9 @@ static size_t token_len(const attx_wordpiece *wp, int32_t id)
 }
 
 /* FNV-1a over an optional "##" followed by bytes. */
-static uint32_t hash_piece(int continuation, const char *s, size_t n)
+static uint64_t hash_piece(int continuation, const char *s, size_t n)
 {
-    uint32_t h = 2166136261u;
-    if (continuation) {
-        h = (h ^ '#') * 16777619u;
-        h = (h ^ '#') * 16777619u;
-    }
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
+    return attx_fnv1a64(continuation ? attx_fnv1a64(ATTX_FNV1A64_SEED, "##", 2) : ATTX_FNV1A64_SEED, s, n);
 }
 
 /* The id of ("##" if continuation) + s[0..n), or -1. */

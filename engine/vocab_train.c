@@ -40,12 +40,6 @@ typedef struct trainer {
     int failed;
 } trainer;
 
-static uint64_t hash_bytes(const char *s, size_t n, uint64_t h)
-{
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001B3ull;   /* FNV-1a */
-    return h;
-}
-
 static int grow_words(trainer *t)
 {
     size_t slots = t->word_slots ? 2 * t->word_slots : 1 << 14;
@@ -61,7 +55,7 @@ static int grow_words(trainer *t)
         return -1;
     }
     for (size_t i = 0; i < t->n_words; i++) {
-        size_t h = hash_bytes(t->word_text[i], t->word_len[i], 0xCBF29CE484222325ull) & (slots - 1);
+        size_t h = attx_fnv1a64(ATTX_FNV1A64_SEED, t->word_text[i], t->word_len[i]) & (slots - 1);
         while (table[h]) h = (h + 1) & (slots - 1);
         table[h] = i + 1;
     }
@@ -79,7 +73,7 @@ static void count_word(void *user, const char *text, size_t len)
         t->failed = 1;
         return;
     }
-    size_t h = hash_bytes(text, len, 0xCBF29CE484222325ull) & (t->word_slots - 1);
+    size_t h = attx_fnv1a64(ATTX_FNV1A64_SEED, text, len) & (t->word_slots - 1);
     for (; t->word_table[h]; h = (h + 1) & (t->word_slots - 1)) {
         size_t i = t->word_table[h] - 1;
         if (t->word_len[i] == len && memcmp(t->word_text[i], text, len) == 0) {
@@ -103,7 +97,7 @@ static void count_word(void *user, const char *text, size_t len)
 
 static uint64_t piece_hash(const char *s, size_t n, int continuation)
 {
-    return hash_bytes(s, n, 0xCBF29CE484222325ull ^ (uint64_t)continuation);
+    return attx_fnv1a64(ATTX_FNV1A64_SEED ^ (uint64_t)continuation, s, n);
 }
 
 static int32_t find_piece(const trainer *t, const char *s, size_t n, int continuation)

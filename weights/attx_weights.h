@@ -34,6 +34,13 @@ int attx_fail(attx_error *err, const char *fmt, ...) __attribute__((format(print
 int attx_fail_prefix(attx_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ------------------------------------------------------------------------------------------ */
+/* FNV-1a, 64 bits: h = (h ^ byte) · 0x100000001b3 over bytes[0..n), starting from h
+ * (ATTX_FNV1A64_SEED for a fresh hash; a previous result to continue). For hash tables and the
+ * model files' checksum; not a defence against a deliberate forgery. */
+#define ATTX_FNV1A64_SEED 0xcbf29ce484222325ull
+uint64_t attx_fnv1a64(uint64_t h, const void *bytes, size_t n);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Growable byte buffer (used by the JSON writer, the HTML writers, file readers).             */
 
 typedef struct attx_buf {

@@ -86,15 +86,12 @@ enum { N_CHECKSUMMED = sizeof checksummed_keys / sizeof checksummed_keys[0] };
  * a token, two vocabulary lines joined) would otherwise change what the model does, silently. */
 static void metadata_checksum(const char *const *values, char out[32])
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = ATTX_FNV1A64_SEED;
     for (int k = 0; k < N_CHECKSUMMED; k++) {
         if (!values[k]) continue;
         const char *parts[2] = {checksummed_keys[k], values[k]};
-        for (int p = 0; p < 2; p++)
-            for (const unsigned char *c = (const unsigned char *)parts[p];; c++) {
-                h = (h ^ *c) * 0x100000001b3ull;   /* the NUL too: "ab","c" differs from "a","bc" */
-                if (!*c) break;
-            }
+        for (int p = 0; p < 2; p++)   /* the NUL too: "ab","c" differs from "a","bc" */
+            h = attx_fnv1a64(h, parts[p], strlen(parts[p]) + 1);
     }
     snprintf(out, 32, "fnv1a64:%016llx", (unsigned long long)h);
 }
