@@ -119,7 +119,9 @@ $(BUILD)/test/%: test/%.c $(BUILD)/libattx.a | $(DEPS_OK)
 	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libattx.a -lcmocka $(LDLIBS) $(LDFLAGS)
 
 # attx with MPI: the same tools compiled by mpicc with ATTX_MPI (attx eval splits examples
-# across ranks), linked with the same library.
+# across ranks), linked with the same library. mpicc is told to run $(CC) (Open MPI reads
+# OMPI_CC, MPICH MPICH_CC), so that with CC=clang the link gets clang's OpenMP runtime, not gcc's.
+MPICC_RUN := OMPI_CC="$(CC)" MPICH_CC="$(CC)" $(MPICC)
 ifneq ($(HAVE_MPI),)
 mpi: $(BUILD)/attx-mpi
 else
@@ -129,10 +131,10 @@ endif
 
 $(BUILD)/mpi/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(@D)
-	$(MPICC) $(CFLAGS) -DATTX_MPI -MMD -MP -c $< -o $@
+	$(MPICC_RUN) $(CFLAGS) -DATTX_MPI -MMD -MP -c $< -o $@
 
 $(BUILD)/attx-mpi: $(MPI_OBJ) $(BUILD)/libattx.a
-	$(MPICC) $(LDFLAGS) -o $@ $(MPI_OBJ) $(BUILD)/libattx.a $(LDLIBS)
+	$(MPICC_RUN) $(LDFLAGS) -o $@ $(MPI_OBJ) $(BUILD)/libattx.a $(LDLIBS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
