@@ -251,6 +251,17 @@ static void test_pooling_names(void **state)
     assert_int_equal(attx_pooling_parse("mean,", &bits), 0);
 }
 
+/* Writes text to file, then expects dir's settings to be refused with want in the message. */
+static void refused(const char *dir, const char *file, const char *text, const char *want)
+{
+    attx_sentence_config sc;
+    attx_error err;
+    int found;
+    tu_write_str(file, text);
+    assert_int_equal(attx_sentence_config_read_dir(&sc, dir, &found, &err), -1);
+    assert_contains(err.msg, want);
+}
+
 /* sentence-transformers' files in a model directory, and what is refused. */
 static void test_settings_files(void **state)
 {
@@ -287,31 +298,18 @@ static void test_settings_files(void **state)
     attx_buf_free(&b);
 
     /* refusals, each naming the file */
-    tu_write_str(pool, "{\"pooling_mode_mean_tokens\": false}");
-    assert_int_equal(attx_sentence_config_read_dir(&sc, dir, &found, &err), -1);
-    assert_contains(err.msg, "1_Pooling/config.json: no pooling mode is true");
-    tu_write_str(pool, "{\"pooling_mode_mean_tokens\": \"yes\"}");
-    assert_int_equal(attx_sentence_config_read_dir(&sc, dir, &found, &err), -1);
-    assert_contains(err.msg, "is not true or false");
-    tu_write_str(modules, "[{\"path\":\"\",\"type\":\"sentence_transformers.models.Transformer\"},"
-                          "{\"path\":\"2_Dense\",\"type\":\"sentence_transformers.models.Dense\"}]");
-    assert_int_equal(attx_sentence_config_read_dir(&sc, dir, &found, &err), -1);
-    assert_contains(err.msg, "Dense");
-    assert_contains(err.msg, "modules.json");
-    tu_write_str(modules, "[{\"path\":\"../x\",\"type\":\"sentence_transformers.models.Pooling\"}]");
-    assert_int_equal(attx_sentence_config_read_dir(&sc, dir, &found, &err), -1);
-    tu_write_str(modules, "{\"not\": \"a list\"}");
-    assert_int_equal(attx_sentence_config_read_dir(&sc, dir, &found, &err), -1);
-    assert_contains(err.msg, "not a JSON array");
-    tu_write_str(modules, "[");
-    assert_int_equal(attx_sentence_config_read_dir(&sc, dir, &found, &err), -1);
-    assert_contains(err.msg, "modules.json");
+    refused(dir, pool, "{\"pooling_mode_mean_tokens\": false}", "1_Pooling/config.json: no pooling mode is true");
+    refused(dir, pool, "{\"pooling_mode_mean_tokens\": \"yes\"}", "is not true or false");
+    refused(dir, modules, "[{\"path\":\"\",\"type\":\"sentence_transformers.models.Transformer\"},"
+                          "{\"path\":\"2_Dense\",\"type\":\"sentence_transformers.models.Dense\"}]",
+            "modules.json: the sentence-transformers module 2_Dense (sentence_transformers.models.Dense)");
+    refused(dir, modules, "[{\"path\":\"../x\",\"type\":\"sentence_transformers.models.Pooling\"}]", "modules.json");
+    refused(dir, modules, "{\"not\": \"a list\"}", "not a JSON array");
+    refused(dir, modules, "[", "modules.json");
     tu_write_str(modules, "[{\"path\":\"\",\"type\":\"sentence_transformers.models.Transformer\"},"
                           "{\"path\":\"1_Pooling\",\"type\":\"sentence_transformers.models.Pooling\"}]");
     tu_write_str(pool, "{\"pooling_mode_mean_tokens\": true}");
-    tu_write_str(sbert, "{\"max_seq_length\": 1}");
-    assert_int_equal(attx_sentence_config_read_dir(&sc, dir, &found, &err), -1);
-    assert_contains(err.msg, "max_seq_length");
+    refused(dir, sbert, "{\"max_seq_length\": 1}", "max_seq_length");
     assert_int_equal(attx_sentence_config_parse(&sc, "{\"pooling\":\"avg\"}", 17, "meta", &err), -1);
     assert_contains(err.msg, "meta: \"pooling\"");
     free(modules);

@@ -10,18 +10,17 @@ int embed_option(const cli_command *cmd, int argc, char **argv, int *i, embed_op
     const char *v;
     if (cli_flag(argv[*i], "--normalize")) o->normalize = 1;
     else if (cli_flag(argv[*i], "--no-normalize")) o->normalize = 0;
-    else if (cli_value(argc, argv, i, "--pooling", &o->pooling)) {}
-    else if (cli_value(argc, argv, i, "--threads", &o->threads)) {}
-    else if (cli_value(argc, argv, i, "--max-length", &v)) o->max_length = cli_parse_long(cmd, "--max-length", v, 2, 1 << 20);
-    else if (cli_value(argc, argv, i, "--batch-tokens", &v))
-        o->batch_tokens = cli_parse_long(cmd, "--batch-tokens", v, 1, 1L << 24);
-    else return 0;
-    if (o->pooling) {
+    else if (cli_value(argc, argv, i, "--pooling", &o->pooling)) {
         unsigned bits;
         if (attx_pooling_parse(o->pooling, &bits) != 0)
             cli_usage_error(cmd, "--pooling takes cls, mean, max, mean-sqrt-len, weighted-mean or last-token "
                                  "(comma-separated), not '%s'", o->pooling);
     }
+    else if (cli_value(argc, argv, i, "--threads", &o->threads)) {}
+    else if (cli_value(argc, argv, i, "--max-length", &v)) o->max_length = cli_parse_long(cmd, "--max-length", v, 2, 1 << 20);
+    else if (cli_value(argc, argv, i, "--batch-tokens", &v))
+        o->batch_tokens = cli_parse_long(cmd, "--batch-tokens", v, 1, 1L << 24);
+    else return 0;
     return 1;
 }
 

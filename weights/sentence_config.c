@@ -99,7 +99,8 @@ static int read_object(const char *path, attx_json_doc **doc, attx_error *err)
     int rc = attx_json_parse(text, len, NULL, doc, err);
     free(text);
     if (rc != 0) return attx_fail_prefix(err, "%s", path);
-    if (attx_json_kind(attx_json_root(*doc)) != ATTX_JSON_OBJECT && attx_json_kind(attx_json_root(*doc)) != ATTX_JSON_ARRAY) {
+    attx_json_type kind = attx_json_kind(attx_json_root(*doc));
+    if (kind != ATTX_JSON_OBJECT && kind != ATTX_JSON_ARRAY) {
         attx_json_free(*doc);
         return attx_fail(err, "%s: not a JSON object or array", path);
     }
