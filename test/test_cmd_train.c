@@ -180,6 +180,69 @@ static void test_init_new_classes(void **state)
     assert_contains(out, "3: 0=plot 1=good 2=bad");
     free(out);
     free(err);
+    /* --max-len with --init truncates the inputs, not the model: "[CLS] the film was [SEP]" loses
+     * the word that is the label, in every one of the 96 rows */
+    snprintf(cmd, sizeof cmd,
+             "%s train --init %s/m2.safetensors --data %s/train2.tsv --dev %s/dev2.tsv --labels plot,good "
+             "--max-len 5 --epochs 1 --batch 8 --threads 1 --out %s/m5.safetensors",
+             tu_attx(), dir, dir, dir, dir);
+    rc = tu_run(cmd, NULL, &err);
+    if (rc != 0) fail_msg("attx train --init --max-len exited %d: %s", rc, err);
+    assert_contains(err, "96 training examples (480 tokens, 96 truncated to 5 positions)");
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s info %s/m5.safetensors", tu_attx(), dir);
+    assert_int_equal(tu_run(cmd, &out, NULL), 0);
+    assert_contains(out, "up to 12 positions");   /* the model keeps its position table */
+    free(out);
+}
+
+/* --eval-every N: dev checks at steps N, 2N, ... within each epoch (not at its last step, where the
+ * epoch's own check is), each a line of the log; the best of all checks is what is kept. */
+static void test_eval_every(void **state)
+{
+    (void)state;
+    char *out, *err, extra[1024];
+    snprintf(extra, sizeof extra, "--epochs 2 --eval-every 3 --out %s/ev.safetensors --log %s/ev.jsonl", dir, dir);
+    int rc = train(extra, &out, &err);   /* 64 rows, batch 8: 8 steps an epoch */
+    if (rc != 0) fail_msg("attx train --eval-every exited %d: %s", rc, err);
+    assert_contains(err, "step 3: dev acc");
+    assert_contains(err, "step 14: dev acc");
+    char *log_path = tu_path(dir, "ev.jsonl");
+    size_t len;
+    char *log = tu_read(log_path, &len);
+    static const int64_t steps[] = {3, 6, 0, 11, 14, 0};   /* 0: the epoch's line, which has "steps" */
+    int lines = 0;
+    double best = -1, best_logged = -1;
+    for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n"), lines++) {
+        attx_json_doc *doc;
+        attx_error e;
+        if (attx_json_parse(line, strlen(line), NULL, &doc, &e) != 0) fail_msg("log line %d: %s", lines + 1, e.msg);
+        assert_true(lines < 6);
+        const attx_json_value *root = attx_json_root(doc), *step = attx_json_get(root, "step");
+        int64_t k = 0;
+        if (steps[lines]) {
+            assert_non_null(step);
+            assert_int_equal(attx_json_i64(step, &k), 0);
+            assert_int_equal(k, steps[lines]);
+        } else {
+            assert_null(step);
+            assert_non_null(attx_json_get(root, "train_loss"));
+        }
+        double acc;
+        assert_int_equal(attx_json_double(attx_json_get(root, "dev_accuracy"), &acc), 0);
+        assert_int_equal(attx_json_double(attx_json_get(root, "best_dev_accuracy"), &best_logged), 0);
+        best = acc > best ? acc : best;
+        assert_true(best_logged == best);
+        attx_json_free(doc);
+    }
+    assert_int_equal(lines, 6);
+    char expect_line[64];
+    snprintf(expect_line, sizeof expect_line, "best dev accuracy %.2f%%", 100 * best);
+    assert_contains(out, expect_line);
+    free(log);
+    free(log_path);
+    free(out);
+    free(err);
 }
 
 static void expect(const char *args, int status, const char *message)
@@ -351,6 +414,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_train_predict_log),
         cmocka_unit_test(test_init_new_classes),
+        cmocka_unit_test(test_eval_every),
         cmocka_unit_test(test_resume_same_bytes),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_attn1),

@@ -51,7 +51,8 @@ const cli_command cmd_train = {
     "  --heads N            attention heads (default 4)\n"
     "  --ffn N              feed-forward size (default 4 x hidden)\n"
     "  --max-len N          positions = the longest input in tokens, [CLS] and [SEP] included;\n"
-    "                       longer texts are truncated (default 128)\n"
+    "                       longer texts are truncated (default 128); with --init or --resume,\n"
+    "                       inputs are truncated to N tokens (default: the model's positions)\n"
     "  --dropout P          hidden and attention dropout (default 0.1)\n"
     "  --init-range X       standard deviation of the initial weights (default 0.02, as HF)\n"
     "  vit: --image-size N (default: the side of the first training image), --patch N (default\n"
@@ -75,9 +76,11 @@ const cli_command cmd_train = {
     "  --clip X             gradient norm clipping (default 1.0; 0: none)\n"
     "  --seed N             seed of the initialisation, shuffling and dropout (default 42)\n"
     "  --stop-after N       stop after epoch N, as an interrupted run would (then --resume)\n"
+    "  --eval-every N       also evaluate on DEV every N steps within an epoch (the best is kept)\n"
     "output:\n"
     "  --dtype f32|f16|bf16 dtype of MODEL's weights (default f32; checkpoints are always f32)\n"
     "  --log FILE           one JSON object per epoch (loss, accuracies, tokens/s or images/s, time)\n"
+    "                       and per --eval-every check\n"
     "  --threads N          threads to use (default: all cores); results do not depend on it\n",
     run_train,
 };
@@ -85,7 +88,7 @@ const cli_command cmd_train = {
 typedef struct options {
     const char *data, *dev, *out, *vocab, *init, *labels, *log, *threads, *dtype_name, *arch, *schedule;
     attx_dataset_spec spec, dev_spec;
-    long dev_split, stop_after, layers, hidden, heads, head_size, vocab_size, ffn, max_len, epochs, batch;
+    long dev_split, stop_after, eval_every, layers, hidden, heads, head_size, vocab_size, ffn, max_len, truncate_len, epochs, batch;
     long image_size, patch;
     int attn1, vit;
     int images;                   /* --data is an image folder */
@@ -132,6 +135,7 @@ static void parse_options(int argc, char **argv, options *o)
         else if (cli_value(argc, argv, &i, "--label-col", &o->spec.label_col)) continue;
         else if (cli_value(argc, argv, &i, "--dev-split", &v)) o->dev_split = cli_parse_long(&cmd_train, "--dev-split", v, 1, 100000000);
         else if (cli_value(argc, argv, &i, "--stop-after", &v)) o->stop_after = cli_parse_long(&cmd_train, "--stop-after", v, 1, 10000);
+        else if (cli_value(argc, argv, &i, "--eval-every", &v)) o->eval_every = cli_parse_long(&cmd_train, "--eval-every", v, 1, 100000000);
         else if (cli_value(argc, argv, &i, "--layers", &v)) o->layers = cli_parse_long(&cmd_train, "--layers", v, 1, 48);
         else if (cli_value(argc, argv, &i, "--hidden", &v)) o->hidden = cli_parse_long(&cmd_train, "--hidden", v, 1, 8192);
         else if (cli_value(argc, argv, &i, "--heads", &v)) o->heads = cli_parse_long(&cmd_train, "--heads", v, 1, 128);
@@ -172,6 +176,7 @@ static void parse_options(int argc, char **argv, options *o)
                                     "(a new ViT), --init MODEL or --resume");
     if (!o->hidden) o->hidden = o->attn1 || o->vit ? 128 : 256;
     if (!o->heads) o->heads = o->attn1 ? 6 : 4;
+    if ((o->init || o->resume) && o->max_len) o->truncate_len = o->max_len;   /* else the model's positions */
     if (!o->max_len) o->max_len = o->attn1 ? 256 : 128;
     if (!o->head_size) o->head_size = 64;
     if (!o->attn1 && o->hidden % o->heads)
@@ -296,8 +301,8 @@ static attx_model *with_head_for_data(attx_model *model, const options *o, int n
 }
 
 /* ---- data: every example tokenized once (images: train_images.c) ---- */
-static void tokenize(const attx_model *m, const attx_dataset *ds, const size_t *rows, size_t n, examples *ex,
-                     const char *path)
+static void tokenize(const attx_model *m, const attx_dataset *ds, const size_t *rows, size_t n, int max_length,
+                     examples *ex, const char *path)
 {
     ex->n = n;
     ex->ids = calloc(n ? n : 1, sizeof *ex->ids);
@@ -310,7 +315,7 @@ static void tokenize(const attx_model *m, const attx_dataset *ds, const size_t *
         attx_encoding enc;
         attx_error err;
         const char *t = ds->texts[r];
-        if (attx_encode_text(m, t, strlen(t), &enc, &err) != 0 || enc.tokens.n == 0) {
+        if (attx_encode_text_max(m, t, strlen(t), max_length, &enc, &err) != 0 || enc.tokens.n == 0) {
             /* a text with no tokens left (e.g. only control characters) has nothing to learn */
             attx_encoding_free(&enc);
         }
@@ -365,6 +370,23 @@ static void make_batch(const examples *ex, const size_t *order, int B, int32_t p
 }
 
 /* Accuracy on ex, batches of 64 in order, tape and dropout off. */
+/* One line of the --log file for a dev check within an epoch. */
+static void log_eval(FILE *log, long epoch, int64_t step, double dev_acc, double best_dev)
+{
+    attx_buf line = {0};
+    attx_json_writer w;
+    attx_jw_init(&w, &line, 0);
+    attx_jw_object_begin(&w);
+    attx_jw_key(&w, "epoch"); attx_jw_int(&w, epoch);
+    attx_jw_key(&w, "step"); attx_jw_int(&w, step);
+    attx_jw_key(&w, "dev_accuracy"); attx_jw_double(&w, dev_acc);
+    attx_jw_key(&w, "best_dev_accuracy"); attx_jw_double(&w, best_dev);
+    attx_jw_object_end(&w);
+    fprintf(log, "%s\n", line.data ? line.data : "{}");
+    fflush(log);
+    attx_buf_free(&line);
+}
+
 static double evaluate(const attx_model *m, attx_ctx *ctx, const examples *ex, const size_t *usable, size_t n,
                        int32_t pad, batch_buf *bb)
 {
@@ -566,15 +588,17 @@ static int run_train(int argc, char **argv)
     int32_t pad = o.images ? 0 : attx_wordpiece_special_ids(attx_model_tokenizer(model)).pad;
     if (pad < 0) pad = 0;
 
+    int max_tokens = cfg->max_position_embeddings;   /* [CLS] and [SEP] included */
+    if (o.truncate_len && o.truncate_len < max_tokens) max_tokens = (int)o.truncate_len;
     examples tr = {0}, dv = {0};
     if (o.images) {   /* classes are matched to the model's labels by name */
         train_images_examples(model, &train_images, train_rows, n_train, &tr);
         if (o.dev) train_images_examples(model, &dev_images, NULL, dev_images.n, &dv);
         else train_images_examples(model, &train_images, dev_rows, n_dev, &dv);
     } else {
-        tokenize(model, &train, train_rows, n_train, &tr, o.data);
-        if (o.dev) tokenize(model, &dev_file, NULL, dev_file.n, &dv, o.dev);
-        else tokenize(model, &train, dev_rows, n_dev, &dv, o.data);
+        tokenize(model, &train, train_rows, n_train, max_tokens, &tr, o.data);
+        if (o.dev) tokenize(model, &dev_file, NULL, dev_file.n, max_tokens, &dv, o.dev);
+        else tokenize(model, &train, dev_rows, n_dev, max_tokens, &dv, o.data);
     }
     /* texts with no tokens are left out */
     size_t *order = malloc((tr.n ? tr.n : 1) * sizeof *order), n_order = 0;
@@ -590,7 +614,7 @@ static int run_train(int argc, char **argv)
                 n_labels, n_dev_usable, cfg->image_width, cfg->image_height);
     else
         fprintf(stderr, "attx: %zu training examples (%llu tokens, %zu truncated to %d positions), %zu dev examples\n",
-                n_order, (unsigned long long)tr.tokens, tr.truncated, cfg->max_position_embeddings, n_dev_usable);
+                n_order, (unsigned long long)tr.tokens, tr.truncated, max_tokens, n_dev_usable);
     const char *unit = o.images ? "img/s" : "tok/s";
 
     /* the optimizer */
@@ -679,6 +703,18 @@ static int run_train(int argc, char **argv)
                         tty ? "\r" : "", epoch + 1, o.epochs, bar, "########################", 24 - bar, "",
                         100 * frac, loss_sum / (double)seen, 100.0 * (double)correct / (double)seen,
                         (double)tokens / (el > 0 ? el : 1e-9), unit, eta, tty ? "   " : "\n");
+            }
+            if (o.eval_every && (s + 1) % (size_t)o.eval_every == 0 && s + 1 < steps_per_epoch) {
+                /* a dev check within the epoch: the best model so far is kept, nothing else changes */
+                double acc = evaluate(model, ctx, &dv, dev_usable, n_dev_usable, pad, &bb);
+                int better = acc > best_dev;
+                if (better) {
+                    best_dev = acc;
+                    if (attx_model_save(model, o.out, dtype, &err) != 0) cli_fail(&err);
+                }
+                fprintf(stderr, "%sstep %lld: dev acc %.2f%%%s\n", tty ? "\n" : "", (long long)step + 1, 100 * acc,
+                        better ? ", best: saved" : "");
+                if (log) log_eval(log, epoch + 1, step + 1, acc, best_dev);
             }
         }
         double train_time = cli_now() - epoch_start;
