@@ -347,17 +347,6 @@ static const gemm_isa_impl impl_avx512 = {
  * ISA selection
  * ========================================================================================== */
 
-static int cpu_best_isa(void)
-{
-    /* __builtin_cpu_supports also checks that the OS saves the ymm/zmm registers */
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("fma"))
-        return ATTX_ISA_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ATTX_ISA_AVX2;
-    return ATTX_ISA_PORTABLE;
-}
-
 static int forced_isa = ATTX_ISA_AUTO;   /* set by attx_gemm_set_isa */
 
 void attx_gemm_set_isa(int isa)
@@ -367,18 +356,13 @@ void attx_gemm_set_isa(int isa)
 
 int attx_gemm_isa(void)
 {
-    int best = cpu_best_isa();
+    int best = attx_cpu_isa();   /* the CPU's best, or ATTX_ISA's */
     return forced_isa == ATTX_ISA_AUTO ? best : imin(forced_isa, best);
 }
 
 const char *attx_gemm_isa_name(int isa)
 {
-    switch (isa) {
-    case ATTX_ISA_PORTABLE: return "portable";
-    case ATTX_ISA_AVX2: return "avx2";
-    case ATTX_ISA_AVX512: return "avx512";
-    default: return "unknown";
-    }
+    return attx_isa_name(isa);
 }
 
 static const gemm_isa_impl *impl_for(int isa)

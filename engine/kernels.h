@@ -2,6 +2,8 @@
 #ifndef ATTX_KERNELS_H
 #define ATTX_KERNELS_H
 
+#include "attx_weights.h"   /* ATTX_ISA_*, attx_cpu_isa */
+
 /* ---- GEMM (gemm.c) ----------------------------------------------------------------------- */
 
 /* C[M, N] = beta·C + op(A)[M, K] · op(B)[K, N]. All matrices are row-major with leading
@@ -15,11 +17,10 @@
 void attx_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc);
 
-/* Instruction set of the micro-kernels. The best one the CPU supports is used by default;
+/* Instruction set of the micro-kernels (ATTX_ISA_* of attx_weights.h). attx_cpu_isa's is used by default;
  * attx_gemm_set_isa forces one (tests, benchmarks): a request above what the CPU supports
  * falls back to the best supported one, ATTX_ISA_AUTO returns to the default. Set it before
  * calling attx_gemm, not concurrently with it. */
-enum { ATTX_ISA_AUTO = -1, ATTX_ISA_PORTABLE = 0, ATTX_ISA_AVX2 = 1, ATTX_ISA_AVX512 = 2 };
 void attx_gemm_set_isa(int isa);
 int attx_gemm_isa(void);                  /* the ISA attx_gemm uses now */
 const char *attx_gemm_isa_name(int isa);  /* "portable", "avx2", "avx512" */

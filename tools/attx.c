@@ -47,8 +47,10 @@ int main(int argc, char **argv)
         print_usage(stdout);
         return EXIT_OK;
     }
-    if (cli_flag(name, "--version")) {
-        printf("attx %s\n", ATTX_VERSION);
+    if (!attx_cpu_isa_env_valid())
+        fprintf(stderr, "attx: ATTX_ISA='%s' is not portable, avx2 or avx512; ignored\n", getenv("ATTX_ISA"));
+    if (cli_flag(name, "--version")) {   /* and the kernels this machine runs (ATTX_ISA may lower them) */
+        printf("attx %s (%s kernels)\n", ATTX_VERSION, attx_isa_name(attx_cpu_isa()));
         return EXIT_OK;
     }
     for (size_t i = 0; i < N_COMMANDS; i++) {

@@ -214,12 +214,25 @@ unsigned attx_dtype_bits(attx_dtype t);
 /* 1 for the dtypes attx computes from: F32, F16, BF16. */
 int attx_dtype_is_float_weight(attx_dtype t);
 
+/* Instruction sets of the numeric kernels (cpu.c). attx_cpu_isa: the best one the CPU supports
+ * (avx2 and avx512 include FMA and F16C), or a lower one named by the environment variable
+ * ATTX_ISA=portable|avx2|avx512, read once; a name above what the CPU supports gives the best
+ * supported one. attx_cpu_isa_env_valid: 0 when ATTX_ISA is set to another name (ignored). */
+enum { ATTX_ISA_AUTO = -1, ATTX_ISA_PORTABLE = 0, ATTX_ISA_AVX2 = 1, ATTX_ISA_AVX512 = 2 };
+int attx_cpu_isa(void);
+int attx_cpu_isa_env_valid(void);
+const char *attx_isa_name(int isa);   /* "portable", "avx2", "avx512" */
+
 /* IEEE binary16 / bfloat16 <-> binary32. To-half conversions round to nearest, ties to even,
  * overflow to infinity, keep NaN a (quiet) NaN with its sign. */
 float attx_f16_to_f32(uint16_t h);
 uint16_t attx_f32_to_f16(float f);
 float attx_bf16_to_f32(uint16_t h);
 uint16_t attx_f32_to_bf16(float f);
+/* n little-endian F16 or BF16 values at src (any alignment) to float, the same bits as the
+ * scalar conversions; F16 with the CPU's conversion instruction (F16C) when attx_cpu_isa allows. */
+void attx_f16_to_f32_array(const unsigned char *src, size_t n, float *dst);
+void attx_bf16_to_f32_array(const unsigned char *src, size_t n, float *dst);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tensor files: safetensors and PyTorch zip checkpoints, read into one representation.        */

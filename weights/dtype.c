@@ -2,6 +2,9 @@
 #include "attx_weights.h"
 
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 static const struct { const char *name; unsigned bits; } dtype_table[ATTX_DTYPE_COUNT] = {
     [ATTX_BOOL] = {"BOOL", 8},          [ATTX_F4] = {"F4", 4},
@@ -51,7 +54,8 @@ float attx_f16_to_f32(uint16_t h)
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1F;
     uint32_t man = h & 0x3FF;
-    if (exp == 0x1F) return bits_f32(sign | 0x7F800000u | (man << 13));   /* Inf / NaN */
+    if (exp == 0x1F)   /* Inf, or NaN made quiet (as the F16C instruction does) */
+        return bits_f32(sign | 0x7F800000u | (man << 13) | (man ? 0x400000u : 0));
     if (exp == 0) {
         if (man == 0) return bits_f32(sign);
         /* subnormal: man * 2^-24, exact in float */
@@ -104,4 +108,30 @@ uint16_t attx_f32_to_bf16(float f)
     uint32_t lsb = (u >> 16) & 1;
     u += 0x7FFF + lsb;                                    /* round to nearest, ties to even */
     return (uint16_t)(u >> 16);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx,f16c"))) static void f16_to_f32_f16c(const unsigned char *src, size_t n, float *dst)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(src + 2 * i))));
+    for (; i < n; i++) dst[i] = attx_f16_to_f32((uint16_t)(src[2 * i] | (src[2 * i + 1] << 8)));
+}
+#endif
+
+void attx_f16_to_f32_array(const unsigned char *src, size_t n, float *dst)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (attx_cpu_isa() >= ATTX_ISA_AVX2) {
+        f16_to_f32_f16c(src, n, dst);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) dst[i] = attx_f16_to_f32((uint16_t)(src[2 * i] | (src[2 * i + 1] << 8)));
+}
+
+void attx_bf16_to_f32_array(const unsigned char *src, size_t n, float *dst)
+{
+    for (size_t i = 0; i < n; i++) dst[i] = attx_bf16_to_f32((uint16_t)(src[2 * i] | (src[2 * i + 1] << 8)));
 }

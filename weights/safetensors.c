@@ -259,15 +259,9 @@ static int cmp_planned(const void *a, const void *b)
 static void stored_to_f32_range(const attx_stored_tensor *t, uint64_t start, size_t n, float *out)
 {
     const unsigned char *p = t->data;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t k = start + i;
-        if (t->dtype == ATTX_F32) {
-            memcpy(&out[i], p + 4 * k, 4);
-        } else {
-            uint16_t h = (uint16_t)(p[2 * k] | (p[2 * k + 1] << 8));
-            out[i] = t->dtype == ATTX_F16 ? attx_f16_to_f32(h) : attx_bf16_to_f32(h);
-        }
-    }
+    if (t->dtype == ATTX_F32) memcpy(out, p + 4 * start, 4 * n);
+    else if (t->dtype == ATTX_F16) attx_f16_to_f32_array(p + 2 * start, n, out);
+    else attx_bf16_to_f32_array(p + 2 * start, n, out);
 }
 
 /* Where serialized bytes go: memory (tests) or an atomically written file. */

@@ -115,11 +115,10 @@ int attx_stored_tensor_to_f32(const attx_stored_tensor *t, float *out, attx_erro
         memcpy(out, p, (size_t)t->numel * 4);    /* little-endian host assumed (x86-64, arm64) */
         return 0;
     case ATTX_F16:
+        attx_f16_to_f32_array(p, (size_t)t->numel, out);
+        return 0;
     case ATTX_BF16:
-        for (uint64_t i = 0; i < t->numel; i++) {
-            uint16_t h = (uint16_t)(p[2 * i] | (p[2 * i + 1] << 8));
-            out[i] = t->dtype == ATTX_F16 ? attx_f16_to_f32(h) : attx_bf16_to_f32(h);
-        }
+        attx_bf16_to_f32_array(p, (size_t)t->numel, out);
         return 0;
     default:
         return attx_fail(err, "tensor '%s' has dtype %s; attx computes from F32, F16 or BF16",
