@@ -2,6 +2,7 @@
 #
 #   make            release build: build/attx, build/libattx.a and build/libattx.so (.so.0, .so.0.1.0)
 #   make test       every cmocka test (prints each summary and a total)
+#   make test-isa   the numeric tests with the AVX2 and the portable kernels forced (ATTX_ISA)
 #   make sanitize   the tests again under AddressSanitizer + UndefinedBehaviorSanitizer
 #                   (make sanitize CC=clang: the same with clang's, which check more)
 #   make demo       explain a few sentences with the SST-2 model attx trained (data/)
@@ -54,7 +55,7 @@ MPICC     ?= mpicc
 MPI_OBJ   := $(TOOL_SRC:%.c=$(BUILD)/mpi/%.o)
 HAVE_MPI  := $(shell command -v $(MPICC) 2>/dev/null)
 
-.PHONY: all test sanitize bench install uninstall clean deps demo mpi tcav-synth
+.PHONY: all test test-isa sanitize bench install uninstall clean deps demo mpi tcav-synth
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/attx $(BUILD)/libattx.a $(BUILD)/libattx.so
@@ -89,10 +90,17 @@ $(DEPS_OK):
 	@touch $@
 
 # ---------------------------------------------------------------------------------------------
+# $(FLAGS_FILE) holds the compiler and flags the objects were built with; it is rewritten only
+# when they change, and every object and test depends on it, so that another CC, OPT or
+# EXTRA_CFLAGS rebuilds everything instead of linking objects built with other flags.
+FLAGS_FILE := $(BUILD)/.flags
+FLAGS_NOW  := $(CC) $(CFLAGS) | $(LDFLAGS) | $(MPICC)
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(FLAGS_FILE) 2>/dev/null)" = '$(FLAGS_NOW)' ] || printf '%s\n' '$(FLAGS_NOW)' > $(FLAGS_FILE); })
+
 # the library's objects are position-independent, for libattx.so and libattx.a alike (it costs
 # no speed: test/bench_bert and bench_gemm measured the same either way)
 $(LIB_OBJ): PIC := -fPIC
-$(BUILD)/obj/%.o: %.c | $(DEPS_OK)
+$(BUILD)/obj/%.o: %.c $(FLAGS_FILE) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PIC) -MMD -MP -c $< -o $@
 
@@ -114,7 +122,7 @@ $(BUILD)/attx: $(TOOL_OBJ) $(BUILD)/libattx.a
 	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libattx.a $(LDLIBS)
 
 $(BUILD)/test/test_threads: LDLIBS += -lpthread
-$(BUILD)/test/%: test/%.c $(BUILD)/libattx.a | $(DEPS_OK)
+$(BUILD)/test/%: test/%.c $(BUILD)/libattx.a $(FLAGS_FILE) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libattx.a -lcmocka $(LDLIBS) $(LDFLAGS)
 
@@ -129,7 +137,7 @@ mpi:
 	@echo "attx: $(MPICC) not found; install it with: sudo apt-get install -y libopenmpi-dev openmpi-bin"; exit 1
 endif
 
-$(BUILD)/mpi/%.o: %.c | $(DEPS_OK)
+$(BUILD)/mpi/%.o: %.c $(FLAGS_FILE) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(MPICC_RUN) $(CFLAGS) -DATTX_MPI -MMD -MP -c $< -o $@
 
@@ -143,6 +151,14 @@ $(BUILD)/attx-mpi: $(MPI_OBJ) $(BUILD)/libattx.a
 test: $(BUILD)/attx $(BUILD)/libattx.so $(TEST_BIN) $(FUZZ_REPLAY) $(if $(HAVE_MPI),$(BUILD)/attx-mpi)
 	@ATTX=$(BUILD)/attx ATTX_MPI_BIN=$(BUILD)/attx-mpi BUILD=$(BUILD) CC="$(CC)" SAN="$(SAN)" \
 	    sh test/run_tests.sh $(TEST_BIN) $(FUZZ_REPLAY)
+
+# the numeric tests again with the kernels forced lower (ATTX_ISA), so that a machine with
+# AVX-512 also checks the AVX2 and portable paths against the same references
+ISA_TESTS := $(addprefix $(BUILD)/test/,test_dtype test_gemm test_ops test_forward test_bert test_vit test_embed test_explain test_threads)
+test-isa: $(BUILD)/attx $(ISA_TESTS)
+	@for isa in avx2 portable; do echo "== ATTX_ISA=$$isa"; \
+	  out=$$(ATTX_ISA=$$isa ATTX=$(BUILD)/attx BUILD=$(BUILD) sh test/run_tests.sh $(ISA_TESTS)); status=$$?; \
+	  printf '%s\n' "$$out" | grep -E '^(tests|test binaries|\[  FAILED|\[  ERROR)'; [ $$status -eq 0 ] || exit 1; done
 
 demo: $(BUILD)/attx
 	@sh tools/demo.sh $(BUILD)/attx data/sst2-minilm.safetensors data/demo-sentences.txt \
