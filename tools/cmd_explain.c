@@ -65,16 +65,6 @@ const cli_command cmd_explain = {
     run_explain,
 };
 
-const char *explain_player_label(const attx_model *m, const attx_explanation *ex, int i, char *buf, size_t cap)
-{
-    if (ex->arch == ATTX_ARCH_BERT || ex->arch == ATTX_ARCH_ATTN1) {
-        const char *t = attx_wordpiece_token(attx_model_tokenizer(m), ex->enc.ids[ex->first_player + i]);
-        return t ? t : "?";
-    }
-    snprintf(buf, cap, "patch %d,%d", i / ex->grid_w, i % ex->grid_w);
-    return buf;
-}
-
 /* Splits a comma list into names; "all" expands to every method. Unknown names are usage
  * errors listing the known ones. */
 static char **parse_methods(const char *list, int *count)

@@ -1,4 +1,6 @@
-/* cmd_explain.h — what the `attx explain` files share (cmd_explain.c, cmd_explain_trace.c). */
+/* cmd_explain.h — what the `attx explain` files share: cmd_explain.c (the command) calls
+ * cmd_explain_trace.c (--trace) and explain_html.c (--html); all three name players with
+ * explain_label.c. */
 #ifndef ATTX_CMD_EXPLAIN_H
 #define ATTX_CMD_EXPLAIN_H
 
@@ -6,7 +8,8 @@
 
 #include <stdio.h>
 
-/* The label of a player: a text token, or "patch ROW,COL" of an image. buf for the latter. */
+/* The label of a player: a text token, or "patch ROW,COL" of an image. buf for the latter
+ * (explain_label.c). */
 const char *explain_player_label(const attx_model *m, const attx_explanation *ex, int i, char *buf, size_t cap);
 
 /* --trace: prints each step of the pipeline for the example of ex (text ids or pixels):

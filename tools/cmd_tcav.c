@@ -241,25 +241,6 @@ static void progress(void *user, const char *stage, long done, long total)
     }
 }
 
-const char *tcav_verdict(const attx_tcav_stat *s)
-{
-    if (isnan(s->test.p)) return "undefined";
-    /* the sign of t: above (+) or below (-) 0.5 or the random baseline */
-    return !s->significant ? "not significant" : s->test.t > 0 ? "significant (+)" : "significant (-)";
-}
-
-const char *tcav_cav_description(const attx_tcav_result *r)
-{
-    return r->classic ? "CAVs against random sets (TCAV)" : "relative CAVs (P1)";
-}
-
-const char *tcav_test_description(const attx_tcav_result *r)
-{
-    return r->classic         ? "Student's t-test against the random baseline"
-           : r->null_baseline ? "Student's t-test against null CAVs (random halves of the concepts)"
-                              : "one-sample t-test against 0.5";
-}
-
 static void print_table(const attx_tcav_result *r, const example_set *concepts, const attx_config *cfg, double alpha)
 {
     printf("class %d (%s)%s, %d targets; %s, %d CAVs per concept and layer; %s; p Bonferroni-corrected over %d tests, "

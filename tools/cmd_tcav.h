@@ -1,10 +1,11 @@
-/* cmd_tcav.h — what the `attx tcav` files share (cmd_tcav.c, tcav_html.c). */
+/* cmd_tcav.h — what the `attx tcav` files share: cmd_tcav.c (the command) calls tcav_html.c
+ * (--html); both put results into words with tcav_words.c. */
 #ifndef ATTX_CMD_TCAV_H
 #define ATTX_CMD_TCAV_H
 
 #include "attx_explain.h"
 
-/* "not significant", "significant (+)" (scores above 0.5 or the random baseline),
+/* tcav_words.c: "not significant", "significant (+)" (scores above 0.5 or the random baseline),
  * "significant (-)", or "undefined" (no p-value: every score equal). */
 const char *tcav_verdict(const attx_tcav_stat *s);
 /* How r's CAVs were made and tested, in words: "relative CAVs (P1)" or "CAVs against random
