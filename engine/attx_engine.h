@@ -282,6 +282,11 @@ typedef struct attx_outputs {
 int attx_forward(const attx_model *m, attx_ctx *ctx, const attx_batch *batch,
                  attx_outputs *out, attx_error *err);
 
+/* 0 when every weight is a number; else -1 with err naming the first weight tensor (in the
+ * model's order) that holds NaN or ±inf and the index, as attx_forward does. A scan of all the
+ * weights, for callers that run many examples: a broken model is one error, not one per example. */
+int attx_model_check_finite(const attx_model *m, attx_error *err);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Sentence embeddings                                                                         */
 /*                                                                                             */

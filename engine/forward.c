@@ -80,8 +80,9 @@ static void module_of(char *buf, size_t cap, const char *name)
     snprintf(buf, cap, "%.*s", n, name);
 }
 
-/* A weight tensor holding a non-finite value: fills err and returns 1, else 0. */
-static int blame_weights(const attx_model *m, const char *what, attx_error *err)
+/* The first weight tensor holding a non-finite value, in the model's tensor order: "weight
+ * tensor 'NAME' holds NaN at [i, j]" into desc, and 1; else 0. */
+static int find_nonfinite_weight(const attx_model *m, char *desc, size_t cap)
 {
     for (size_t i = 0; i < m->files.n_specs; i++) {
         const attx_tensor *t = m->params[i];
@@ -98,11 +99,27 @@ static int blame_weights(const attx_model *m, const char *what, attx_error *err)
         }
         char at[96];
         format_index(at, sizeof at, shape, ndim, k);
-        attx_fail(err, "%s: the %s are not finite: weight tensor '%s' holds %s at %s", model_source(m), what,
-                  st ? st->name : m->files.specs[i].name, value_name(t->data[k]), at);
+        snprintf(desc, cap, "weight tensor '%s' holds %s at %s", st ? st->name : m->files.specs[i].name,
+                 value_name(t->data[k]), at);
         return 1;
     }
     return 0;
+}
+
+/* A weight tensor holding a non-finite value: fills err and returns 1, else 0. */
+static int blame_weights(const attx_model *m, const char *what, attx_error *err)
+{
+    char desc[512];
+    if (!find_nonfinite_weight(m, desc, sizeof desc)) return 0;
+    attx_fail(err, "%s: the %s are not finite: %s", model_source(m), what, desc);
+    return 1;
+}
+
+int attx_model_check_finite(const attx_model *m, attx_error *err)
+{
+    char desc[512];
+    if (!find_nonfinite_weight(m, desc, sizeof desc)) return 0;
+    return attx_fail(err, "%s: %s", model_source(m), desc);
 }
 
 /* One example (b) of a batch, as a batch of one. */

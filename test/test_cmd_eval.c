@@ -487,6 +487,35 @@ static void test_accuracy(void **state)
     tu_rmdir(dir);
 }
 
+/* A model whose weights hold a NaN is one error naming the tensor, for --accuracy and for the
+ * explanation protocol alike: not every example skipped with a warning and a report of none. */
+static void test_nonfinite_model(void **state)
+{
+    (void)state;
+    char *dir, *tsv = write_tsv(&dir), *copy = tu_path(dir, "nan-model"), cmd[4096], *err;
+    assert_int_equal(mkdir(copy, 0700), 0);
+    const char *names[] = {"config.json", "vocab.txt"};
+    for (int i = 0; i < 2; i++) {
+        char *from = tu_path(TINY, names[i]), *to = tu_path(copy, names[i]);
+        size_t n;
+        char *bytes = tu_read(from, &n);
+        tu_write(to, bytes, n);
+        free(bytes), free(from), free(to);
+    }
+    char *weights = tu_path(copy, "model.safetensors");
+    tu_write_with_nan(TINY "/model.safetensors", weights, "bert.encoder.layer.1.attention.self.key.weight", 5);
+    const char *modes[] = {"--accuracy", "--methods att,grad-att-cls"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "%s eval %s %s %s --threads 1", tu_attx(), copy, tsv, modes[k]);
+        assert_int_equal(tu_run(cmd, NULL, &err), 1);
+        assert_contains(err, "weight tensor 'bert.encoder.layer.1.attention.self.key.weight' holds NaN at [0, 5]");
+        assert_true(strstr(err, "skipped") == NULL);
+        free(err);
+    }
+    free(weights), free(copy), free(tsv);
+    tu_rmdir(dir);
+}
+
 /* --accuracy on an image folder (ViT): class folders matched to the labels by name; the
  * confusion matrix equals the argmax of attx_forward's logits on attx_encode_image's pixels */
 static void test_accuracy_images(void **state)
@@ -566,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_p2_theorem41),
         cmocka_unit_test(test_sampling_study),
         cmocka_unit_test(test_accuracy),
+        cmocka_unit_test(test_nonfinite_model),
         cmocka_unit_test(test_accuracy_images),
         cmocka_unit_test(test_mpi_same_report),
     };

@@ -324,33 +324,6 @@ static void test_vocab_command(void **state)
     expect(cmd, 2, "--size");
 }
 
-/* Rewrites the safetensors file `from` as `to` (metadata kept, tensors as F32) with element
- * `index` of tensor `name` set to NaN. */
-static void write_with_nan(const char *from, const char *to, const char *name, uint64_t index)
-{
-    attx_tensor_file f;
-    attx_error e;
-    if (attx_safetensors_open(&f, from, &e) != 0) fail_msg("%s", e.msg);
-    attx_st_entry *entries = calloc(f.n_tensors, sizeof *entries);
-    float **data = calloc(f.n_tensors, sizeof *data);
-    int found = 0;
-    for (size_t t = 0; t < f.n_tensors; t++) {
-        const attx_stored_tensor *st = &f.tensors[t];
-        data[t] = malloc(st->numel * sizeof(float));
-        if (attx_stored_tensor_to_f32(st, data[t], &e) != 0) fail_msg("%s", e.msg);
-        if (strcmp(st->name, name) == 0) data[t][index] = NAN, found = 1;
-        entries[t] = (attx_st_entry){.name = st->name, .dtype = ATTX_F32, .ndim = st->ndim, .f32 = data[t]};
-        memcpy(entries[t].shape, st->shape, sizeof st->shape);
-    }
-    if (!found) fail_msg("%s has no tensor %s", from, name);
-    if (attx_safetensors_write(to, entries, f.n_tensors, (const char *const *)f.meta_keys,
-                               (const char *const *)f.meta_values, f.n_meta, &e) != 0)
-        fail_msg("%s", e.msg);
-    for (size_t t = 0; t < f.n_tensors; t++) free(data[t]);
-    free(data), free(entries);
-    attx_tensor_file_close(&f);
-}
-
 /* A step whose numbers are not finite stops the run with the step and the epoch and saves
  * nothing: --init from a model whose weights hold a NaN stops at step 1 with the tensor named;
  * a resumed run (its checkpoint given a NaN) stops at its first step and leaves the files of
@@ -370,7 +343,7 @@ static void test_nonfinite_stop(void **state)
         free(bytes), free(from), free(to);
     }
     char *weights = tu_path(copy, "model.safetensors");
-    write_with_nan("test/fixtures/bert/tiny/model.safetensors", weights, "bert.encoder.layer.0.output.dense.bias", 4);
+    tu_write_with_nan("test/fixtures/bert/tiny/model.safetensors", weights, "bert.encoder.layer.0.output.dense.bias", 4);
     char *never = tu_path(dir, "never.safetensors");
     snprintf(cmd, sizeof cmd, "%s train --data %s/train.tsv --dev %s/dev.tsv --labels bad,good --init %s --batch 8 "
              "--epochs 1 --threads 1 --out %s", tu_attx(), dir, dir, copy, never);
@@ -386,7 +359,7 @@ static void test_nonfinite_stop(void **state)
     snprintf(extra, sizeof extra, "--epochs 2 --stop-after 1 --out %s", path);
     assert_int_equal(train(extra, NULL, NULL), 0);
     char *resume = tu_path(dir, "nan.resume.safetensors"), *optim = tu_path(dir, "nan.resume.optim.safetensors");
-    write_with_nan(resume, resume, "classifier.weight", 1);
+    tu_write_with_nan(resume, resume, "classifier.weight", 1);
     size_t len[3];
     char *before[3] = {tu_read(path, &len[0]), tu_read(resume, &len[1]), tu_read(optim, &len[2])};
     snprintf(cmd, sizeof cmd, "%s train --data %s/train.tsv --dev %s/dev.tsv --labels bad,good --batch 8 --threads 1 "

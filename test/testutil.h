@@ -2,6 +2,7 @@
 #ifndef ATTX_TESTUTIL_H
 #define ATTX_TESTUTIL_H
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -114,5 +115,32 @@ static inline const char *tu_attx(void)
         const char *h_ = (haystack), *n_ = (needle);                                            \
         if (!h_ || !strstr(h_, n_)) fail_msg("expected \"%s\" in \"%s\"", n_, h_ ? h_ : "(null)"); \
     } while (0)
+
+/* Rewrites the safetensors file `from` as `to` (metadata kept, tensors as F32) with element
+ * `index` of tensor `name` set to NaN. */
+static inline void tu_write_with_nan(const char *from, const char *to, const char *name, uint64_t index)
+{
+    attx_tensor_file f;
+    attx_error e;
+    if (attx_safetensors_open(&f, from, &e) != 0) fail_msg("%s", e.msg);
+    attx_st_entry *entries = calloc(f.n_tensors, sizeof *entries);
+    float **data = calloc(f.n_tensors, sizeof *data);
+    int found = 0;
+    for (size_t t = 0; t < f.n_tensors; t++) {
+        const attx_stored_tensor *st = &f.tensors[t];
+        data[t] = malloc(st->numel * sizeof(float));
+        if (attx_stored_tensor_to_f32(st, data[t], &e) != 0) fail_msg("%s", e.msg);
+        if (strcmp(st->name, name) == 0) data[t][index] = NAN, found = 1;
+        entries[t] = (attx_st_entry){.name = st->name, .dtype = ATTX_F32, .ndim = st->ndim, .f32 = data[t]};
+        memcpy(entries[t].shape, st->shape, sizeof st->shape);
+    }
+    if (!found) fail_msg("%s has no tensor %s", from, name);
+    if (attx_safetensors_write(to, entries, f.n_tensors, (const char *const *)f.meta_keys,
+                               (const char *const *)f.meta_values, f.n_meta, &e) != 0)
+        fail_msg("%s", e.msg);
+    for (size_t t = 0; t < f.n_tensors; t++) free(data[t]);
+    free(data), free(entries);
+    attx_tensor_file_close(&f);
+}
 
 #endif

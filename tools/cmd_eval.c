@@ -803,6 +803,8 @@ static int run_eval(int argc, char **argv)
     attx_model *m;
     attx_error err;
     if (attx_model_open(&m, a.model_path, &err) != 0) cli_fail(&err);
+    /* weights that are not numbers would fail every example, each skipped with a warning */
+    if (attx_model_check_finite(m, &err) != 0) cli_fail(&err);
     const attx_config *cfg = attx_model_config(m);
     if (!attx_model_has_classifier(m) || (cfg->arch == ATTX_ARCH_VIT && !a.accuracy))
         cli_failf("%s: attx eval needs a text classifier (BERT or attn1), not a %s%s", a.model_path,
