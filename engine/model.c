@@ -244,6 +244,14 @@ static int build(attx_model *m, int init, uint64_t seed, attx_error *err)
         m->vit.layers = attx_arena_alloc(&m->storage, (size_t)m->config->num_layers * sizeof *m->vit.layers);
         if (!m->vit.layers) goto oom;
         bind_vit(m);
+        /* every input is resized to the model's size: a size over the decoder's pixel limit
+         * would let the config alone ask for gigabytes (16384 x 16384 x 3 floats: 3.2 GB) */
+        uint64_t limit, pixels = (uint64_t)m->config->image_height * (uint64_t)m->config->image_width;
+        if (attx_image_max_pixels(&limit, err) != 0) return -1;
+        if (pixels > limit)
+            return attx_fail(err, "%s: the model's image size %dx%d is %llu pixels, over the limit of %llu "
+                                  "(ATTX_MAX_IMAGE_PIXELS)", path, m->config->image_width, m->config->image_height,
+                             (unsigned long long)pixels, (unsigned long long)limit);
     }
     return 0;
 oom:

@@ -289,6 +289,23 @@ static void test_patch_weight_binding(void **state)
 }
 
 /* No pixels (a text batch), an empty batch, and pixels for a text model are errors. */
+/* A model whose declared image size is over the pixel limit is refused when opened (every
+ * input would be resized to it); the limit is the decoder's, ATTX_MAX_IMAGE_PIXELS. */
+static void test_image_size_limit(void **state)
+{
+    (void)state;
+    attx_model *m;
+    attx_error err;
+    assert_int_equal(setenv("ATTX_MAX_IMAGE_PIXELS", "1023", 1), 0);   /* p8 is 32 x 32 = 1024 */
+    assert_int_equal(attx_model_open(&m, "test/fixtures/vit/p8", &err), -1);
+    assert_non_null(strstr(err.msg, "test/fixtures/vit/p8"));
+    assert_non_null(strstr(err.msg, "image size 32x32 is 1024 pixels, over the limit of 1023 (ATTX_MAX_IMAGE_PIXELS)"));
+    assert_int_equal(setenv("ATTX_MAX_IMAGE_PIXELS", "1024", 1), 0);
+    if (attx_model_open(&m, "test/fixtures/vit/p8", &err) != 0) fail_msg("%s", err.msg);
+    attx_model_close(m);
+    assert_int_equal(unsetenv("ATTX_MAX_IMAGE_PIXELS"), 0);
+}
+
 static void test_bad_batches(void **state)
 {
     (void)state;
@@ -328,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_threads_same_bits),
         cmocka_unit_test(test_patch_weight_binding),
         cmocka_unit_test(test_bad_batches),
+        cmocka_unit_test(test_image_size_limit),
     };
     return cmocka_run_group_tests_name("vit", tests, NULL, NULL);
 }
