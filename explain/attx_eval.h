@@ -192,6 +192,20 @@ typedef struct attx_p2_lime_stats {
 int attx_p2_lime_example(const attx_model *m, const int32_t *ids, int length, int klass, int num_samples,
                          int repeats, uint64_t seed, attx_p2_lime_stats *out, attx_error *err);
 
+/* P2's correlations on a deep model (a BERT): per example, Pearson r over the tokens between
+ * alpha-avg (att-avg: the last layer's [CLS] row, mean over heads) and G-avg (grad-avg), and
+ * between alpha-avg and LIME (each token its word's coefficient); and P2's open question on
+ * subwords, LIME over whole words against LIME over WordPiece tokens (lime-tokens). All of the
+ * class klass; LIME with num_samples samples, seeded by seed. NAN where r is undefined. */
+typedef struct attx_p2_deep_stats {
+    int tokens, words;          /* players, and their word occurrences (tokens not starting "##") */
+    double corr_att_gavg, corr_att_lime, corr_lime_words_tokens;
+    uint64_t forwards;
+} attx_p2_deep_stats;
+
+int attx_p2_deep_example(const attx_model *m, const int32_t *ids, int length, int klass, int num_samples,
+                         uint64_t seed, attx_p2_deep_stats *out, attx_error *err);
+
 /* Pearson correlation of x[n] and y[n]; NAN when n < 2 or a vector is constant. */
 double attx_pearson(const double *x, const double *y, int n);
 

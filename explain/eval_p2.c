@@ -141,3 +141,38 @@ done:
     free(feature_of), free(lime), free(approx), free(aavg), free(lw), free(row);
     return rc;
 }
+
+int attx_p2_deep_example(const attx_model *m, const int32_t *ids, int length, int klass, int num_samples,
+                         uint64_t seed, attx_p2_deep_stats *out, attx_error *err)
+{
+    static const char *const names[] = {"att-avg", "grad-avg", "lime", "lime-tokens"};
+    attx_explain_options opt;
+    attx_explain_options_init(&opt);
+    opt.klass = klass;
+    opt.samples = num_samples;
+    opt.seed = seed;
+    attx_explanation ex;
+    memset(out, 0, sizeof *out);
+    if (attx_explain_ids(m, ids, length, names, 4, &opt, &ex, err) != 0) {
+        attx_explanation_free(&ex);
+        return -1;
+    }
+    const double *aavg = ex.methods[0].scores, *gavg = ex.methods[1].scores, *lime = ex.methods[2].scores,
+                 *lime_tokens = ex.methods[3].scores;
+    int n = ex.n_players;
+    out->tokens = n;
+    /* the distinct words: LIME gives each token its word's coefficient, so count the runs */
+    int words = 0;
+    const attx_wordpiece *wp = attx_model_tokenizer(m);
+    for (int i = 0; i < n; i++) {
+        const char *t = attx_wordpiece_token(wp, ex.enc.ids[ex.first_player + i]);
+        words += !(t && strncmp(t, "##", 2) == 0);
+    }
+    out->words = words;
+    out->corr_att_gavg = attx_pearson(aavg, gavg, n);
+    out->corr_att_lime = attx_pearson(aavg, lime, n);
+    out->corr_lime_words_tokens = attx_pearson(lime, lime_tokens, n);
+    for (int k = 0; k < 4; k++) out->forwards += ex.methods[k].forward_passes;
+    attx_explanation_free(&ex);
+    return 0;
+}

@@ -18,6 +18,7 @@ static const method_entry METHODS[] = {
     {"shapley-input", method_shapley_input, 0},
     {"shap", method_shap, 0},
     {"lime", method_lime, 0},
+    {"lime-tokens", method_lime_tokens, 0},
     {"grad-sam", method_grad_sam, METHOD_USES_PASS | METHOD_USES_GRAD},
     {"att", method_att, METHOD_USES_PASS},
     {"att-avg", method_att_avg, METHOD_USES_PASS},

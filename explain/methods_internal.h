@@ -64,6 +64,7 @@ int method_shapley_input(const method_ctx *mc, attx_method_result *r, attx_error
 int method_shap(const method_ctx *mc, attx_method_result *r, attx_error *err);
 /* methods_lime.c */
 int method_lime(const method_ctx *mc, attx_method_result *r, attx_error *err);
+int method_lime_tokens(const method_ctx *mc, attx_method_result *r, attx_error *err);
 /* The game over features: a feature coalition becomes the coalition of its tokens. Use
  * (attx_game){.n = features, .eval = feature_eval, .user = &fg, .max_batch = tokens->max_batch}. */
 typedef struct feature_game {

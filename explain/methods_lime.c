@@ -4,7 +4,9 @@
  * a removed word's tokens become [MASK] (lime itself deletes them, and P2's theory replaces
  * them by UNK in place: attx keeps the positions, as for shapley-input). For images the
  * features are the patches. The value is the probability of the explained class (lime's
- * predict_proba); each token gets its word's coefficient. */
+ * predict_proba); each token gets its word's coefficient.
+ * lime-tokens: the same with every WordPiece token its own feature (P2's open question: what
+ * LIME says when it masks subwords rather than whole words). */
 #include "methods_internal.h"
 
 #include <stdio.h>
@@ -55,7 +57,7 @@ static int word_features(const method_ctx *mc, int *feature_of)
     return n_words;
 }
 
-int method_lime(const method_ctx *mc, attx_method_result *r, attx_error *err)
+static int lime_on(const method_ctx *mc, int by_word, attx_method_result *r, attx_error *err)
 {
     attx_game tokens;
     if (method_model_game(mc, ATTX_VALUE_PROB, mc->klass, &tokens, err) != 0) return -1;
@@ -66,7 +68,7 @@ int method_lime(const method_ctx *mc, attx_method_result *r, attx_error *err)
         attx_fail(err, "out of memory");
         goto done;
     }
-    if (mc->ids) {
+    if (mc->ids && by_word) {
         d = word_features(mc, feature_of);
         if (d < 0) {
             attx_fail(err, "out of memory");
@@ -84,7 +86,7 @@ int method_lime(const method_ctx *mc, attx_method_result *r, attx_error *err)
     if (rc == 0) {
         for (int i = 0; i < mc->n; i++) r->scores[i] = coef[feature_of[i]];
         snprintf(r->how, sizeof r->how, "%d samples over %d %s, R^2 %.3f", lo.num_samples, d,
-                 mc->ids ? "distinct words" : "patches", info.score);
+                 !mc->ids ? "patches" : by_word ? "distinct words" : "WordPiece tokens", info.score);
     }
     r->forward_passes = attx_game_model_forwards(&tokens);
 done:
@@ -92,4 +94,15 @@ done:
     free(coef);
     attx_game_free(&tokens);
     return rc;
+}
+
+int method_lime(const method_ctx *mc, attx_method_result *r, attx_error *err)
+{
+    return lime_on(mc, 1, r, err);
+}
+
+int method_lime_tokens(const method_ctx *mc, attx_method_result *r, attx_error *err)
+{
+    if (!mc->ids) return attx_fail(err, "lime-tokens is for text (lime's features of an image are its patches)");
+    return lime_on(mc, 0, r, err);
 }

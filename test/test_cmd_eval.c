@@ -487,6 +487,35 @@ static void test_accuracy(void **state)
     tu_rmdir(dir);
 }
 
+/* p2-correlations on a BERT: one line per correlation over the examples; with --json the
+ * counts and means, each r within [-1, 1]; the closed forms of P2 are refused with a message
+ * saying what does run. */
+static void test_p2_correlations_bert(void **state)
+{
+    (void)state;
+    char *dir, *tsv = write_tsv(&dir), cmd[2048], *out, *err;
+    snprintf(cmd, sizeof cmd, "%s eval " TINY " p2-correlations --data %s --limit 3 --samples 64 --json --threads 1",
+             tu_attx(), tsv);
+    if (tu_run(cmd, &out, &err) != 0) fail_msg("p2-correlations: %s", err);
+    attx_json_doc *doc = parse(out);
+    const attx_json_value *root = attx_json_root(doc);
+    assert_int_equal(inum(root, "examples_done"), 3);
+    const char *keys[] = {"corr_alpha_avg_g_avg", "corr_alpha_avg_lime", "corr_lime_words_lime_tokens"};
+    for (int k = 0; k < 3; k++) {
+        const attx_json_value *st = attx_json_get(root, keys[k]);
+        assert_non_null(st);
+        double mean = num(st, "mean");
+        assert_true(mean >= -1 && mean <= 1);
+    }
+    attx_json_free(doc);
+    free(out), free(err);
+    snprintf(cmd, sizeof cmd, "%s eval " TINY " p2-theorem41 --data %s --threads 1", tu_attx(), tsv);
+    assert_int_equal(tu_run(cmd, NULL, &err), 1);
+    assert_contains(err, "p2-theorem41 is P2's closed form on the attn1 model; this is a bert model");
+    free(err), free(tsv);
+    tu_rmdir(dir);
+}
+
 /* A model whose weights hold a NaN is one error naming the tensor, for --accuracy and for the
  * explanation protocol alike: not every example skipped with a warning and a report of none. */
 static void test_nonfinite_model(void **state)
@@ -596,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_sampling_study),
         cmocka_unit_test(test_accuracy),
         cmocka_unit_test(test_nonfinite_model),
+        cmocka_unit_test(test_p2_correlations_bert),
         cmocka_unit_test(test_accuracy_images),
         cmocka_unit_test(test_mpi_same_report),
     };

@@ -831,6 +831,24 @@ static void test_lime_words(void **state)
     assert_true(ex.methods[0].scores[8] == ex.methods[0].scores[9]);   /* un ##ful: one word */
     assert_int_equal(n_words, 6);                                    /* the movie was boring , unful */
     assert_int_equal(ex.methods[0].forward_passes, 600);
+    /* lime-tokens: LIME on the tokens' game itself, every piece its own feature (same seed) */
+    const char *names_tokens[] = {"lime-tokens"};
+    attx_explanation ext;
+    if (attx_explain_text(m, text, strlen(text), names_tokens, 1, &o, &ext, &err) != 0) fail_msg("%s", err.msg);
+    double coef_tokens[16];
+    assert_int_equal(attx_lime(&tokens, &lo, coef_tokens, NULL, &err), 0);
+    expect_close("lime by tokens", ext.methods[0].scores, coef_tokens, n, 1e-12, 0);
+    assert_true(ext.methods[0].scores[0] != ext.methods[0].scores[5]);   /* the ... the: two features now */
+    attx_explanation_free(&ext);
+    /* on a text of distinct one-piece words the two are the same features: the same values */
+    const char *plain = "the movie was boring";
+    attx_explanation a, b;
+    if (attx_explain_text(m, plain, strlen(plain), names, 1, &o, &a, &err) != 0) fail_msg("%s", err.msg);
+    if (attx_explain_text(m, plain, strlen(plain), names_tokens, 1, &o, &b, &err) != 0) fail_msg("%s", err.msg);
+    assert_int_equal(a.n_players, 4);
+    assert_memory_equal(a.methods[0].scores, b.methods[0].scores, 4 * sizeof(double));
+    attx_explanation_free(&a);
+    attx_explanation_free(&b);
     attx_game_free(&tokens);
     attx_encoding_free(&enc);
     attx_explanation_free(&ex);

@@ -57,7 +57,10 @@ const cli_command cmd_eval = {
     "  p2-theorem41     Theorem 4.1's closed-form gradient vs autograd, relative error per\n"
     "                   position t >= 1 ([CLS] excluded)\n"
     "  p2-lime          LIME (mean of 5 runs, --samples per run, default 5000) vs Eq. (19)\n"
-    "  p2-correlations  Pearson r of alpha-avg with G-avg and with LIME, per example\n"
+    "  p2-correlations  Pearson r of alpha-avg with G-avg and with LIME, per example; on a BERT\n"
+    "                   (data default sst2): alpha-avg = the last layer's [CLS] row (att-avg), r over\n"
+    "                   the tokens, and LIME over whole words vs LIME over WordPiece tokens\n"
+    "                   (lime-tokens); --samples sets LIME's samples (default 5000)\n"
     "\n"
     "--sampling-study: mean absolute error of the sampled Shapley values against the exact ones,\n"
     "  per method (default " STUDY_METHODS "), sampler (--samplers, default\n"
@@ -345,11 +348,91 @@ static void print_stat(const char *what, const stat_acc *s)
            s->n);
 }
 
+/* p2-correlations on a deep model (BERT): attx_p2_deep_example per example. */
+static int run_p2_deep(const eval_args *a, attx_model *m)
+{
+    attx_eval_data d;
+    load_data(a, m, a->data ? a->data : "sst2", &d);
+    stat_acc c_ag = {0}, c_al = {0}, c_wt = {0}, tokens = {0}, words = {0};
+    size_t done = 0, skipped = 0;
+    int samples = a->opt.explain.samples > 0 ? a->opt.explain.samples : 5000;
+    double start = cli_now();
+    attx_error err;
+    for (size_t i = 0; i < d.ds.n && !interrupted; i++) {
+        int32_t *ids;
+        int length, n;
+        attx_p2_deep_stats st;
+        int ok = attx_eval_encode(m, d.ds.texts[i], &ids, &length, &n, &err) == 0;
+        if (ok) {
+            ok = attx_p2_deep_example(m, ids, length, 1, samples, a->opt.explain.seed + i, &st, &err) == 0;
+            free(ids);
+        }
+        if (ok) {
+            acc_add(&c_ag, st.corr_att_gavg);
+            acc_add(&c_al, st.corr_att_lime);
+            acc_add(&c_wt, st.corr_lime_words_tokens);
+            acc_add(&tokens, st.tokens);
+            acc_add(&words, st.words);
+            done++;
+        } else {
+            skipped++;
+            fprintf(stderr, "attx: warning: example %zu: %s (skipped)\n", i, err.msg);
+        }
+        progress(i + 1, d.ds.n, start);
+    }
+    int partial = done + skipped < d.ds.n;
+    if (a->json) {
+        attx_buf out = {0};
+        attx_json_writer w;
+        attx_jw_init(&w, &out, 0);
+        attx_jw_object_begin(&w);
+        attx_jw_key(&w, "experiment");
+        attx_jw_string(&w, a->dataset);
+        attx_jw_key(&w, "model");
+        attx_jw_string(&w, a->model_path);
+        attx_jw_key(&w, "data");
+        attx_jw_string(&w, d.source);
+        attx_jw_key(&w, "examples");
+        attx_jw_uint(&w, d.ds.n);
+        attx_jw_key(&w, "examples_done");
+        attx_jw_uint(&w, done);
+        attx_jw_key(&w, "examples_skipped");
+        attx_jw_uint(&w, skipped);
+        attx_jw_key(&w, "partial");
+        attx_jw_bool(&w, partial);
+        attx_jw_key(&w, "lime_samples");
+        attx_jw_int(&w, samples);
+        jw_stat(&w, "tokens", &tokens);
+        jw_stat(&w, "words", &words);
+        jw_stat(&w, "corr_alpha_avg_g_avg", &c_ag);
+        jw_stat(&w, "corr_alpha_avg_lime", &c_al);
+        jw_stat(&w, "corr_lime_words_lime_tokens", &c_wt);
+        attx_jw_object_end(&w);
+        cli_print_json(&out);
+        attx_buf_free(&out);
+    } else {
+        printf("%s on %s (a %d-layer %s), class 1\ndata: %s\n", a->dataset, a->model_path,
+               attx_model_config(m)->num_layers, attx_arch_name(attx_model_config(m)->arch), d.source);
+        if (partial) printf("partial: %zu of %zu examples\n", done + skipped, d.ds.n);
+        printf("%zu examples (%zu skipped); %.1f tokens and %.1f words an example on average\n", done, skipped,
+               acc_mean(&tokens), acc_mean(&words));
+        printf("Pearson correlation over the tokens of each example (alpha-avg: the last layer's [CLS] row, mean "
+               "over heads; LIME: %d samples, the probability of class 1):\n", samples);
+        print_stat("alpha-avg vs G-avg", &c_ag);
+        print_stat("alpha-avg vs LIME (whole words)", &c_al);
+        print_stat("LIME whole words vs LIME WordPiece tokens", &c_wt);
+    }
+    attx_eval_data_free(&d);
+    return interrupted ? 130 : done ? EXIT_OK : EXIT_BAD_INPUT;
+}
+
 static int run_p2(const eval_args *a, attx_model *m)
 {
+    if (attx_model_config(m)->arch != ATTX_ARCH_ATTN1 && strcmp(a->dataset, "p2-correlations") == 0)
+        return run_p2_deep(a, m);
     if (attx_model_config(m)->arch != ATTX_ARCH_ATTN1)
-        cli_failf("%s: %s is P2's experiment on the attn1 model; this is a %s model", a->model_path, a->dataset,
-                  attx_arch_name(attx_model_config(m)->arch));
+        cli_failf("%s: %s is P2's closed form on the attn1 model; this is a %s model (p2-correlations runs on it)",
+                  a->model_path, a->dataset, attx_arch_name(attx_model_config(m)->arch));
     int grad = strcmp(a->dataset, "p2-lime") != 0, lime = strcmp(a->dataset, "p2-theorem41") != 0;
     attx_eval_data d;
     load_data(a, m, a->data ? a->data : "p2-imdb", &d);
