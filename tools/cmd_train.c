@@ -88,7 +88,9 @@ const cli_command cmd_train = {
 typedef struct options {
     const char *data, *dev, *out, *vocab, *init, *labels, *log, *threads, *dtype_name, *arch, *schedule;
     attx_dataset_spec spec, dev_spec;
-    long dev_split, stop_after, eval_every, layers, hidden, heads, head_size, vocab_size, ffn, max_len, truncate_len, epochs, batch;
+    long dev_split, stop_after, eval_every, epochs, batch;
+    long layers, hidden, heads, head_size, vocab_size, ffn, max_len;
+    long truncate_len;            /* --max-len with --init/--resume: inputs truncated to it (0: positions) */
     long image_size, patch;
     int attn1, vit;
     int images;                   /* --data is an image folder */
@@ -369,7 +371,6 @@ static void make_batch(const examples *ex, const size_t *order, int B, int32_t p
     bb->batch = (attx_batch){.B = B, .T = T, .ids = bb->ids, .lengths = bb->lengths};
 }
 
-/* Accuracy on ex, batches of 64 in order, tape and dropout off. */
 /* One line of the --log file for a dev check within an epoch. */
 static void log_eval(FILE *log, long epoch, int64_t step, double dev_acc, double best_dev)
 {
@@ -387,6 +388,7 @@ static void log_eval(FILE *log, long epoch, int64_t step, double dev_acc, double
     attx_buf_free(&line);
 }
 
+/* Accuracy on ex, batches of 64 in order, tape and dropout off. */
 static double evaluate(const attx_model *m, attx_ctx *ctx, const examples *ex, const size_t *usable, size_t n,
                        int32_t pad, batch_buf *bb)
 {
