@@ -48,6 +48,50 @@ done:
     return rc;
 }
 
+/* The faithfulness game of one example, remembered: the methods' comprehensiveness and
+ * sufficiency ask for many of the same coalitions (the full input and the empty one for every
+ * method, P1's and ERASER's shared bins, the same top-k sets where rankings agree), and each is
+ * run forward once. A row's value does not depend on the rows batched with it, so the values
+ * are the bits the game would give each time. */
+typedef struct memo_game {
+    const attx_game *inner;
+    size_t words, count, cap;
+    uint64_t *masks;            /* [cap * words] the coalitions evaluated so far */
+    double *values;             /* [cap] */
+} memo_game;
+
+static long memo_find(const memo_game *mg, const uint64_t *mask)
+{
+    for (size_t c = 0; c < mg->count; c++)
+        if (!memcmp(mg->masks + c * mg->words, mask, mg->words * sizeof *mask)) return (long)c;
+    return -1;
+}
+
+static int memo_eval(void *user, int n, size_t count, const uint64_t *masks, double *values, attx_error *err)
+{
+    (void)n;
+    memo_game *mg = user;
+    size_t first_new = mg->count, w = mg->words;
+    if (mg->count + count > mg->cap) {   /* room for every request being new */
+        size_t cap = 2 * (mg->count + count);
+        uint64_t *nm = realloc(mg->masks, cap * w * sizeof *nm);
+        if (nm) mg->masks = nm;
+        double *nv = realloc(mg->values, cap * sizeof *nv);
+        if (nv) mg->values = nv;
+        if (!nm || !nv) return attx_fail(err, "out of memory");
+        mg->cap = cap;
+    }
+    for (size_t k = 0; k < count; k++)   /* the new coalitions, each once */
+        if (memo_find(mg, masks + k * w) < 0) memcpy(mg->masks + mg->count++ * w, masks + k * w, w * sizeof *masks);
+    if (mg->count > first_new &&
+        attx_game_eval(mg->inner, mg->count - first_new, mg->masks + first_new * w, mg->values + first_new, err) != 0) {
+        mg->count = first_new;
+        return -1;
+    }
+    for (size_t k = 0; k < count; k++) values[k] = mg->values[memo_find(mg, masks + k * w)];
+    return 0;
+}
+
 int attx_eval_example(const attx_model *m, const char *text, int gold, size_t example, const char *const *names,
                       int n_names, const attx_eval_options *o, attx_eval_row *rows, attx_error *err)
 {
@@ -63,12 +107,15 @@ int attx_eval_example(const attx_model *m, const char *text, int gold, size_t ex
     eo.klass = -1;                                  /* P1: the predicted class */
     attx_explanation ex;
     attx_game g = {0};
+    memo_game memo = {0};
     uint64_t *mask = NULL;
     if (attx_explain_ids(m, ids, length, names, n_names, &eo, &ex, err) != 0) goto done;
     /* the faithfulness game: p(predicted | players outside S removed) */
     attx_model_game_options go = {.klass = ex.predicted, .value = ATTX_VALUE_PROB, .batch_size = eo.batch_size,
                                   .mask_id = -1};
     if (attx_game_model_text(&g, m, ids, length, &go, err) != 0) goto done;
+    memo = (memo_game){.inner = &g, .words = attx_mask_words(n)};
+    attx_game remembered = {.n = n, .eval = memo_eval, .user = &memo, .kind = ATTX_GAME_CUSTOM};
     const attx_wordpiece *wp = attx_model_tokenizer(m);
     attx_special_ids sp = attx_wordpiece_special_ids(wp);
     int32_t mask_id = attx_model_config(m)->arch == ATTX_ARCH_ATTN1 ? sp.unk : sp.mask;
@@ -94,10 +141,10 @@ int attx_eval_example(const attx_model *m, const char *text, int gold, size_t ex
         attx_faithfulness_options p1 = {.bins = ATTX_FAITH_P1, .rank_by_abs = by_abs};
         attx_faithfulness_options eraser = {.bins = ATTX_FAITH_ERASER, .rank_by_abs = by_abs};
         attx_faithfulness f;
-        if (attx_faithfulness_eval(&g, r->scores, &p1, &f, err) != 0) goto fail_method;
+        if (attx_faithfulness_eval(&remembered, r->scores, &p1, &f, err) != 0) goto fail_method;
         row->comp = f.comprehensiveness;
         row->suff = f.sufficiency;
-        if (attx_faithfulness_eval(&g, r->scores, &eraser, &f, err) != 0) goto fail_method;
+        if (attx_faithfulness_eval(&remembered, r->scores, &eraser, &f, err) != 0) goto fail_method;
         row->aopc_comp = f.comprehensiveness;
         row->aopc_suff = f.sufficiency;
         memset(mask, 0, attx_mask_words(n) * sizeof *mask);
@@ -112,6 +159,8 @@ int attx_eval_example(const attx_model *m, const char *text, int gold, size_t ex
 done:
     if (rc != 0) attx_fail_prefix(err, "example %zu", example);
     free(mask);
+    free(memo.masks);
+    free(memo.values);
     attx_game_free(&g);
     attx_explanation_free(&ex);
     free(ids);
