@@ -2,7 +2,6 @@
  * F16/BF16 (and misaligned F32) converted once into the model's own storage. */
 #include "basic_english.h"
 #include "model.h"
-#include "kernels.h"
 #include "rng.h"
 
 #include <stdint.h>
@@ -258,64 +257,6 @@ oom:
     return attx_fail(err, "%s: out of memory loading the model", path);
 }
 
-/* The weights W[out, in] of the model's linear layers (y = x·W^T), NULL slots skipped: n of them
- * into w (when not NULL); returns n. */
-static size_t linear_weights(const attx_model *m, attx_tensor **w)
-{
-    size_t n = 0;
-#define ADD(t) do { if (t) { if (w) w[n] = (t); n++; } } while (0)
-    const attx_config *c = m->config;
-    if (c->arch == ATTX_ARCH_BERT) {
-        for (int l = 0; l < c->num_layers; l++) {
-            const attx_bert_layer *L = &m->bert.layers[l];
-            ADD(L->query_w); ADD(L->key_w); ADD(L->value_w); ADD(L->attn_out_w); ADD(L->ffn_in_w); ADD(L->ffn_out_w);
-        }
-        ADD(m->bert.pooler_w);
-        ADD(m->bert.classifier_w);
-    } else if (c->arch == ATTX_ARCH_VIT) {
-        for (int l = 0; l < c->num_layers; l++) {
-            const attx_vit_layer *L = &m->vit.layers[l];
-            ADD(L->query_w); ADD(L->key_w); ADD(L->value_w); ADD(L->attn_out_w); ADD(L->ffn_in_w); ADD(L->ffn_out_w);
-        }
-        ADD(m->vit.patch_w);
-        ADD(m->vit.classifier_w);
-    } else if (c->arch == ATTX_ARCH_ATTN1) {
-        ADD(m->attn1.query_w); ADD(m->attn1.key_w); ADD(m->attn1.value_w); ADD(m->attn1.classifier_w);
-    }
-#undef ADD
-    return n;
-}
-
-/* Packs every linear layer's weight for the GEMM, once, for inference (the same bits as packing
- * it on every product, which took a fifth of a short-text forward's time). Out of memory is
- * not an error: an unpacked weight is packed on each use, as before. */
-static void pack_linear_weights(attx_model *m)
-{
-    size_t n = linear_weights(m, NULL);
-    attx_tensor **w = malloc((n ? n : 1) * sizeof *w);
-    if (!w) return;
-    linear_weights(m, w);
-#pragma omp parallel for schedule(dynamic) if (n > 1)
-    for (size_t i = 0; i < n; i++)
-        if (!w[i]->packed)   /* B = W^T: K = in, N = out */
-            w[i]->packed = attx_gemm_pack_b(1, (int)w[i]->shape[1], (int)w[i]->shape[0], w[i]->data,
-                                            (int)w[i]->shape[1]);
-    free(w);
-}
-
-void attx_model_drop_packed(attx_model *m)
-{
-    size_t n = linear_weights(m, NULL);
-    attx_tensor **w = malloc((n ? n : 1) * sizeof *w);
-    if (!w) return;   /* (cannot happen after a successful open: the same size was allocated) */
-    linear_weights(m, w);
-    for (size_t i = 0; i < n; i++) {
-        attx_gemm_packed_free(w[i]->packed);
-        w[i]->packed = NULL;
-    }
-    free(w);
-}
-
 int attx_model_open(attx_model **out, const char *path, attx_error *err)
 {
     attx_model *m = calloc(1, sizeof *m);
@@ -329,7 +270,6 @@ int attx_model_open(attx_model **out, const char *path, attx_error *err)
         attx_model_close(m);
         return -1;
     }
-    pack_linear_weights(m);
     *out = m;
     return 0;
 }
@@ -411,7 +351,6 @@ int attx_model_with_new_head(attx_model **out, const attx_model *base, const cha
 void attx_model_close(attx_model *m)
 {
     if (!m) return;
-    if (m->config) attx_model_drop_packed(m);
     attx_wordpiece_free(m->tokenizer);
     attx_arena_free(&m->storage);
     attx_model_files_close(&m->files);
