@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define ARENA_ALIGN 64
 #define ARENA_MIN_CHUNK ((size_t)16 << 20)
@@ -14,11 +15,21 @@ struct attx_arena_chunk {
     unsigned char *data;      /* ARENA_ALIGN-aligned */
 };
 
+/* Chunks from 4 MiB on are aligned to 2 MiB and offered to the kernel for transparent huge
+ * pages: a model's weights converted to F32 (90 MiB for MiniLM) then take some 45 page faults
+ * instead of 23,000, a third of a short prediction's time. Where THP is off, nothing changes. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
 static attx_arena_chunk *chunk_new(size_t size)
 {
     attx_arena_chunk *c = malloc(sizeof *c);
     if (!c) return NULL;
-    c->data = aligned_alloc(ARENA_ALIGN, size);
+    int huge = size >= 2 * HUGE_PAGE && size <= SIZE_MAX - HUGE_PAGE;
+    if (huge) size = (size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    c->data = aligned_alloc(huge ? HUGE_PAGE : ARENA_ALIGN, size);
+#ifdef MADV_HUGEPAGE
+    if (huge && c->data) (void)madvise(c->data, size, MADV_HUGEPAGE);   /* a hint; failure is harmless */
+#endif
     if (!c->data) {
         free(c);
         return NULL;
