@@ -244,9 +244,12 @@ static int build(attx_model *m, int init, uint64_t seed, attx_error *err)
         if (!m->vit.layers) goto oom;
         bind_vit(m);
         /* every input is resized to the model's size: a size over the decoder's pixel limit
-         * would let the config alone ask for gigabytes (16384 x 16384 x 3 floats: 3.2 GB) */
+         * would let a small file ask for gigabytes (16384 x 16384 x 3 floats: 3.2 GB, with a
+         * 4 MB position table). ATTX_MAX_IMAGE_PIXELS may raise the limit, not lower it here
+         * (a lower one is for the images decoded). */
         uint64_t limit, pixels = (uint64_t)m->config->image_height * (uint64_t)m->config->image_width;
         if (attx_image_max_pixels(&limit, err) != 0) return -1;
+        if (limit < ATTX_IMAGE_MAX_PIXELS) limit = ATTX_IMAGE_MAX_PIXELS;
         if (pixels > limit)
             return attx_fail(err, "%s: the model's image size %dx%d is %llu pixels, over the limit of %llu "
                                   "(ATTX_MAX_IMAGE_PIXELS)", path, m->config->image_width, m->config->image_height,

@@ -5,8 +5,9 @@
  * them by UNK in place: attx keeps the positions, as for shapley-input). For images the
  * features are the patches. The value is the probability of the explained class (lime's
  * predict_proba); each token gets its word's coefficient.
- * lime-tokens: the same with every WordPiece token its own feature (P2's open question: what
- * LIME says when it masks subwords rather than whole words). */
+ * lime-tokens: the same with every player its own feature, for text every WordPiece token (P2's
+ * open question: what LIME says when it masks subwords rather than whole words); for images
+ * it is lime. */
 #include "methods_internal.h"
 
 #include <stdio.h>
@@ -103,6 +104,5 @@ int method_lime(const method_ctx *mc, attx_method_result *r, attx_error *err)
 
 int method_lime_tokens(const method_ctx *mc, attx_method_result *r, attx_error *err)
 {
-    if (!mc->ids) return attx_fail(err, "lime-tokens is for text (lime's features of an image are its patches)");
-    return lime_on(mc, 0, r, err);
+    return lime_on(mc, 0, r, err);   /* an image's players are its patches: the same as lime */
 }

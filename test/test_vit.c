@@ -290,20 +290,58 @@ static void test_patch_weight_binding(void **state)
 
 /* No pixels (a text batch), an empty batch, and pixels for a text model are errors. */
 /* A model whose declared image size is over the pixel limit is refused when opened (every
- * input would be resized to it); the limit is the decoder's, ATTX_MAX_IMAGE_PIXELS. */
+ * input would be resized to it): the bare fixture made 9472 x 9472 with 74-pixel patches (a
+ * 1 MB file). ATTX_MAX_IMAGE_PIXELS raises the limit; a lower one does not refuse models. */
 static void test_image_size_limit(void **state)
 {
     (void)state;
-    attx_model *m;
+    char *dir = tu_mkdtemp(), *cfg_path = tu_path(dir, "config.json"), *st_path = tu_path(dir, "model.safetensors");
+    size_t len;
+    char *cfg = tu_read("test/fixtures/vit/bare/config.json", &len), *big = malloc(len + 16);
+    const char *size_was = "\"image_size\": 16,", *patch_was = "\"patch_size\": 4,";
+    char *at = strstr(cfg, size_was), *pat = strstr(cfg, patch_was);
+    assert_non_null(at);
+    assert_non_null(pat);
+    assert_true(at < pat);
+    const char *between = at + strlen(size_was), *after = pat + strlen(patch_was);
+    snprintf(big, len + 16, "%.*s\"image_size\": 9472,%.*s\"patch_size\": 74,%s", (int)(at - cfg), cfg,
+             (int)(pat - between), between, after);
+    tu_write_str(cfg_path, big);
+    attx_tensor_file f;
     attx_error err;
-    assert_int_equal(setenv("ATTX_MAX_IMAGE_PIXELS", "1023", 1), 0);   /* p8 is 32 x 32 = 1024 */
-    assert_int_equal(attx_model_open(&m, "test/fixtures/vit/p8", &err), -1);
-    assert_non_null(strstr(err.msg, "test/fixtures/vit/p8"));
-    assert_non_null(strstr(err.msg, "image size 32x32 is 1024 pixels, over the limit of 1023 (ATTX_MAX_IMAGE_PIXELS)"));
-    assert_int_equal(setenv("ATTX_MAX_IMAGE_PIXELS", "1024", 1), 0);
+    if (attx_safetensors_open(&f, "test/fixtures/vit/bare/model.safetensors", &err) != 0) fail_msg("%s", err.msg);
+    attx_st_entry *entries = calloc(f.n_tensors, sizeof *entries);
+    float **data = calloc(f.n_tensors, sizeof *data);
+    for (size_t t = 0; t < f.n_tensors; t++) {
+        const attx_stored_tensor *st = &f.tensors[t];
+        entries[t] = (attx_st_entry){.name = st->name, .dtype = ATTX_F32, .ndim = st->ndim};
+        memcpy(entries[t].shape, st->shape, sizeof st->shape);
+        if (strcmp(st->name, "embeddings.position_embeddings") == 0) entries[t].shape[1] = 128 * 128 + 1;
+        if (strcmp(st->name, "embeddings.patch_embeddings.projection.weight") == 0)
+            entries[t].shape[2] = entries[t].shape[3] = 74;
+        size_t numel = 1;
+        for (int d = 0; d < st->ndim; d++) numel *= (size_t)entries[t].shape[d];
+        data[t] = calloc(numel, sizeof(float));   /* zeros: only the shapes matter here */
+        entries[t].f32 = data[t];
+    }
+    if (attx_safetensors_write(st_path, entries, f.n_tensors, NULL, NULL, 0, &err) != 0) fail_msg("%s", err.msg);
+    attx_model *m;
+    assert_int_equal(unsetenv("ATTX_MAX_IMAGE_PIXELS"), 0);
+    assert_int_equal(attx_model_open(&m, dir, &err), -1);
+    assert_non_null(strstr(err.msg, dir));
+    assert_non_null(strstr(err.msg, "image size 9472x9472 is 89718784 pixels, over the limit of 89478485 "
+                                    "(ATTX_MAX_IMAGE_PIXELS)"));
+    assert_int_equal(setenv("ATTX_MAX_IMAGE_PIXELS", "89718784", 1), 0);
+    if (attx_model_open(&m, dir, &err) != 0) fail_msg("%s", err.msg);
+    attx_model_close(m);
+    assert_int_equal(setenv("ATTX_MAX_IMAGE_PIXELS", "100", 1), 0);   /* p8 is 32 x 32 */
     if (attx_model_open(&m, "test/fixtures/vit/p8", &err) != 0) fail_msg("%s", err.msg);
     attx_model_close(m);
     assert_int_equal(unsetenv("ATTX_MAX_IMAGE_PIXELS"), 0);
+    for (size_t t = 0; t < f.n_tensors; t++) free(data[t]);
+    free(data), free(entries), free(cfg), free(big), free(cfg_path), free(st_path);
+    attx_tensor_file_close(&f);
+    tu_rmdir(dir);
 }
 
 static void test_bad_batches(void **state)
