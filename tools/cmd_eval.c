@@ -348,6 +348,26 @@ static void print_stat(const char *what, const stat_acc *s)
            s->n);
 }
 
+/* The fields every P2 report starts with: experiment, model, data and the example counts. */
+static void p2_json_head(attx_json_writer *w, const eval_args *a, const attx_eval_data *d, size_t done,
+                         size_t skipped)
+{
+    attx_jw_key(w, "experiment");
+    attx_jw_string(w, a->dataset);
+    attx_jw_key(w, "model");
+    attx_jw_string(w, a->model_path);
+    attx_jw_key(w, "data");
+    attx_jw_string(w, d->source);
+    attx_jw_key(w, "examples");
+    attx_jw_uint(w, d->ds.n);
+    attx_jw_key(w, "examples_done");
+    attx_jw_uint(w, done);
+    attx_jw_key(w, "examples_skipped");
+    attx_jw_uint(w, skipped);
+    attx_jw_key(w, "partial");
+    attx_jw_bool(w, done + skipped < d->ds.n);
+}
+
 /* p2-correlations on a deep model (BERT): attx_p2_deep_example per example. */
 static int run_p2_deep(const eval_args *a, attx_model *m)
 {
@@ -386,20 +406,7 @@ static int run_p2_deep(const eval_args *a, attx_model *m)
         attx_json_writer w;
         attx_jw_init(&w, &out, 0);
         attx_jw_object_begin(&w);
-        attx_jw_key(&w, "experiment");
-        attx_jw_string(&w, a->dataset);
-        attx_jw_key(&w, "model");
-        attx_jw_string(&w, a->model_path);
-        attx_jw_key(&w, "data");
-        attx_jw_string(&w, d.source);
-        attx_jw_key(&w, "examples");
-        attx_jw_uint(&w, d.ds.n);
-        attx_jw_key(&w, "examples_done");
-        attx_jw_uint(&w, done);
-        attx_jw_key(&w, "examples_skipped");
-        attx_jw_uint(&w, skipped);
-        attx_jw_key(&w, "partial");
-        attx_jw_bool(&w, partial);
+        p2_json_head(&w, a, &d, done, skipped);
         attx_jw_key(&w, "lime_samples");
         attx_jw_int(&w, samples);
         jw_stat(&w, "tokens", &tokens);
@@ -482,20 +489,7 @@ static int run_p2(const eval_args *a, attx_model *m)
         attx_json_writer w;
         attx_jw_init(&w, &out, 0);
         attx_jw_object_begin(&w);
-        attx_jw_key(&w, "experiment");
-        attx_jw_string(&w, a->dataset);
-        attx_jw_key(&w, "model");
-        attx_jw_string(&w, a->model_path);
-        attx_jw_key(&w, "data");
-        attx_jw_string(&w, d.source);
-        attx_jw_key(&w, "examples");
-        attx_jw_uint(&w, d.ds.n);
-        attx_jw_key(&w, "examples_done");
-        attx_jw_uint(&w, done);
-        attx_jw_key(&w, "examples_skipped");
-        attx_jw_uint(&w, skipped);
-        attx_jw_key(&w, "partial");
-        attx_jw_bool(&w, partial);
+        p2_json_head(&w, a, &d, done, skipped);
         if (grad && strcmp(a->dataset, "p2-theorem41") == 0) {
             jw_stat(&w, "relative_error_max_per_example", &rel_max);
             jw_stat(&w, "relative_error_mean_per_example", &rel_mean);
