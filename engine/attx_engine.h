@@ -136,6 +136,9 @@ typedef struct attx_tensor {
     int64_t shape[ATTX_MAX_NDIM];
     int64_t numel;
     int flags;
+    /* a layer weight W[out, in] packed for the GEMM of y = x·W^T when the model was opened for
+     * inference (dropped by attx_model_make_trainable), or NULL; data stays the weight */
+    struct attx_gemm_packed *packed;
 } attx_tensor;
 
 typedef struct attx_ctx attx_ctx;   /* opaque */

@@ -471,6 +471,15 @@ typedef struct gemm_plan {
     microkernel_fn kernel;
 } gemm_plan;
 
+/* ---- op(B) packed ahead: the panels gemm_serial would pack, for every k-block in order ----
+ * Layout: k-block b (rows pc = b·kc ...), panel j (columns j·NR ...): kc_b × NR floats at
+ * data + pc·panels·NR + j·kc_b·NR, lanes past N zero. A product whose plan has the same ISA,
+ * NR and k-blocks reads the panels from there, in the same order: the same bits. */
+struct attx_gemm_packed {
+    int isa, K, N, nr, kc, panels;
+    float *data;
+};
+
 /* The operands of one (sub)problem: op(A)[i, k] = A[i·a_rs + k·a_cs],
  * op(B)[k, j] = B[k·b_rs + j·b_cs], C[i, j] = C[i·ldc + j]. */
 typedef struct gemm_args {
@@ -482,6 +491,8 @@ typedef struct gemm_args {
     float *C;
     ptrdiff_t ldc;
     int beta_one;
+    const attx_gemm_packed *packed;   /* op(B) packed ahead (attx_gemm_pack_b), or NULL */
+    int n0;                           /* first column of this (sub)problem in op(B): where its panels are */
 } gemm_args;
 
 /* The kernels' arithmetic replayed in scalar code, used only when no packing buffer can be
@@ -548,14 +559,17 @@ static void gemm_serial(const gemm_plan *plan, const gemm_args *g)
         gemm_replay(plan, g);
         return;
     }
-    float *Ap = pb->data, *Bp = Ap + a_size, *tile = Bp + b_size;
+    float *Ap = pb->data, *Bp = Ap + a_size, *tile = Bp + b_size;   /* Bp moves when B is packed ahead */
 
     for (int jc = 0; jc < N; jc += nc_max) {
         int nc = imin(nc_max, N - jc);
         for (int pc = 0; pc < K; pc += KC) {
             int kc = imin(KC, K - pc);
             int accumulate = g->beta_one || pc > 0;
-            impl->pack(Bp, NR, nc, kc, g->B + pc * g->b_rs + jc * g->b_cs, g->b_cs, g->b_rs);
+            if (g->packed)   /* the panels of columns n0 + jc ... of k-block pc, packed ahead */
+                Bp = g->packed->data + (size_t)pc * g->packed->panels * NR + (size_t)((g->n0 + jc) / NR) * kc * NR;
+            else
+                impl->pack(Bp, NR, nc, kc, g->B + pc * g->b_rs + jc * g->b_cs, g->b_cs, g->b_rs);
             for (int ic = 0; ic < M; ic += mc_max) {
                 int mc = imin(mc_max, M - ic);
                 impl->pack(Ap, MR, mc, kc, g->A + ic * g->a_rs + pc * g->a_cs, g->a_rs,
@@ -613,6 +627,7 @@ static void gemm_thread(const gemm_plan *plan, const gemm_args *g, int tm, int t
     sub.N = n1 - n0;
     sub.A = g->A + m0 * g->a_rs;
     sub.B = g->B + n0 * g->b_cs;
+    sub.n0 = g->n0 + n0;
     sub.C = g->C + m0 * g->ldc + n0;
     gemm_serial(plan, &sub);
 }
@@ -638,8 +653,48 @@ int attx_gemm_last_threads(void)
     return tls_last_threads;
 }
 
+attx_gemm_packed *attx_gemm_pack_b(int trans_b, int K, int N, const float *B, int ldb)
+{
+    if (K <= 0 || N <= 0) return NULL;
+    int isa = attx_gemm_isa();
+    const gemm_isa_impl *impl = impl_for(isa);
+    gemm_plan plan = make_plan(impl, N);
+    attx_gemm_packed *p = malloc(sizeof *p);
+    if (!p) return NULL;
+    *p = (attx_gemm_packed){.isa = isa, .K = K, .N = N, .nr = plan.nr, .kc = kblock_len(impl, K),
+                            .panels = ceil_div(N, plan.nr)};
+    size_t bytes = ((size_t)K * (size_t)p->panels * (size_t)p->nr * sizeof(float) + 63) & ~(size_t)63;
+    if (!(p->data = aligned_alloc(64, bytes))) {
+        free(p);
+        return NULL;
+    }
+    ptrdiff_t b_rs = trans_b ? 1 : ldb, b_cs = trans_b ? ldb : 1;
+    for (int pc = 0; pc < K; pc += p->kc)
+        impl->pack(p->data + (size_t)pc * p->panels * p->nr, p->nr, N, imin(p->kc, K - pc), B + pc * b_rs, b_cs,
+                   b_rs);
+    return p;
+}
+
+void attx_gemm_packed_free(attx_gemm_packed *p)
+{
+    if (!p) return;
+    free(p->data);
+    free(p);
+}
+
+size_t attx_gemm_packed_bytes(const attx_gemm_packed *p)
+{
+    return p ? (size_t)p->K * (size_t)p->panels * (size_t)p->nr * sizeof(float) : 0;
+}
+
 void attx_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc)
+{
+    attx_gemm_b_packed(trans_a, trans_b, M, N, K, A, lda, B, ldb, NULL, beta, C, ldc);
+}
+
+void attx_gemm_b_packed(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda, const float *B,
+                        int ldb, const attx_gemm_packed *packed, float beta, float *C, int ldc)
 {
     tls_last_threads = 1;
     if (M <= 0 || N <= 0) return;
@@ -660,6 +715,9 @@ void attx_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, in
         .A = A, .a_rs = trans_a ? 1 : lda, .a_cs = trans_a ? lda : 1,
         .B = B, .b_rs = trans_b ? 1 : ldb, .b_cs = trans_b ? ldb : 1,
         .C = C, .ldc = ldc, .beta_one = beta != 0.0f,
+        /* the packed panels only when they are what this plan would pack (ISA forced since?) */
+        .packed = packed && packed->isa == attx_gemm_isa() && packed->K == K && packed->N == N &&
+                          packed->nr == plan.nr && packed->kc == kblock_len(impl, K) ? packed : NULL,
     };
 
     /* inside a parallel region (e.g. one GEMM per attention head): this thread alone; else 2

@@ -17,6 +17,17 @@
 void attx_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc);
 
+/* op(B)[K, N] packed once for many products (a layer's weights): attx_gemm_b_packed with it
+ * computes the same bits as attx_gemm with B, without packing B again. The packing is for the
+ * ISA in use when it was made; under another (attx_gemm_set_isa), B itself is used. B must
+ * not change while its packed copy is in use. NULL when out of memory or K, N ≤ 0. */
+typedef struct attx_gemm_packed attx_gemm_packed;
+attx_gemm_packed *attx_gemm_pack_b(int trans_b, int K, int N, const float *B, int ldb);
+void attx_gemm_packed_free(attx_gemm_packed *p);
+size_t attx_gemm_packed_bytes(const attx_gemm_packed *p);
+void attx_gemm_b_packed(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda, const float *B,
+                        int ldb, const attx_gemm_packed *packed, float beta, float *C, int ldc);
+
 /* Instruction set of the micro-kernels (ATTX_ISA_* of attx_weights.h). attx_cpu_isa's is used by default;
  * attx_gemm_set_isa forces one (tests, benchmarks): a request above what the CPU supports
  * falls back to the best supported one, ATTX_ISA_AUTO returns to the default. Set it before

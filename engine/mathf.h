@@ -15,6 +15,74 @@
 #define ATTX_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define ATTX_CLONES
+/* Sums in a fixed order that vectorises. A plain `for (...) s += x[j]` is one chain of
+ * dependent additions (ISO C forbids reordering it): 4 cycles an element, which made softmax's
+ * sums 12% of a 128-token forward. Here element j goes into running sum j mod ATTX_LANES, and
+ * the lanes are then added pairwise (lane l += lane l + w for w = 8, 4, 2, 1). The order depends
+ * on n alone, so AVX-512 (one register), AVX2 (two) and plain C compute the same bits. */
+#define ATTX_LANES 16
+
+static inline float attx_lanes_total(float acc[ATTX_LANES])
+{
+    for (int w = ATTX_LANES / 2; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
+    return acc[0];
+}
+
+/* Σ x[j] */
+static inline float attx_sum(const float *x, int64_t n)
+{
+    float acc[ATTX_LANES] = {0};
+    int64_t j = 0;
+    for (; j + ATTX_LANES <= n; j += ATTX_LANES)
+        for (int l = 0; l < ATTX_LANES; l++) acc[l] += x[j + l];
+    for (int l = 0; j + l < n; l++) acc[l] += x[j + l];
+    return attx_lanes_total(acc);
+}
+
+/* Σ x[j]·y[j] (each product rounded, then added: no FMA, as everywhere in the C kernels) */
+static inline float attx_dot(const float *x, const float *y, int64_t n)
+{
+    float acc[ATTX_LANES] = {0};
+    int64_t j = 0;
+    for (; j + ATTX_LANES <= n; j += ATTX_LANES)
+        for (int l = 0; l < ATTX_LANES; l++) acc[l] += x[j + l] * y[j + l];
+    for (int l = 0; j + l < n; l++) acc[l] += x[j + l] * y[j + l];
+    return attx_lanes_total(acc);
+}
+
+/* Σ (x[j] − c)² */
+static inline float attx_sum_sq_dev(const float *x, float c, int64_t n)
+{
+    float acc[ATTX_LANES] = {0};
+    int64_t j = 0;
+    for (; j + ATTX_LANES <= n; j += ATTX_LANES)
+        for (int l = 0; l < ATTX_LANES; l++) acc[l] += (x[j + l] - c) * (x[j + l] - c);
+    for (int l = 0; j + l < n; l++) acc[l] += (x[j + l] - c) * (x[j + l] - c);
+    return attx_lanes_total(acc);
+}
+
+/* max x[j] over the j with keep[j] ≠ 0 (all when keep is NULL), or −FLT_MAX when there is none.
+ * A maximum is exact in any order; the lanes only let it vectorise. NaNs are skipped. */
+static inline float attx_max_kept(const float *x, const uint8_t *keep, int64_t n)
+{
+    float acc[ATTX_LANES];
+    for (int l = 0; l < ATTX_LANES; l++) acc[l] = -3.402823466e38f;
+    int64_t j = 0;
+    for (; j + ATTX_LANES <= n; j += ATTX_LANES)
+        for (int l = 0; l < ATTX_LANES; l++) {
+            float v = !keep || keep[j + l] ? x[j + l] : -3.402823466e38f;
+            acc[l] = v > acc[l] ? v : acc[l];
+        }
+    for (int l = 0; j + l < n; l++) {
+        float v = !keep || keep[j + l] ? x[j + l] : -3.402823466e38f;
+        acc[l] = v > acc[l] ? v : acc[l];
+    }
+    float m = acc[0];
+    for (int l = 1; l < ATTX_LANES; l++) m = acc[l] > m ? acc[l] : m;
+    return m;
+}
+
 #endif
 
 /* e^x = 2^n · e^r with n = round(x / ln 2), r = x − n·ln 2 ∈ [−ln2/2, ln2/2] (ln 2 split in a
@@ -87,6 +155,74 @@ static inline float attx_tanhf(float x)
     float small = z - z * z * z * (1.0f / 3.0f);
     float r = z < 0.004f ? small : big;
     return x < 0 ? -r : r;
+}
+
+/* Sums in a fixed order that vectorises. A plain `for (...) s += x[j]` is one chain of
+ * dependent additions (ISO C forbids reordering it): 4 cycles an element, which made softmax's
+ * sums 12% of a 128-token forward. Here element j goes into running sum j mod ATTX_LANES, and
+ * the lanes are then added pairwise (lane l += lane l + w for w = 8, 4, 2, 1). The order depends
+ * on n alone, so AVX-512 (one register), AVX2 (two) and plain C compute the same bits. */
+#define ATTX_LANES 16
+
+static inline float attx_lanes_total(float acc[ATTX_LANES])
+{
+    for (int w = ATTX_LANES / 2; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
+    return acc[0];
+}
+
+/* Σ x[j] */
+static inline float attx_sum(const float *x, int64_t n)
+{
+    float acc[ATTX_LANES] = {0};
+    int64_t j = 0;
+    for (; j + ATTX_LANES <= n; j += ATTX_LANES)
+        for (int l = 0; l < ATTX_LANES; l++) acc[l] += x[j + l];
+    for (int l = 0; j + l < n; l++) acc[l] += x[j + l];
+    return attx_lanes_total(acc);
+}
+
+/* Σ x[j]·y[j] (each product rounded, then added: no FMA, as everywhere in the C kernels) */
+static inline float attx_dot(const float *x, const float *y, int64_t n)
+{
+    float acc[ATTX_LANES] = {0};
+    int64_t j = 0;
+    for (; j + ATTX_LANES <= n; j += ATTX_LANES)
+        for (int l = 0; l < ATTX_LANES; l++) acc[l] += x[j + l] * y[j + l];
+    for (int l = 0; j + l < n; l++) acc[l] += x[j + l] * y[j + l];
+    return attx_lanes_total(acc);
+}
+
+/* Σ (x[j] − c)² */
+static inline float attx_sum_sq_dev(const float *x, float c, int64_t n)
+{
+    float acc[ATTX_LANES] = {0};
+    int64_t j = 0;
+    for (; j + ATTX_LANES <= n; j += ATTX_LANES)
+        for (int l = 0; l < ATTX_LANES; l++) acc[l] += (x[j + l] - c) * (x[j + l] - c);
+    for (int l = 0; j + l < n; l++) acc[l] += (x[j + l] - c) * (x[j + l] - c);
+    return attx_lanes_total(acc);
+}
+
+/* max x[j] over the j with keep[j] ≠ 0 (all when keep is NULL), or −FLT_MAX when there is none.
+ * A maximum is exact in any order; the lanes only let it vectorise. NaNs are skipped. */
+static inline float attx_max_kept(const float *x, const uint8_t *keep, int64_t n)
+{
+    float acc[ATTX_LANES];
+    for (int l = 0; l < ATTX_LANES; l++) acc[l] = -3.402823466e38f;
+    int64_t j = 0;
+    for (; j + ATTX_LANES <= n; j += ATTX_LANES)
+        for (int l = 0; l < ATTX_LANES; l++) {
+            float v = !keep || keep[j + l] ? x[j + l] : -3.402823466e38f;
+            acc[l] = v > acc[l] ? v : acc[l];
+        }
+    for (int l = 0; j + l < n; l++) {
+        float v = !keep || keep[j + l] ? x[j + l] : -3.402823466e38f;
+        acc[l] = v > acc[l] ? v : acc[l];
+    }
+    float m = acc[0];
+    for (int l = 1; l < ATTX_LANES; l++) m = acc[l] > m ? acc[l] : m;
+    return m;
 }
 
 #endif

@@ -2,6 +2,7 @@
  * F16/BF16 (and misaligned F32) converted once into the model's own storage. */
 #include "basic_english.h"
 #include "model.h"
+#include "kernels.h"
 #include "rng.h"
 
 #include <stdint.h>
@@ -260,6 +261,50 @@ oom:
     return attx_fail(err, "%s: out of memory loading the model", path);
 }
 
+/* Calls fn on the weight W[out, in] of each of the model's linear layers (y = x·W^T). */
+static void each_linear_weight(const attx_model *m, void (*fn)(attx_tensor *w))
+{
+#define W(t) do { if (t) fn(t); } while (0)
+    const attx_config *c = m->config;
+    if (c->arch == ATTX_ARCH_BERT) {
+        for (int l = 0; l < c->num_layers; l++) {
+            const attx_bert_layer *L = &m->bert.layers[l];
+            W(L->query_w); W(L->key_w); W(L->value_w); W(L->attn_out_w); W(L->ffn_in_w); W(L->ffn_out_w);
+        }
+        W(m->bert.pooler_w);
+        W(m->bert.classifier_w);
+    } else if (c->arch == ATTX_ARCH_VIT) {
+        for (int l = 0; l < c->num_layers; l++) {
+            const attx_vit_layer *L = &m->vit.layers[l];
+            W(L->query_w); W(L->key_w); W(L->value_w); W(L->attn_out_w); W(L->ffn_in_w); W(L->ffn_out_w);
+        }
+        W(m->vit.patch_w);
+        W(m->vit.classifier_w);
+    } else if (c->arch == ATTX_ARCH_ATTN1) {
+        W(m->attn1.query_w); W(m->attn1.key_w); W(m->attn1.value_w); W(m->attn1.classifier_w);
+    }
+#undef W
+}
+
+/* A linear weight packed for the GEMM of y = x·W^T (B = W^T: K = in, N = out), once, for
+ * inference: the same bits as packing it on every product. Out of memory is not an error: an
+ * unpacked weight is packed on each use. */
+static void pack_weight(attx_tensor *w)
+{
+    if (!w->packed) w->packed = attx_gemm_pack_b(1, (int)w->shape[1], (int)w->shape[0], w->data, (int)w->shape[1]);
+}
+
+static void unpack_weight(attx_tensor *w)
+{
+    attx_gemm_packed_free(w->packed);
+    w->packed = NULL;
+}
+
+void attx_model_drop_packed(attx_model *m)
+{
+    each_linear_weight(m, unpack_weight);
+}
+
 int attx_model_open(attx_model **out, const char *path, attx_error *err)
 {
     attx_model *m = calloc(1, sizeof *m);
@@ -273,6 +318,7 @@ int attx_model_open(attx_model **out, const char *path, attx_error *err)
         attx_model_close(m);
         return -1;
     }
+    each_linear_weight(m, pack_weight);
     *out = m;
     return 0;
 }
@@ -354,6 +400,7 @@ int attx_model_with_new_head(attx_model **out, const attx_model *base, const cha
 void attx_model_close(attx_model *m)
 {
     if (!m) return;
+    if (m->config) attx_model_drop_packed(m);
     attx_wordpiece_free(m->tokenizer);
     attx_arena_free(&m->storage);
     attx_model_files_close(&m->files);

@@ -63,6 +63,9 @@ struct attx_model {
     attx_wordpiece *tokenizer;    /* text models with a vocabulary; NULL otherwise */
 };
 
+/* Frees the linear weights' GEMM packing (attx_model_open makes it): before weights change. */
+void attx_model_drop_packed(attx_model *m);
+
 /* Parameter by canonical HF name, or NULL. The ViT patch projection
  * (vit.embeddings.patch_embeddings.projection.weight) is this model's own header over the
  * Conv2d values, reshaped to the matrix [D, C·P·P] by bind_vit; the file's tensor list

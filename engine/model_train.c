@@ -14,6 +14,7 @@ static int is_mapped(const attx_model *m, const attx_tensor *t)
 
 int attx_model_make_trainable(attx_model *m, attx_error *err)
 {
+    attx_model_drop_packed(m);   /* the weights will change: packed copies would go stale */
     for (size_t i = 0; i < m->files.n_specs; i++) {
         attx_tensor *t = m->params[i];
         if (!t || t->grad) continue;

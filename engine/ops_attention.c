@@ -72,14 +72,17 @@ static void softmax_backward(attx_ctx *ctx, attx_node *node);
 /* One row: p_j = exp(s_j − max) / Σ exp(s_k − max) over valid keys, 0 for padding keys. */
 ATTX_CLONES static void softmax_row(const float *s, const uint8_t *valid, float *p, int64_t S)
 {
-    float max = -3.402823466e38f;
-    for (int64_t j = 0; j < S; j++)
-        if ((!valid || valid[j]) && s[j] > max) max = s[j];
+    float max = attx_max_kept(s, valid, S);
     for (int64_t j = 0; j < S; j++) p[j] = (!valid || valid[j]) ? attx_expf(s[j] - max) : 0.0f;
-    float sum = 0.0f;
-    for (int64_t j = 0; j < S; j++) sum += p[j];
-    float inv = 1.0f / sum;
+    float inv = 1.0f / attx_sum(p, S);
     for (int64_t j = 0; j < S; j++) p[j] *= inv;
+}
+
+/* dS_j = P_j (dP_j − Σ_k dP_k P_k) for one row */
+ATTX_CLONES static void softmax_backward_row(const float *p, const float *dp, float *ds, int64_t S)
+{
+    float dot = attx_dot(dp, p, S);
+    for (int64_t j = 0; j < S; j++) ds[j] += p[j] * (dp[j] - dot);
 }
 
 attx_tensor *attx_op_softmax(attx_ctx *ctx, attx_tensor *scores, const uint8_t *key_valid)
@@ -104,12 +107,7 @@ static void softmax_backward(attx_ctx *ctx, attx_node *node)
     if (!ds) return;
     int64_t S = probs->shape[3], rows = probs->numel / S;
 #pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_EXP, probs->numel))
-    for (int64_t r = 0; r < rows; r++) {
-        const float *p = probs->data + r * S, *dp = probs->grad + r * S;
-        float dot = 0.0f;
-        for (int64_t j = 0; j < S; j++) dot += dp[j] * p[j];
-        for (int64_t j = 0; j < S; j++) ds[r * S + j] += p[j] * (dp[j] - dot);
-    }
+    for (int64_t r = 0; r < rows; r++) softmax_backward_row(probs->data + r * S, probs->grad + r * S, ds + r * S, S);
 }
 
 /* ---- context[B, T, H·dv] = probs_h V_h ---- */

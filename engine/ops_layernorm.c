@@ -1,4 +1,5 @@
 /* ops_layernorm.c — LayerNorm over the last dimension, forward and backward. */
+#include "mathf.h"
 #include "ops.h"
 #include "parallel.h"
 
@@ -12,6 +13,18 @@ typedef struct {
 static void layernorm_backward(attx_ctx *ctx, attx_node *node);
 
 /* y = (x − mean) · rstd · gamma + beta, mean and (biased) variance over the D features of a row */
+/* One row of D features; returns its mean and 1/sqrt(var + eps) */
+ATTX_CLONES static void layernorm_row(const float *x, const float *g, const float *bt, float *y, int64_t D,
+                                      float eps, float *mean, float *rstd)
+{
+    float m = attx_sum(x, D) / (float)D;
+    float v = attx_sum_sq_dev(x, m, D) / (float)D;
+    float s = 1.0f / sqrtf(v + eps);
+    for (int64_t i = 0; i < D; i++) y[i] = (x[i] - m) * s * g[i] + bt[i];
+    *mean = m;
+    *rstd = s;
+}
+
 attx_tensor *attx_op_layernorm(attx_ctx *ctx, attx_tensor *x, attx_tensor *gamma,
                                attx_tensor *beta, float eps)
 {
@@ -26,20 +39,7 @@ attx_tensor *attx_op_layernorm(attx_ctx *ctx, attx_tensor *x, attx_tensor *gamma
     }
     const float *g = gamma->data, *bt = beta->data;
 #pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_LAYERNORM, N * D))
-    for (int64_t r = 0; r < N; r++) {
-        const float *xr = x->data + r * D;
-        float *yr = y->data + r * D;
-        float m = 0.0f;
-        for (int64_t i = 0; i < D; i++) m += xr[i];
-        m /= (float)D;
-        float v = 0.0f;
-        for (int64_t i = 0; i < D; i++) v += (xr[i] - m) * (xr[i] - m);
-        v /= (float)D;
-        float s = 1.0f / sqrtf(v + eps);
-        for (int64_t i = 0; i < D; i++) yr[i] = (xr[i] - m) * s * g[i] + bt[i];
-        mean[r] = m;
-        rstd[r] = s;
-    }
+    for (int64_t r = 0; r < N; r++) layernorm_row(x->data + r * D, g, bt, y->data + r * D, D, eps, &mean[r], &rstd[r]);
     attx_node *n = attx_record(ctx, layernorm_backward, y, x, gamma, beta, NULL);
     if (n) {
         layernorm_saved *sv = attx_arena_alloc(&ctx->arena, sizeof *sv);
@@ -56,6 +56,23 @@ attx_tensor *attx_op_layernorm(attx_ctx *ctx, attx_tensor *x, attx_tensor *gamma
 
 /* With x̂ = (x − mean)·rstd and g = dy ⊙ gamma (per row):
  *   dx = rstd · (g − mean(g) − x̂ · mean(g ⊙ x̂)),   dgamma = Σ_rows dy ⊙ x̂,   dbeta = Σ_rows dy */
+/* dx of one row (see above); the two means summed lane-wise (mathf.h) */
+ATTX_CLONES static void layernorm_backward_row(const float *x, const float *dy, const float *g, float m, float s,
+                                               float *dx, int64_t D)
+{
+    float acc_g[ATTX_LANES] = {0}, acc_gx[ATTX_LANES] = {0};
+    for (int64_t i = 0; i < D; i++) {
+        float gi = dy[i] * g[i];
+        acc_g[i % ATTX_LANES] += gi;
+        acc_gx[i % ATTX_LANES] += gi * (x[i] - m) * s;
+    }
+    float g_mean = attx_lanes_total(acc_g) / (float)D, gx_mean = attx_lanes_total(acc_gx) / (float)D;
+    for (int64_t i = 0; i < D; i++) {
+        float xhat = (x[i] - m) * s;
+        dx[i] += s * (dy[i] * g[i] - g_mean - xhat * gx_mean);
+    }
+}
+
 static void layernorm_backward(attx_ctx *ctx, attx_node *node)
 {
     attx_tensor *y = node->out, *x = node->in[0], *gamma = node->in[1], *beta = node->in[2];
@@ -66,23 +83,8 @@ static void layernorm_backward(attx_ctx *ctx, attx_node *node)
         float *dx = attx_grad(ctx, x);
         if (!dx) return;
 #pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_LAYERNORM, N * D))
-        for (int64_t r = 0; r < N; r++) {
-            const float *xr = x->data + r * D, *dyr = dy + r * D;
-            float m = sv->mean[r], s = sv->rstd[r];
-            float g_mean = 0.0f, gx_mean = 0.0f;
-            for (int64_t i = 0; i < D; i++) {
-                float gi = dyr[i] * g[i];
-                g_mean += gi;
-                gx_mean += gi * (xr[i] - m) * s;
-            }
-            g_mean /= (float)D;
-            gx_mean /= (float)D;
-            float *dxr = dx + r * D;
-            for (int64_t i = 0; i < D; i++) {
-                float xhat = (xr[i] - m) * s;
-                dxr[i] += s * (dyr[i] * g[i] - g_mean - xhat * gx_mean);
-            }
-        }
+        for (int64_t r = 0; r < N; r++)
+            layernorm_backward_row(x->data + r * D, dy + r * D, g, sv->mean[r], sv->rstd[r], dx + r * D, D);
     }
     int dg = gamma->flags & ATTX_REQUIRES_GRAD, db = beta->flags & ATTX_REQUIRES_GRAD;
     if (!dg && !db) return;

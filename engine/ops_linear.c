@@ -20,9 +20,9 @@ attx_tensor *attx_op_linear(attx_ctx *ctx, attx_tensor *x, attx_tensor *W, attx_
     shape[x->ndim - 1] = out_features;
     attx_tensor *y = attx_tensor_new(ctx, x->ndim, shape);
     if (!y) return NULL;
-    /* y[N, out] = x[N, in] · W[out, in]^T */
-    attx_gemm(0, 1, (int)N, (int)out_features, (int)in, x->data, (int)in, W->data, (int)in, 0.0f,
-              y->data, (int)out_features);
+    /* y[N, out] = x[N, in] · W[out, in]^T, from W's panels packed at load when it has them */
+    attx_gemm_b_packed(0, 1, (int)N, (int)out_features, (int)in, x->data, (int)in, W->data, (int)in, W->packed, 0.0f,
+                       y->data, (int)out_features);
     if (b) {
 #pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_STREAM, N * out_features))
         for (int64_t r = 0; r < N; r++)

@@ -394,6 +394,71 @@ static void test_inside_parallel_region(void **state)
     free(o_par);
 }
 
+/* ---- op(B) packed ahead ------------------------------------------------------------------------ */
+
+/* attx_gemm_b_packed with B packed ahead gives the bits of attx_gemm (which the replay test ties
+ * to the documented arithmetic), on every ISA, with 1, 2 and 3 threads cutting the columns at
+ * other places; a packing made under another ISA is not used (same bits again, from B). The
+ * threshold of parallel.h at 0, so that every shape runs on the threads asked for. */
+static void test_packed_b(void **state)
+{
+    (void)state;
+    int64_t saved = attx_parallel_min_work[ATTX_WORK_GEMM];
+    attx_parallel_min_work[ATTX_WORK_GEMM] = 0;
+    const int shapes[][6] = {
+        {0, 1, 544, 384, 384, 0}, {0, 1, 17, 1536, 384, 0}, {0, 1, 33, 384, 1536, 1}, {1, 1, 7, 100, 1100, 0},
+        {0, 0, 65, 4099, 333, 0}, {0, 1, 1, 2, 3, 0}, {0, 1, 40, 49, 513, 1},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int *x = shapes[s];
+        problem p = problem_new(x[0], x[1], x[2], x[3], x[4], (float)x[5], 1);
+        size_t bytes = sizeof(float) * p.M * p.ldc;
+        for (int t = 0; t < N_ISAS; t++) {
+            if (!isa_available(all_isas[t])) continue;
+            attx_gemm_set_isa(all_isas[t]);
+            attx_gemm_packed *pk = attx_gemm_pack_b(p.tb, p.K, p.N, p.B, p.ldb);
+            assert_non_null(pk);
+            assert_true(attx_gemm_packed_bytes(pk) >= sizeof(float) * (size_t)p.K * (size_t)p.N);
+            omp_set_num_threads(1);
+            float *want = run(&p);
+            size_t b_len = (size_t)((p.tb ? p.N : p.K) - 1) * (size_t)p.ldb + (size_t)(p.tb ? p.K : p.N);
+            float *poisoned = malloc(b_len * sizeof *poisoned);
+            for (size_t i = 0; i < b_len; i++) poisoned[i] = NAN;
+            for (int nt = 1; nt <= 3; nt++) {
+                omp_set_num_threads(nt);
+                float *C = malloc(bytes);
+                memcpy(C, p.C0, bytes);
+                /* B poisoned: only the packed panels can give the right result */
+                attx_gemm_b_packed(p.ta, p.tb, p.M, p.N, p.K, p.A, p.lda, poisoned, p.ldb, pk, p.beta, C, p.ldc);
+                if (memcmp(C, want, bytes) != 0)
+                    fail_msg("%s M=%d N=%d K=%d, %d threads: packed B differs from B", attx_gemm_isa_name(all_isas[t]),
+                             p.M, p.N, p.K, nt);
+                free(C);
+            }
+            /* under another ISA the packing does not fit the plan: B is used */
+            for (int u = 0; u < N_ISAS; u++) {
+                if (u == t || !isa_available(all_isas[u])) continue;
+                attx_gemm_set_isa(all_isas[u]);
+                float *other = run(&p), *C = malloc(bytes);
+                memcpy(C, p.C0, bytes);
+                attx_gemm_b_packed(p.ta, p.tb, p.M, p.N, p.K, p.A, p.lda, p.B, p.ldb, pk, p.beta, C, p.ldc);
+                if (memcmp(C, other, bytes) != 0)
+                    fail_msg("packed under %s, used under %s: M=%d N=%d K=%d differs", attx_gemm_isa_name(all_isas[t]),
+                             attx_gemm_isa_name(all_isas[u]), p.M, p.N, p.K);
+                free(C);
+                free(other);
+            }
+            free(want);
+            free(poisoned);
+            attx_gemm_packed_free(pk);
+        }
+        attx_gemm_set_isa(ATTX_ISA_AUTO);
+        omp_set_num_threads(2);
+        problem_free(&p);
+    }
+    attx_parallel_min_work[ATTX_WORK_GEMM] = saved;
+}
+
 /* ---- ISA selection --------------------------------------------------------------------------- */
 
 static void test_isa_selection(void **state)
@@ -428,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_exact_replay),
         cmocka_unit_test(test_threads_bitwise_identical),
         cmocka_unit_test(test_inside_parallel_region),
+        cmocka_unit_test(test_packed_b),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,297 @@
+/* bench_ort.c — attx's forward against ONNX Runtime's (fp32 and dynamic int8) in one run,
+ * interleaved: each round times attx, then ONNX Runtime fp32, then int8, on the same token ids
+ * with the same thread count, and the table keeps each one's best round. The peer is
+ * tools/reference/ort_bench.py, started once as a child that answers timing requests on a pipe
+ * (the Python interpreter: $ATTX_BENCH_PYTHON, default python3; it needs onnxruntime, onnx and
+ * torch). Models: the shipped MiniLM SST-2 classifier (data/sst2-minilm.safetensors) and the
+ * random BERT-base that bench_bert writes; with ../shared, also 200 real SST-2 dev sentences at
+ * batch 1 (the ids from attx's tokenizer, tokenizing not timed on either side). */
+#include "random_model.h"
+
+#include <stdarg.h>
+#include <time.h>
+
+#include "attx_engine.h"
+#include "attx_weights.h"
+
+#define ROUNDS 5
+#define SENTENCES 200
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double load_average(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
+static void cpu_name(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "unknown CPU");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (strncmp(line, "model name", 10) == 0 && colon) {
+            snprintf(buf, cap, "%s", colon + 2);
+            buf[strcspn(buf, "\n")] = 0;
+            break;
+        }
+    }
+    if (f) fclose(f);
+}
+
+/* ---- the ONNX Runtime peer: one child process, requests and replies one line each ---- */
+
+typedef struct peer {
+    pid_t pid;
+    FILE *to, *from;
+} peer;
+
+static int peer_start(peer *p, const char *python)
+{
+    int down[2], up[2];
+    if (pipe(down) != 0 || pipe(up) != 0) return -1;
+    p->pid = fork();
+    if (p->pid < 0) return -1;
+    if (p->pid == 0) {
+        dup2(down[0], 0);
+        dup2(up[1], 1);
+        close(down[1]);
+        close(up[0]);
+        execlp(python, python, "tools/reference/ort_bench.py", (char *)NULL);
+        _exit(127);
+    }
+    close(down[0]);
+    close(up[1]);
+    p->to = fdopen(down[1], "w");
+    p->from = fdopen(up[0], "r");
+    char line[64];
+    return p->to && p->from && fgets(line, sizeof line, p->from) && strncmp(line, "ready", 5) == 0 ? 0 : -1;
+}
+
+static void peer_stop(peer *p)
+{
+    fprintf(p->to, "quit\n");
+    fclose(p->to);
+    fclose(p->from);
+    waitpid(p->pid, NULL, 0);
+}
+
+/* Sends "time NAME VARIANT THREADS REPEAT B T ids..." and returns ONNX Runtime's median ms, or -1. */
+static double peer_time(peer *p, const char *name, const char *variant, int threads, int repeat,
+                        const attx_batch *batch)
+{
+    fprintf(p->to, "time %s %s %d %d %d %d", name, variant, threads, repeat, batch->B, batch->T);
+    for (int i = 0; i < batch->B * batch->T; i++) fprintf(p->to, " %d", batch->ids[i]);
+    fprintf(p->to, "\n");
+    fflush(p->to);
+    char line[256];
+    double best, median;
+    if (!fgets(line, sizeof line, p->from)) return -1;
+    if (sscanf(line, "ms %lf %lf", &best, &median) != 2) {
+        fprintf(stderr, "bench_ort: ONNX Runtime: %s", line);
+        return -1;
+    }
+    return median;
+}
+
+/* ---- attx's side ---- */
+
+static double attx_time(attx_model *m, attx_ctx *ctx, int repeat, const attx_batch *batch)
+{
+    double t[64];
+    attx_error err;
+    for (int r = -2; r < repeat; r++) {
+        attx_outputs out;
+        attx_ctx_reset(ctx);
+        double start = now_ms();
+        if (attx_forward(m, ctx, batch, &out, &err) != 0) {
+            fprintf(stderr, "bench_ort: %s\n", err.msg);
+            exit(1);
+        }
+        if (r >= 0) t[r] = now_ms() - start;
+    }
+    qsort(t, (size_t)repeat, sizeof t[0], cmp_double);
+    return t[repeat / 2];
+}
+
+typedef struct timing {
+    double attx, fp32, int8;   /* ms, the best round's median; -1 when not measured */
+} timing;
+
+/* ROUNDS interleaved rounds of the three on one batch; each keeps its best round. */
+static timing measure(attx_model *m, peer *ort, const char *name, int threads, int repeat,
+                      const attx_batch *batch)
+{
+    timing best = {1e30, 1e30, 1e30};
+    attx_ctx *ctx = attx_ctx_new();
+    attx_set_threads(threads);
+    for (int r = 0; r < ROUNDS; r++) {
+        best.attx = fmin(best.attx, attx_time(m, ctx, repeat, batch));
+        if (!ort) continue;
+        best.fp32 = fmin(best.fp32, peer_time(ort, name, "fp32", threads, repeat, batch));
+        best.int8 = fmin(best.int8, peer_time(ort, name, "int8", threads, repeat, batch));
+    }
+    attx_ctx_free(ctx);
+    if (!ort || best.fp32 < 0) best.fp32 = -1;
+    if (!ort || best.int8 < 0) best.int8 = -1;
+    return best;
+}
+
+static void print_row(const char *model, const char *shape, int threads, timing t)
+{
+    printf("%-10s %-14s %7d | %8.2f |", model, shape, threads, t.attx);
+    if (t.fp32 > 0) printf(" %8.2f  %5.2fx |", t.fp32, t.attx / t.fp32);
+    else printf(" %8s  %6s |", "-", "-");
+    if (t.int8 > 0) printf(" %8.2f  %5.2fx\n", t.int8, t.attx / t.int8);
+    else printf(" %8s  %6s\n", "-", "-");
+    fflush(stdout);
+}
+
+/* B rows of T ordinary word pieces between [CLS] and [SEP]. */
+static attx_batch synthetic_batch(int B, int T)
+{
+    int32_t *ids = malloc((size_t)B * (size_t)T * sizeof *ids), *lengths = malloc((size_t)B * sizeof *lengths);
+    if (!ids || !lengths) exit(1);
+    for (int b = 0; b < B; b++) {
+        lengths[b] = T;
+        for (int t = 0; t < T; t++) ids[b * T + t] = 1000 + (b * 131 + t * 7919) % 28000;
+        ids[b * T] = 101;
+        ids[b * T + T - 1] = 102;
+    }
+    return (attx_batch){.B = B, .T = T, .ids = ids, .lengths = lengths};
+}
+
+static void free_batch(attx_batch *b)
+{
+    free((void *)b->ids);
+    free((void *)b->lengths);
+}
+
+static int open_model(attx_model **m, const char *path)
+{
+    attx_error err;
+    if (attx_model_open(m, path, &err) == 0) return 0;
+    fprintf(stderr, "bench_ort: %s\n", err.msg);
+    return -1;
+}
+
+/* Mean ms per sentence over the first SENTENCES sentences of SST-2 dev at batch 1: per
+ * sentence the median of 3 runs, each round of attx and of ONNX Runtime over all of them. */
+static void real_sentences(attx_model *m, peer *ort, int threads)
+{
+    attx_dataset ds;
+    attx_error err;
+    if (attx_dataset_read(&ds, "../shared/data/sst2/dev.tsv", NULL, &err) != 0) {
+        printf("(real sentences skipped: %s)\n", err.msg);
+        return;
+    }
+    size_t n = ds.n < SENTENCES ? ds.n : SENTENCES, tokens = 0;
+    attx_encoding *enc = calloc(n, sizeof *enc);
+    attx_batch *batch = calloc(n, sizeof *batch);
+    if (!enc || !batch) exit(1);
+    for (size_t i = 0; i < n; i++) {
+        if (attx_encode_text(m, ds.texts[i], strlen(ds.texts[i]), &enc[i], &err) != 0) exit(1);
+        batch[i] = (attx_batch){.B = 1, .T = enc[i].length, .ids = enc[i].ids, .lengths = &enc[i].length};
+        tokens += (size_t)enc[i].length;
+    }
+    timing best = {1e30, 1e30, 1e30};
+    attx_ctx *ctx = attx_ctx_new();
+    attx_set_threads(threads);
+    for (int r = 0; r < 3; r++) {
+        timing sum = {0, 0, 0};
+        for (size_t i = 0; i < n; i++) sum.attx += attx_time(m, ctx, 3, &batch[i]);
+        for (size_t i = 0; ort && i < n; i++) sum.fp32 += peer_time(ort, "minilm", "fp32", threads, 3, &batch[i]);
+        for (size_t i = 0; ort && i < n; i++) sum.int8 += peer_time(ort, "minilm", "int8", threads, 3, &batch[i]);
+        best.attx = fmin(best.attx, sum.attx / (double)n);
+        best.fp32 = fmin(best.fp32, sum.fp32 / (double)n);
+        best.int8 = fmin(best.int8, sum.int8 / (double)n);
+    }
+    if (!ort) best.fp32 = best.int8 = -1;
+    char shape[32];
+    snprintf(shape, sizeof shape, "1 x %.1f avg", (double)tokens / (double)n);
+    print_row("SST-2 dev", shape, threads, best);
+    attx_ctx_free(ctx);
+    for (size_t i = 0; i < n; i++) attx_encoding_free(&enc[i]);
+    free(enc);
+    free(batch);
+    attx_dataset_free(&ds);
+}
+
+int main(void)
+{
+    const char *python = getenv("ATTX_BENCH_PYTHON") ? getenv("ATTX_BENCH_PYTHON") : "python3";
+    const char *base_dir = "build/bench/bert-base";
+    char cmd[512];
+    if (access("build/bench/bert-base/model.safetensors", R_OK) != 0) {
+        fprintf(stderr, "bench_ort: writing a random BERT-base-sized model to %s\n", base_dir);
+        if (system("mkdir -p build/bench/bert-base") != 0) return 1;
+        write_bert_base(base_dir, BERT_VOCAB);
+    }
+    peer ort_peer, *ort = NULL;
+    snprintf(cmd, sizeof cmd, "%s -c 'import onnxruntime, onnx, torch' 2>/dev/null", python);
+    if (system(cmd) == 0 && peer_start(&ort_peer, python) == 0) {
+        ort = &ort_peer;
+        fprintf(ort->to, "model minilm data/sst2-minilm.safetensors\nmodel base %s\n", base_dir);
+        fflush(ort->to);
+        char line[256];
+        for (int i = 0; i < 2; i++)
+            if (!fgets(line, sizeof line, ort->from) || strncmp(line, "ok", 2) != 0) {
+                fprintf(stderr, "bench_ort: ONNX Runtime could not load a model: %s", line);
+                return 1;
+            }
+    } else {
+        printf("(ONNX Runtime not measured: %s cannot import onnxruntime, onnx and torch; set ATTX_BENCH_PYTHON to "
+               "a venv made with --system-site-packages that has `pip install onnxruntime onnx`)\n", python);
+    }
+
+    attx_model *minilm, *base;
+    if (open_model(&minilm, "data/sst2-minilm.safetensors") != 0 || open_model(&base, base_dir) != 0) return 1;
+    double load_before = load_average();
+    printf("forward ms (median of a round, best of %d interleaved rounds); ratio = attx / ONNX Runtime\n", ROUNDS);
+    printf("%-10s %-14s %7s | %8s | %8s  %6s | %8s  %6s\n", "model", "batch x seq", "threads", "attx",
+           "ORT fp32", "ratio", "ORT int8", "ratio");
+    static const struct { int base, B, T, repeat; } cases[] = {
+        {0, 1, 16, 20}, {0, 1, 128, 10}, {0, 32, 128, 3}, {1, 1, 128, 5}, {1, 8, 128, 3},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        attx_batch batch = synthetic_batch(cases[c].B, cases[c].T);
+        char shape[32];
+        snprintf(shape, sizeof shape, "%d x %d", cases[c].B, cases[c].T);
+        for (int threads = 1; threads <= 2; threads++) {
+            timing t = measure(cases[c].base ? base : minilm, ort, cases[c].base ? "base" : "minilm", threads,
+                               cases[c].repeat, &batch);
+            print_row(cases[c].base ? "BERT-base" : "MiniLM-L6", shape, threads, t);
+        }
+        free_batch(&batch);
+    }
+    for (int threads = 1; threads <= 2; threads++) real_sentences(minilm, ort, threads);
+    double load_after = load_average();
+    char cpu[128];
+    cpu_name(cpu, sizeof cpu);
+    printf("CPU: %s, attx kernels %s; load average %.2f before, %.2f after", cpu,
+           attx_isa_name(attx_cpu_isa()), load_before, load_after);
+    if (fmax(load_before, load_after) > 0.5) printf(" (busy: other jobs share these cores; ratios are noisy)");
+    printf("\n");
+    if (ort) peer_stop(ort);
+    attx_model_close(minilm);
+    attx_model_close(base);
+    return 0;
+}
