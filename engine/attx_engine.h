@@ -139,6 +139,10 @@ typedef struct attx_tensor {
     /* a layer weight W[out, in] packed for the GEMM of y = x·W^T when the model was opened for
      * inference (dropped by attx_model_make_trainable), or NULL; data stays the weight */
     struct attx_gemm_packed *packed;
+    /* the weight quantised to int8 by attx_model_quantize_int8, or NULL */
+    struct attx_q8_weight *q8;
+    /* internal: this tensor's rows quantised to uint8 by the first int8 layer that read it */
+    struct attx_q8_acts *q8_acts;
 } attx_tensor;
 
 typedef struct attx_ctx attx_ctx;   /* opaque */
@@ -196,6 +200,17 @@ int attx_model_with_new_head(attx_model **out, const attx_model *base, const cha
  * model's memory, and every parameter gets a gradient buffer (flag ATTX_REQUIRES_GRAD) that
  * each backward pass adds into; attx_model_zero_grad clears them. */
 int attx_model_make_trainable(attx_model *m, attx_error *err);
+
+/* int8 inference: the linear layers of the encoder (not the embeddings, pooler, classifier or
+ * ViT patches) quantised, weights per output channel (symmetric int8) and activations per
+ * token as each layer runs (asymmetric uint8), as ONNX Runtime's dynamic quantisation does.
+ * Forward passes then run those layers in int8 (AVX-512 VNNI, AVX2 or portable kernels, the
+ * same results on each); the backward of a quantised layer uses its fp32 weights (the
+ * straight-through estimate: the gradient of the fp32 layer, taken at the int8 forward's
+ * activations). Call before the model is shared between threads; attx_model_make_trainable
+ * drops the quantisation. Errors: an attn1 model, a model being trained, out of memory. */
+int attx_model_quantize_int8(attx_model *m, attx_error *err);
+int attx_model_is_int8(const attx_model *m);
 void attx_model_zero_grad(attx_model *m);
 /* The model's parameters in its tensor order, with their canonical (HF) names; either array
  * may be NULL. Returns how many there are (call with NULLs first to size the arrays). */

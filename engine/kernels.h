@@ -28,6 +28,37 @@ size_t attx_gemm_packed_bytes(const attx_gemm_packed *p);
 void attx_gemm_b_packed(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda, const float *B,
                         int ldb, const attx_gemm_packed *packed, float beta, float *C, int ldc);
 
+/* ---- int8 linear layers (gemm_q8.c) --------------------------------------------------------
+ * y[M, N] = x[M, K] · W[N, K]^T + b with W quantised per output channel (symmetric int8) and
+ * each row of x per row when the layer runs (asymmetric uint8): gemm_q8.c has the formulas.
+ * Identical results on every ISA and thread count. */
+typedef struct attx_q8_weight attx_q8_weight;
+/* W[N, K] quantised and packed; NULL when out of memory or K > 65536. */
+attx_q8_weight *attx_q8_weight_new(const float *W, int N, int K);
+void attx_q8_weight_free(attx_q8_weight *w);
+size_t attx_q8_weight_bytes(const attx_q8_weight *w);
+/* The quantised weights q[N·K] and their scales scale[N] (may be NULL). */
+void attx_q8_weight_values(const attx_q8_weight *w, int8_t *q, float *scale);
+/* y[M, N] (bias may be NULL); −1 when out of memory. */
+int attx_q8_linear(const attx_q8_weight *w, const float *x, int M, const float *bias, float *y);
+/* One row of x quantised: u[K], its scale and zero point. */
+void attx_q8_quantize_row(const float *x, int K, uint8_t *u, float *scale, int32_t *zero);
+/* All M rows of x[M, K] quantised once, for every layer that reads x (Q, K and V read the same
+ * hidden states), in attx_q8_acts_bytes(M, K) bytes of the caller's memory (any alignment). */
+typedef struct attx_q8_acts {
+    int M, K, K4;
+    uint8_t *u;          /* [round_up(M, 8)][K4], zero-padded */
+    float *scale;        /* [M] */
+    int32_t *zero;       /* [M] */
+} attx_q8_acts;
+size_t attx_q8_acts_bytes(int M, int K);
+void attx_q8_acts_init(attx_q8_acts *a, void *mem, const float *x, const uint8_t *codes_in, int M, int K);
+int attx_q8_linear_acts(const attx_q8_weight *w, const attx_q8_acts *a, const float *bias, float *y);
+/* Tests: acc[M, N] = Σ_k u[m, k] · q[n, k] for given u[M, K]. */
+int attx_q8_gemm_s32(const attx_q8_weight *w, const uint8_t *u, int M, int32_t *acc);
+/* "avx512-vnni", "avx2" or "portable": the int8 kernel of the ISA in use */
+const char *attx_q8_kernel_name(void);
+
 /* Instruction set of the micro-kernels (ATTX_ISA_* of attx_weights.h). attx_cpu_isa's is used by default;
  * attx_gemm_set_isa forces one (tests, benchmarks): a request above what the CPU supports
  * falls back to the best supported one, ATTX_ISA_AUTO returns to the default. Set it before

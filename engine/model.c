@@ -261,16 +261,20 @@ oom:
     return attx_fail(err, "%s: out of memory loading the model", path);
 }
 
-/* Calls fn on the weight W[out, in] of each of the model's linear layers (y = x·W^T). */
-static void each_linear_weight(const attx_model *m, void (*fn)(attx_tensor *w))
+/* Calls fn(W, user) on the weight W[out, in] of each of the model's linear layers (y = x·W^T). */
+/* Calls fn(W, user) on the weight W[out, in] of each of the model's linear layers (y = x·W^T); with
+ * layers_only, on those of the encoder layers alone (not the pooler, classifier or patches). */
+static void each_linear_weight(const attx_model *m, int layers_only, void (*fn)(attx_tensor *w, void *user),
+                               void *user)
 {
-#define W(t) do { if (t) fn(t); } while (0)
+#define W(t) do { if (t) fn(t, user); } while (0)
     const attx_config *c = m->config;
     if (c->arch == ATTX_ARCH_BERT) {
         for (int l = 0; l < c->num_layers; l++) {
             const attx_bert_layer *L = &m->bert.layers[l];
             W(L->query_w); W(L->key_w); W(L->value_w); W(L->attn_out_w); W(L->ffn_in_w); W(L->ffn_out_w);
         }
+        if (layers_only) return;
         W(m->bert.pooler_w);
         W(m->bert.classifier_w);
     } else if (c->arch == ATTX_ARCH_VIT) {
@@ -278,9 +282,11 @@ static void each_linear_weight(const attx_model *m, void (*fn)(attx_tensor *w))
             const attx_vit_layer *L = &m->vit.layers[l];
             W(L->query_w); W(L->key_w); W(L->value_w); W(L->attn_out_w); W(L->ffn_in_w); W(L->ffn_out_w);
         }
+        if (layers_only) return;
         W(m->vit.patch_w);
         W(m->vit.classifier_w);
     } else if (c->arch == ATTX_ARCH_ATTN1) {
+        if (layers_only) return;   /* one attention layer and a classifier: P2's model stays fp32 */
         W(m->attn1.query_w); W(m->attn1.key_w); W(m->attn1.value_w); W(m->attn1.classifier_w);
     }
 #undef W
@@ -289,20 +295,66 @@ static void each_linear_weight(const attx_model *m, void (*fn)(attx_tensor *w))
 /* A linear weight packed for the GEMM of y = x·W^T (B = W^T: K = in, N = out), once, for
  * inference: the same bits as packing it on every product. Out of memory is not an error: an
  * unpacked weight is packed on each use. */
-static void pack_weight(attx_tensor *w)
+static void pack_weight(attx_tensor *w, void *user)
 {
+    (void)user;
     if (!w->packed) w->packed = attx_gemm_pack_b(1, (int)w->shape[1], (int)w->shape[0], w->data, (int)w->shape[1]);
 }
 
-static void unpack_weight(attx_tensor *w)
+static void unpack_weight(attx_tensor *w, void *user)
 {
+    (void)user;
     attx_gemm_packed_free(w->packed);
     w->packed = NULL;
+    attx_q8_weight_free(w->q8);
+    w->q8 = NULL;
 }
 
 void attx_model_drop_packed(attx_model *m)
 {
-    each_linear_weight(m, unpack_weight);
+    each_linear_weight(m, 0, unpack_weight, NULL);
+}
+
+/* int8: the weight quantised (gemm_q8.c); its fp32 packing is no longer used by the forward */
+static void quantize_weight(attx_tensor *w, void *failed)
+{
+    if (w->q8) return;
+    if (!(w->q8 = attx_q8_weight_new(w->data, (int)w->shape[0], (int)w->shape[1]))) {
+        *(int *)failed = 1;
+        return;
+    }
+    attx_gemm_packed_free(w->packed);
+    w->packed = NULL;
+}
+
+static void note_int8(attx_tensor *w, void *seen)
+{
+    if (w->q8) *(int *)seen = 1;
+}
+
+int attx_model_quantize_int8(attx_model *m, attx_error *err)
+{
+    if (!m) return attx_fail(err, "int8: no model");
+    if (m->config->arch == ATTX_ARCH_ATTN1)
+        return attx_fail(err, "int8: an attn1 model (P2's one-layer model) is not quantised");
+    for (size_t i = 0; i < m->files.n_specs; i++)
+        if (m->params[i] && m->params[i]->grad)
+            return attx_fail(err, "int8: the model is being trained (its weights change)");
+    int failed = 0;
+    each_linear_weight(m, 1, quantize_weight, &failed);
+    if (failed) {
+        attx_model_drop_packed(m);
+        each_linear_weight(m, 0, pack_weight, NULL);
+        return attx_fail(err, "int8: out of memory quantising the weights");
+    }
+    return 0;
+}
+
+int attx_model_is_int8(const attx_model *m)
+{
+    int seen = 0;
+    if (m) each_linear_weight(m, 1, note_int8, &seen);
+    return seen;
 }
 
 int attx_model_open(attx_model **out, const char *path, attx_error *err)
@@ -318,7 +370,7 @@ int attx_model_open(attx_model **out, const char *path, attx_error *err)
         attx_model_close(m);
         return -1;
     }
-    each_linear_weight(m, pack_weight);
+    each_linear_weight(m, 0, pack_weight, NULL);
     *out = m;
     return 0;
 }

@@ -20,13 +20,30 @@ attx_tensor *attx_op_linear(attx_ctx *ctx, attx_tensor *x, attx_tensor *W, attx_
     shape[x->ndim - 1] = out_features;
     attx_tensor *y = attx_tensor_new(ctx, x->ndim, shape);
     if (!y) return NULL;
-    /* y[N, out] = x[N, in] · W[out, in]^T, from W's panels packed at load when it has them */
-    attx_gemm_b_packed(0, 1, (int)N, (int)out_features, (int)in, x->data, (int)in, W->data, (int)in, W->packed, 0.0f,
-                       y->data, (int)out_features);
-    if (b) {
+    if (W->q8) {   /* int8 (attx_model_quantize_int8), the bias added in the same pass */
+        if (!x->q8_acts) {   /* x quantised once for all the layers that read it */
+            attx_q8_acts *a = attx_arena_alloc(&ctx->arena, sizeof *a);
+            void *mem = attx_arena_alloc(&ctx->arena, attx_q8_acts_bytes((int)N, (int)in));
+            if (!a || !mem) {
+                ctx->failed = 1;
+                return NULL;
+            }
+            attx_q8_acts_init(a, mem, x->data, NULL, (int)N, (int)in);
+            x->q8_acts = a;
+        }
+        if (attx_q8_linear_acts(W->q8, x->q8_acts, b ? b->data : NULL, y->data) != 0) {
+            ctx->failed = 1;
+            return NULL;
+        }
+    } else {
+        /* y[N, out] = x[N, in] · W[out, in]^T, from W's panels packed at load when it has them */
+        attx_gemm_b_packed(0, 1, (int)N, (int)out_features, (int)in, x->data, (int)in, W->data, (int)in, W->packed,
+                           0.0f, y->data, (int)out_features);
+        if (b) {
 #pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_STREAM, N * out_features))
-        for (int64_t r = 0; r < N; r++)
-            for (int64_t c = 0; c < out_features; c++) y->data[r * out_features + c] += b->data[c];
+            for (int64_t r = 0; r < N; r++)
+                for (int64_t c = 0; c < out_features; c++) y->data[r * out_features + c] += b->data[c];
+        }
     }
     attx_record(ctx, linear_backward, y, x, W, b, NULL);
     return y;

@@ -106,6 +106,7 @@ attx_tensor *attx_keep_release(attx_ctx *ctx, attx_arena_mark mark, attx_tensor 
 {
     if (!dst || !src) return NULL;
     memcpy(dst->data, src->data, (size_t)src->numel * sizeof(float));
+    dst->q8_acts = NULL;   /* new values; and any quantisation of the old ones is being released */
     attx_arena_release(&ctx->arena, mark);
     return dst;
 }

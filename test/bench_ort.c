@@ -133,18 +133,20 @@ static double attx_time(attx_model *m, attx_ctx *ctx, int repeat, const attx_bat
 }
 
 typedef struct timing {
-    double attx, fp32, int8;   /* ms, the best round's median; -1 when not measured */
+    double attx, attx8, fp32, int8;   /* ms, the best round's median; -1 when not measured */
 } timing;
 
-/* ROUNDS interleaved rounds of the three on one batch; each keeps its best round. */
-static timing measure(attx_model *m, peer *ort, const char *name, int threads, int repeat,
+/* ROUNDS interleaved rounds of the four (attx fp32 and int8, ONNX Runtime fp32 and int8) on
+ * one batch; each keeps its best round. m8 is the same model quantised. */
+static timing measure(attx_model *m, attx_model *m8, peer *ort, const char *name, int threads, int repeat,
                       const attx_batch *batch)
 {
-    timing best = {1e30, 1e30, 1e30};
+    timing best = {1e30, 1e30, 1e30, 1e30};
     attx_ctx *ctx = attx_ctx_new();
     attx_set_threads(threads);
     for (int r = 0; r < ROUNDS; r++) {
         best.attx = fmin(best.attx, attx_time(m, ctx, repeat, batch));
+        best.attx8 = fmin(best.attx8, attx_time(m8, ctx, repeat, batch));
         if (!ort) continue;
         best.fp32 = fmin(best.fp32, peer_time(ort, name, "fp32", threads, repeat, batch));
         best.int8 = fmin(best.int8, peer_time(ort, name, "int8", threads, repeat, batch));
@@ -157,10 +159,11 @@ static timing measure(attx_model *m, peer *ort, const char *name, int threads, i
 
 static void print_row(const char *model, const char *shape, int threads, timing t)
 {
-    printf("%-10s %-14s %7d | %8.2f |", model, shape, threads, t.attx);
+    printf("%-10s %-14s %7d | %8.2f", model, shape, threads, t.attx);
     if (t.fp32 > 0) printf(" %8.2f  %5.2fx |", t.fp32, t.attx / t.fp32);
     else printf(" %8s  %6s |", "-", "-");
-    if (t.int8 > 0) printf(" %8.2f  %5.2fx\n", t.int8, t.attx / t.int8);
+    printf(" %8.2f", t.attx8);
+    if (t.int8 > 0) printf(" %8.2f  %5.2fx\n", t.int8, t.attx8 / t.int8);
     else printf(" %8s  %6s\n", "-", "-");
     fflush(stdout);
 }
@@ -195,7 +198,7 @@ static int open_model(attx_model **m, const char *path)
 
 /* Mean ms per sentence over the first SENTENCES sentences of SST-2 dev at batch 1: per
  * sentence the median of 3 runs, each round of attx and of ONNX Runtime over all of them. */
-static void real_sentences(attx_model *m, peer *ort, int threads)
+static void real_sentences(attx_model *m, attx_model *m8, peer *ort, int threads)
 {
     attx_dataset ds;
     attx_error err;
@@ -212,15 +215,17 @@ static void real_sentences(attx_model *m, peer *ort, int threads)
         batch[i] = (attx_batch){.B = 1, .T = enc[i].length, .ids = enc[i].ids, .lengths = &enc[i].length};
         tokens += (size_t)enc[i].length;
     }
-    timing best = {1e30, 1e30, 1e30};
+    timing best = {1e30, 1e30, 1e30, 1e30};
     attx_ctx *ctx = attx_ctx_new();
     attx_set_threads(threads);
     for (int r = 0; r < 3; r++) {
-        timing sum = {0, 0, 0};
+        timing sum = {0, 0, 0, 0};
         for (size_t i = 0; i < n; i++) sum.attx += attx_time(m, ctx, 3, &batch[i]);
+        for (size_t i = 0; i < n; i++) sum.attx8 += attx_time(m8, ctx, 3, &batch[i]);
         for (size_t i = 0; ort && i < n; i++) sum.fp32 += peer_time(ort, "minilm", "fp32", threads, 3, &batch[i]);
         for (size_t i = 0; ort && i < n; i++) sum.int8 += peer_time(ort, "minilm", "int8", threads, 3, &batch[i]);
         best.attx = fmin(best.attx, sum.attx / (double)n);
+        best.attx8 = fmin(best.attx8, sum.attx8 / (double)n);
         best.fp32 = fmin(best.fp32, sum.fp32 / (double)n);
         best.int8 = fmin(best.int8, sum.int8 / (double)n);
     }
@@ -232,6 +237,82 @@ static void real_sentences(attx_model *m, peer *ort, int threads)
     for (size_t i = 0; i < n; i++) attx_encoding_free(&enc[i]);
     free(enc);
     free(batch);
+    attx_dataset_free(&ds);
+}
+
+/* Asks ONNX Runtime for the logits of one sentence; 0 when it answered. */
+static int peer_logits(peer *p, const char *variant, const attx_encoding *e, float *logits)
+{
+    fprintf(p->to, "logits minilm %s 1 %d", variant, e->length);
+    for (int i = 0; i < e->length; i++) fprintf(p->to, " %d", e->ids[i]);
+    fprintf(p->to, "\n");
+    fflush(p->to);
+    char line[256];
+    return fgets(line, sizeof line, p->from) && sscanf(line, "logits %f %f", &logits[0], &logits[1]) == 2 ? 0 : -1;
+}
+
+/* What int8 costs in accuracy: SST-2 dev accuracy of the MiniLM classifier in fp32 and int8,
+ * attx's and ONNX Runtime's; and the cosine between attx's int8 and fp32 sentence embeddings
+ * of all-MiniLM-L6-v2 (data/) over the same sentences. */
+static void int8_accuracy(attx_model *m, attx_model *m8, peer *ort)
+{
+    attx_dataset ds;
+    attx_error err;
+    if (attx_dataset_read(&ds, "../shared/data/sst2/dev.tsv", NULL, &err) != 0) {
+        printf("(int8 accuracy skipped: %s)\n", err.msg);
+        return;
+    }
+    attx_model *e32, *e8;
+    if (open_model(&e32, "data/all-MiniLM-L6-v2-f16.safetensors") != 0 ||
+        open_model(&e8, "data/all-MiniLM-L6-v2-f16.safetensors") != 0 || attx_model_quantize_int8(e8, &err) != 0)
+        exit(1);
+    const attx_sentence_config *sc = attx_model_sentence_config(e32, &(int){0});
+    int dim = attx_embedding_dim(e32, sc);
+    float *v32 = malloc((size_t)dim * sizeof *v32), *v8 = malloc((size_t)dim * sizeof *v8);
+    size_t correct[4] = {0}, answered[4] = {0};
+    double cos_min = 1, cos_sum = 0;
+    attx_ctx *ctx = attx_ctx_new();
+    attx_set_threads(2);
+    for (size_t i = 0; i < ds.n; i++) {
+        attx_encoding enc;
+        if (attx_encode_text(m, ds.texts[i], strlen(ds.texts[i]), &enc, &err) != 0) exit(1);
+        attx_batch b = {.B = 1, .T = enc.length, .ids = enc.ids, .lengths = &enc.length};
+        float logits[4][2];
+        attx_outputs out;
+        for (int v = 0; v < 2; v++) {
+            attx_ctx_reset(ctx);
+            if (attx_forward(v ? m8 : m, ctx, &b, &out, &err) != 0) exit(1);
+            memcpy(logits[v], out.logits->data, sizeof logits[v]);
+            answered[v]++;
+        }
+        for (int v = 2; ort && v < 4; v++)
+            if (peer_logits(ort, v == 2 ? "fp32" : "int8", &enc, logits[v]) == 0) answered[v]++;
+        for (int v = 0; v < 4; v++) correct[v] += (logits[v][1] > logits[v][0]) == (ds.labels[i] == 1);
+        /* the embedding model has the same tokenizer (MiniLM's vocabulary) */
+        for (int v = 0; v < 2; v++) {
+            attx_ctx_reset(ctx);
+            if (attx_forward(v ? e8 : e32, ctx, &b, &out, &err) != 0 ||
+                attx_pool_embeddings(v ? e8 : e32, sc, &b, &out, v ? v8 : v32, &err) != 0)
+                exit(1);
+        }
+        double dot = 0, n32 = 0, n8 = 0;
+        for (int d = 0; d < dim; d++) dot += (double)v32[d] * v8[d], n32 += (double)v32[d] * v32[d], n8 += (double)v8[d] * v8[d];
+        double cosine = dot / sqrt(n32 * n8);
+        cos_min = fmin(cos_min, cosine);
+        cos_sum += cosine;
+        attx_encoding_free(&enc);
+    }
+    printf("SST-2 dev (%zu sentences), MiniLM classifier accuracy: attx fp32 %.2f%%, attx int8 %.2f%% (%+.2f points)",
+           ds.n, 100.0 * correct[0] / ds.n, 100.0 * correct[1] / ds.n, 100.0 * ((double)correct[1] - correct[0]) / ds.n);
+    if (answered[2] == ds.n && answered[3] == ds.n)
+        printf("; ONNX Runtime fp32 %.2f%%, int8 %.2f%%", 100.0 * correct[2] / ds.n, 100.0 * correct[3] / ds.n);
+    printf("\nall-MiniLM-L6-v2 embeddings of the same sentences, cosine attx int8 to fp32: mean %.5f, min %.5f\n",
+           cos_sum / ds.n, cos_min);
+    attx_ctx_free(ctx);
+    free(v32);
+    free(v8);
+    attx_model_close(e32);
+    attx_model_close(e8);
     attx_dataset_free(&ds);
 }
 
@@ -262,12 +343,19 @@ int main(void)
                "a venv made with --system-site-packages that has `pip install onnxruntime onnx`)\n", python);
     }
 
-    attx_model *minilm, *base;
-    if (open_model(&minilm, "data/sst2-minilm.safetensors") != 0 || open_model(&base, base_dir) != 0) return 1;
+    attx_model *minilm, *base, *minilm8, *base8;
+    if (open_model(&minilm, "data/sst2-minilm.safetensors") != 0 || open_model(&base, base_dir) != 0 ||
+        open_model(&minilm8, "data/sst2-minilm.safetensors") != 0 || open_model(&base8, base_dir) != 0)
+        return 1;
+    attx_error err;
+    if (attx_model_quantize_int8(minilm8, &err) != 0 || attx_model_quantize_int8(base8, &err) != 0) {
+        fprintf(stderr, "bench_ort: %s\n", err.msg);
+        return 1;
+    }
     double load_before = load_average();
     printf("forward ms (median of a round, best of %d interleaved rounds); ratio = attx / ONNX Runtime\n", ROUNDS);
-    printf("%-10s %-14s %7s | %8s | %8s  %6s | %8s  %6s\n", "model", "batch x seq", "threads", "attx",
-           "ORT fp32", "ratio", "ORT int8", "ratio");
+    printf("%-10s %-14s %7s | %8s %8s  %6s | %8s %8s  %6s\n", "model", "batch x seq", "threads", "attx",
+           "ORT fp32", "ratio", "attx int8", "ORT int8", "ratio");
     static const struct { int base, B, T, repeat; } cases[] = {
         {0, 1, 16, 20}, {0, 1, 128, 10}, {0, 32, 128, 3}, {1, 1, 128, 5}, {1, 8, 128, 3},
     };
@@ -276,13 +364,14 @@ int main(void)
         char shape[32];
         snprintf(shape, sizeof shape, "%d x %d", cases[c].B, cases[c].T);
         for (int threads = 1; threads <= 2; threads++) {
-            timing t = measure(cases[c].base ? base : minilm, ort, cases[c].base ? "base" : "minilm", threads,
-                               cases[c].repeat, &batch);
+            timing t = measure(cases[c].base ? base : minilm, cases[c].base ? base8 : minilm8, ort,
+                               cases[c].base ? "base" : "minilm", threads, cases[c].repeat, &batch);
             print_row(cases[c].base ? "BERT-base" : "MiniLM-L6", shape, threads, t);
         }
         free_batch(&batch);
     }
-    for (int threads = 1; threads <= 2; threads++) real_sentences(minilm, ort, threads);
+    for (int threads = 1; threads <= 2; threads++) real_sentences(minilm, minilm8, ort, threads);
+    int8_accuracy(minilm, minilm8, ort);
     double load_after = load_average();
     char cpu[128];
     cpu_name(cpu, sizeof cpu);
@@ -293,5 +382,7 @@ int main(void)
     if (ort) peer_stop(ort);
     attx_model_close(minilm);
     attx_model_close(base);
+    attx_model_close(minilm8);
+    attx_model_close(base8);
     return 0;
 }

@@ -182,6 +182,15 @@ void cli_set_threads(const cli_command *cmd, const char *value)
     if (value) attx_set_threads((int)cli_parse_long(cmd, "--threads", value, 1, 1024));
 }
 
+attx_model *cli_open_model(const char *path, int int8)
+{
+    attx_model *m;
+    attx_error err;
+    if (attx_model_open(&m, path, &err) != 0) cli_fail(&err);
+    if (int8 && attx_model_quantize_int8(m, &err) != 0) cli_failf("%s: %s", path, err.msg);
+    return m;
+}
+
 
 int *cli_parse_layers(const cli_command *cmd, const char *list, int *count)
 {

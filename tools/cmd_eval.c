@@ -25,7 +25,7 @@ static int run_eval(int argc, char **argv);
 const cli_command cmd_eval = {
     "eval", "the papers' experiments over a data set (faithfulness table, P2, sampling study)",
     "usage: attx eval MODEL DATASET [--methods LIST] [--limit N] [--seed S] [--samples N]\n"
-    "                 [--sampler S] [--exact] [--json] [--csv FILE] [--html FILE] [--threads N]\n"
+    "                 [--sampler S] [--exact] [--json] [--csv FILE] [--html FILE] [--int8] [--threads N]\n"
     "       attx eval MODEL p2-theorem41|p2-lime|p2-correlations [--data DATASET] [--limit N] [--json]\n"
     "       attx eval MODEL DATASET --sampling-study [--methods LIST] [--counts LIST] [--samplers LIST]\n"
     "       attx eval MODEL DATASET --accuracy [--json]\n"
@@ -51,6 +51,8 @@ const cli_command cmd_eval = {
     "  --json           print the whole result as one JSON object instead of the table\n"
     "  --csv FILE       one row per example and method\n"
     "  --html FILE      a self-contained report: the table and SVG plots of the comprehensiveness\n"
+    "  --int8           run the model's encoder in int8 (attx predict --help); gradients are those\n"
+    "                   of the fp32 layers at the int8 activations\n"
     "  --threads N      threads to use (default: all cores)\n"
     "\n"
     "P2's experiments (an attn1 model; data --data, default p2-imdb; P2 explains class 1):\n"
@@ -151,7 +153,7 @@ typedef struct eval_args {
     attx_dataset_spec spec;
     attx_eval_options opt;
     size_t limit;
-    int json, study, accuracy;
+    int json, study, accuracy, int8;
     char command_line[1024];
 } eval_args;
 
@@ -840,6 +842,7 @@ static int run_eval(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (cli_end_of_options(argv[i])) continue;
         if (cli_flag(argv[i], "--json")) a.json = 1;
+        else if (cli_flag(argv[i], "--int8")) a.int8 = 1;
         else if (cli_flag(argv[i], "--exact")) eo->exact = 1;
         else if (cli_flag(argv[i], "--sampling-study")) a.study = 1;
         else if (cli_flag(argv[i], "--accuracy")) a.accuracy = 1;
@@ -877,9 +880,8 @@ static int run_eval(int argc, char **argv)
     if (a.accuracy) p2 = 1;   /* rank 0 alone, as P2's experiments */
     cli_set_threads(&cmd_eval, a.threads);
 
-    attx_model *m;
+    attx_model *m = cli_open_model(a.model_path, a.int8);
     attx_error err;
-    if (attx_model_open(&m, a.model_path, &err) != 0) cli_fail(&err);
     /* weights that are not numbers would fail every example, each skipped with a warning */
     if (attx_model_check_finite(m, &err) != 0) cli_fail(&err);
     const attx_config *cfg = attx_model_config(m);

@@ -222,6 +222,8 @@ enum { ATTX_ISA_AUTO = -1, ATTX_ISA_PORTABLE = 0, ATTX_ISA_AVX2 = 1, ATTX_ISA_AV
 int attx_cpu_isa(void);
 int attx_cpu_isa_env_valid(void);
 const char *attx_isa_name(int isa);   /* "portable", "avx2", "avx512" */
+/* 1 when attx_cpu_isa() is avx512 and the CPU has AVX512_VNNI (the int8 kernels' vpdpbusd) */
+int attx_cpu_has_vnni(void);
 
 /* IEEE binary16 / bfloat16 <-> binary32. To-half conversions round to nearest, ties to even,
  * overflow to infinity, keep NaN a (quiet) NaN with its sign. */

@@ -19,6 +19,24 @@ static int has_f16c(void)
 }
 #endif
 
+#if defined(__x86_64__) || defined(__i386__)
+/* AVX512_VNNI from CPUID leaf 7, sub-leaf 0 (ECX bit 11) */
+static int has_avx512_vnni(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c >> 11 & 1);
+}
+#endif
+
+int attx_cpu_has_vnni(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return attx_cpu_isa() == ATTX_ISA_AVX512 && has_avx512_vnni();
+#else
+    return 0;
+#endif
+}
+
 static int cpu_best(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
