@@ -211,6 +211,9 @@ int attx_model_make_trainable(attx_model *m, attx_error *err);
  * drops the quantisation. Errors: an attn1 model, a model being trained, out of memory. */
 int attx_model_quantize_int8(attx_model *m, attx_error *err);
 int attx_model_is_int8(const attx_model *m);
+/* A quantised weight W[N, K]'s int8 values q[N·K] and scales[N] (W ≈ q · scale[row]), as
+ * `attx convert --dtype int8` stores them; −1 when t is not quantised. */
+int attx_tensor_int8_values(const attx_tensor *t, int8_t *q, float *scale);
 void attx_model_zero_grad(attx_model *m);
 /* The model's parameters in its tensor order, with their canonical (HF) names; either array
  * may be NULL. Returns how many there are (call with NULLs first to size the arrays). */

@@ -48,7 +48,8 @@ static inline float round_even(float v)
 
 /* ---- weights ---- */
 
-attx_q8_weight *attx_q8_weight_new(const float *W, int N, int K)
+/* The shell of a weight: sizes and zeroed buffers. */
+static attx_q8_weight *weight_alloc(int N, int K)
 {
     if (N <= 0 || K <= 0 || K > 65536) return NULL;
     attx_q8_weight *w = calloc(1, sizeof *w);
@@ -66,24 +67,53 @@ attx_q8_weight *attx_q8_weight_new(const float *W, int N, int K)
         return NULL;
     }
     memset(w->packed, 0, bytes);
+    return w;
+}
+
+/* q[n, k] into its place in the panels, and the channel's sum */
+static void weight_put_row(attx_q8_weight *w, int n, const int8_t *q, float scale)
+{
+    int8_t *panel = w->packed + (size_t)(n / Q8_PANEL) * Q8_PANEL * w->K4;
+    int32_t sum = 0;
+    for (int k = 0; k < w->K; k++) {
+        panel[(size_t)(k / 4) * 64 + (n % Q8_PANEL) * 4 + k % 4] = q[k];
+        sum += q[k];
+    }
+    w->scale[n] = scale;
+    w->colsum[n] = sum;
+}
+
+attx_q8_weight *attx_q8_weight_new(const float *W, int N, int K)
+{
+    attx_q8_weight *w = weight_alloc(N, K);
+    int8_t *q = malloc((size_t)K);
+    if (!w || !q) {
+        attx_q8_weight_free(w);
+        free(q);
+        return NULL;
+    }
     for (int n = 0; n < N; n++) {
         const float *row = W + (size_t)n * K;
         float amax = 0.0f;
         for (int k = 0; k < K; k++) amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
         float s = amax > 0.0f ? amax / 127.0f : 1.0f;
-        int32_t sum = 0;
-        int8_t *panel = w->packed + (size_t)(n / Q8_PANEL) * Q8_PANEL * w->K4;
         for (int k = 0; k < K; k++) {
             float v = round_even(row[k] / s);
             v = v > -127.0f ? v : -127.0f;   /* also NaN -> −127: never converted as NaN */
             v = v < 127.0f ? v : 127.0f;
-            int8_t q = (int8_t)v;
-            panel[(size_t)(k / 4) * 64 + (n % Q8_PANEL) * 4 + k % 4] = q;
-            sum += q;
+            q[k] = (int8_t)v;
         }
-        w->scale[n] = s;
-        w->colsum[n] = sum;
+        weight_put_row(w, n, q, s);
     }
+    free(q);
+    return w;
+}
+
+attx_q8_weight *attx_q8_weight_from_values(const int8_t *q, const float *scale, int N, int K)
+{
+    attx_q8_weight *w = weight_alloc(N, K);
+    if (!w) return NULL;
+    for (int n = 0; n < N; n++) weight_put_row(w, n, q + (size_t)n * K, scale[n]);
     return w;
 }
 

@@ -35,6 +35,8 @@ void attx_gemm_b_packed(int trans_a, int trans_b, int M, int N, int K, const flo
 typedef struct attx_q8_weight attx_q8_weight;
 /* W[N, K] quantised and packed; NULL when out of memory or K > 65536. */
 attx_q8_weight *attx_q8_weight_new(const float *W, int N, int K);
+/* From quantised values q[N·K] and scales[N] as they are (an int8 model file). */
+attx_q8_weight *attx_q8_weight_from_values(const int8_t *q, const float *scale, int N, int K);
 void attx_q8_weight_free(attx_q8_weight *w);
 size_t attx_q8_weight_bytes(const attx_q8_weight *w);
 /* The quantised weights q[N·K] and their scales scale[N] (may be NULL). */

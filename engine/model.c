@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static attx_tensor *load_param(attx_model *m, const attx_stored_tensor *st, attx_error *err)
+static attx_tensor *load_param(attx_model *m, const attx_stored_tensor *st, const attx_stored_tensor *scale,
+                               attx_error *err)
 {
     attx_tensor *t = attx_arena_alloc(&m->storage, sizeof *t);
     if (!t) {
@@ -32,8 +33,36 @@ static attx_tensor *load_param(attx_model *m, const attx_stored_tensor *st, attx
         attx_fail(err, "out of memory converting '%s'", st->name);
         return NULL;
     }
+    if (st->dtype == ATTX_I8 && scale) {   /* an int8 weight: W[n, k] = q[n, k] · scale[n] */
+        const int8_t *q = (const int8_t *)st->data;
+        int64_t rows = t->shape[0], cols = t->numel / rows;
+        for (int64_t n = 0; n < rows; n++) {
+            float s;
+            memcpy(&s, scale->data + 4 * n, 4);
+            for (int64_t k = 0; k < cols; k++) t->data[n * cols + k] = (float)q[n * cols + k] * s;
+        }
+        return t;
+    }
     if (attx_stored_tensor_to_f32(st, t->data, err) != 0) return NULL;
     return t;
+}
+
+/* The int8 weights of a file written by `attx convert --dtype int8`, from its values and
+ * scales as they are (quantising the dequantised weights again could move a scale by an ulp). */
+static int load_int8_weights(attx_model *m, attx_error *err)
+{
+    for (size_t i = 0; m->files.scale_by_spec && i < m->files.n_specs; i++) {
+        const attx_stored_tensor *st = m->files.by_spec[i], *scale = m->files.scale_by_spec[i];
+        if (!st || st->dtype != ATTX_I8 || !scale || !m->params[i]) continue;
+        attx_tensor *t = m->params[i];
+        int N = (int)t->shape[0], K = (int)(t->numel / t->shape[0]);
+        float *s = malloc((size_t)N * sizeof *s);
+        if (s) memcpy(s, scale->data, (size_t)N * sizeof *s);
+        t->q8 = s ? attx_q8_weight_from_values((const int8_t *)st->data, s, N, K) : NULL;
+        free(s);
+        if (!t->q8) return attx_fail(err, "%s: out of memory loading the int8 weight '%s'", m->files.path, st->name);
+    }
+    return 0;
 }
 
 /* A new parameter. attn1: as Lopardo et al.'s code (below). BERT and ViT: as Hugging Face's
@@ -225,7 +254,8 @@ static int build(attx_model *m, int init, uint64_t seed, attx_error *err)
         const attx_stored_tensor *st = m->files.by_spec[i];
         if (init) {
             if (!(m->params[i] = new_param(m, &m->files.specs[i], &rng, err))) return -1;
-        } else if (st && !(m->params[i] = load_param(m, st, err))) {
+        } else if (st && !(m->params[i] = load_param(m, st, m->files.scale_by_spec ? m->files.scale_by_spec[i] : NULL,
+                                                     err))) {
             return -1;
         }
     }
@@ -298,7 +328,7 @@ static void each_linear_weight(const attx_model *m, int layers_only, void (*fn)(
 static void pack_weight(attx_tensor *w, void *user)
 {
     (void)user;
-    if (!w->packed) w->packed = attx_gemm_pack_b(1, (int)w->shape[1], (int)w->shape[0], w->data, (int)w->shape[1]);
+    if (!w->packed && !w->q8) w->packed = attx_gemm_pack_b(1, (int)w->shape[1], (int)w->shape[0], w->data, (int)w->shape[1]);
 }
 
 static void unpack_weight(attx_tensor *w, void *user)
@@ -350,6 +380,13 @@ int attx_model_quantize_int8(attx_model *m, attx_error *err)
     return 0;
 }
 
+int attx_tensor_int8_values(const attx_tensor *t, int8_t *q, float *scale)
+{
+    if (!t || !t->q8) return -1;
+    attx_q8_weight_values(t->q8, q, scale);
+    return 0;
+}
+
 int attx_model_is_int8(const attx_model *m)
 {
     int seen = 0;
@@ -366,7 +403,7 @@ int attx_model_open(attx_model **out, const char *path, attx_error *err)
         free(m);
         return -1;
     }
-    if (build(m, 0, 0, err) != 0) {
+    if (build(m, 0, 0, err) != 0 || load_int8_weights(m, err) != 0) {
         attx_model_close(m);
         return -1;
     }

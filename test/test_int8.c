@@ -9,6 +9,7 @@
 #include <omp.h>
 
 #include "attx_engine.h"
+#include "attx_weights.h"
 #include "kernels.h"
 #include "parallel.h"
 
@@ -154,6 +155,67 @@ static void test_backward_runs(void **state)
     attx_model_close(m);
 }
 
+/* `attx convert --dtype int8` writes I8 weights with F32 scales; the file opens as an int8
+ * model with the same bits as quantising the source; a file missing a scale, or with scales
+ * of the wrong shape, is refused with the tensor named. */
+static void test_int8_file(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), *path = tu_path(dir, "q8.safetensors"), *bad = tu_path(dir, "bad.safetensors");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s convert %s %s --dtype int8", tu_attx(), MODEL, path);
+    char *out = NULL, *errout = NULL;
+    assert_int_equal(tu_run(cmd, &out, &errout), 0);
+    assert_contains(out, "int8 encoder weights");
+    free(out), free(errout);
+    attx_model *from_file, *quantised;
+    attx_error err;
+    if (attx_model_open(&from_file, path, &err) != 0 || attx_model_open(&quantised, MODEL, &err) != 0 ||
+        attx_model_quantize_int8(quantised, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(attx_model_is_int8(from_file), 1);
+    for (size_t s = 0; s < N_SENT; s++) {
+        float a[2], b[2];
+        logits_of(from_file, sentences[s], a);
+        logits_of(quantised, sentences[s], b);
+        assert_memory_equal(a, b, sizeof a);
+    }
+    attx_model_close(from_file);
+    attx_model_close(quantised);
+
+    /* the same tensors but one: a scale left out, or given the wrong length */
+    attx_model_files mf;
+    if (attx_model_files_open(&mf, path, &err) != 0) fail_msg("%s", err.msg);
+    const char *keys[ATTX_MODEL_META_MAX], *values[ATTX_MODEL_META_MAX];
+    attx_buf scratch = {0};
+    size_t n_meta = attx_model_files_metadata(&mf, keys, values, &scratch);
+    attx_st_entry *e = calloc(mf.weights.n_tensors, sizeof *e);
+    assert_non_null(e);
+    for (int variant = 0; variant < 2; variant++) {
+        size_t n = 0;
+        for (size_t i = 0; i < mf.weights.n_tensors; i++) {
+            const attx_stored_tensor *t = &mf.weights.tensors[i];
+            int victim = strcmp(t->name, "bert.encoder.layer.2.intermediate.dense.weight_scale") == 0;
+            if (victim && variant == 0) continue;
+            e[n] = (attx_st_entry){.name = t->name, .dtype = t->dtype, .ndim = t->ndim, .raw = t->data};
+            memcpy(e[n].shape, t->shape, sizeof e[n].shape);
+            if (victim) e[n].shape[0] = t->shape[0] / 2;
+            n++;
+        }
+        if (attx_safetensors_write(bad, e, n, keys, values, n_meta, &err) != 0) fail_msg("%s", err.msg);
+        attx_model *m;
+        assert_int_not_equal(attx_model_open(&m, bad, &err), 0);
+        assert_contains(err.msg, "bert.encoder.layer.2.intermediate.dense.weight");
+        assert_contains(err.msg, variant == 0 ? "missing" : "scales");
+        print_message("%s\n", err.msg);
+    }
+    free(e);
+    attx_buf_free(&scratch);
+    attx_model_files_close(&mf);
+    free(path), free(bad);
+    tu_rmdir(dir);   /* frees dir */
+}
+
 static void test_attn1_refused(void **state)
 {
     (void)state;
@@ -174,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_close_to_fp32),
         cmocka_unit_test(test_same_bits_everywhere),
         cmocka_unit_test(test_backward_runs),
+        cmocka_unit_test(test_int8_file),
         cmocka_unit_test(test_attn1_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

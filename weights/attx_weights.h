@@ -465,6 +465,10 @@ typedef struct attx_model_files {
     /* canonical name -> stored tensor, in attx_config_tensor_specs order (NULL if absent) */
     attx_tensor_spec *specs;
     const attx_stored_tensor **by_spec;
+    /* for an int8 weight (an encoder layer's linear weight stored as I8, as `attx convert
+     * --dtype int8` writes it): its per-output-channel scales "<name>_scale" (F32 [out]);
+     * NULL otherwise. The weight is q · scale[row]. */
+    const attx_stored_tensor **scale_by_spec;
     size_t n_specs;
     /* stored tensors that the model does not use (pretraining heads, position_ids buffers) */
     const char **ignored;

@@ -288,9 +288,10 @@ static int match_tensors(attx_model_files *m, attx_error *err)
     const char *file = m->weights.path;
     if (attx_config_tensor_specs(c, &m->specs, &m->n_specs, err) != 0) return -1;
     m->by_spec = calloc(m->n_specs, sizeof *m->by_spec);
+    m->scale_by_spec = calloc(m->n_specs, sizeof *m->scale_by_spec);
     m->ignored = calloc(m->weights.n_tensors + 1, sizeof *m->ignored);
     spec_ref *sorted = malloc(m->n_specs * sizeof *sorted);
-    if (!m->by_spec || !m->ignored || !sorted) {
+    if (!m->by_spec || !m->scale_by_spec || !m->ignored || !sorted) {
         free(sorted);
         return attx_fail(err, "out of memory");
     }
@@ -302,10 +303,29 @@ static int match_tensors(attx_model_files *m, attx_error *err)
     int rc = 0;
     for (size_t t = 0; t < m->weights.n_tensors && rc == 0; t++) {
         const attx_stored_tensor *st = &m->weights.tensors[t];
-        char canon[sizeof m->specs[0].name];
+        char canon[sizeof m->specs[0].name], base[sizeof m->specs[0].name];
         spec_ref key = {canon, 0}, *hit = NULL;
-        if (canonical_name(c->arch, st->name, canon, sizeof canon) == 0)
+        /* "<weight>_scale": the scales of an int8 weight */
+        size_t len = strlen(st->name), suffix = strlen("_scale");
+        int is_scale = len > suffix && len - suffix < sizeof base && strcmp(st->name + len - suffix, "_scale") == 0;
+        if (is_scale) {
+            memcpy(base, st->name, len - suffix);
+            base[len - suffix] = 0;
+        }
+        if (canonical_name(c->arch, is_scale ? base : st->name, canon, sizeof canon) == 0)
             hit = bsearch(&key, sorted, m->n_specs, sizeof *sorted, cmp_spec_ref);
+        if (hit && is_scale) {
+            const attx_tensor_spec *spec = &m->specs[hit->index];
+            if (spec->ndim != 2 || st->dtype != ATTX_F32 || st->ndim != 1 || st->shape[0] != spec->shape[0]) {
+                char have[128];
+                attx_format_shape(have, sizeof have, st->shape, st->ndim);
+                rc = attx_fail(err, "%s: tensor '%s' (%s %s) is not the F32 [%llu] scales of an int8 '%s'", file,
+                               st->name, attx_dtype_name(st->dtype), have, (unsigned long long)spec->shape[0],
+                               spec->name);
+            }
+            m->scale_by_spec[hit->index] = st;
+            continue;
+        }
         if (!hit) {
             size_t lp = layer_prefix ? strlen(layer_prefix) : 0;
             if (layer_prefix && strncmp(canon, layer_prefix, lp) == 0) {
@@ -337,14 +357,27 @@ static int match_tensors(attx_model_files *m, attx_error *err)
             attx_format_shape(want, sizeof want, spec->shape, spec->ndim);
             rc = attx_fail(err, "%s: tensor '%s' has shape %s but the config (%s) expects %s", file,
                            st->name, have, m->config_source, want);
-        } else if (!attx_dtype_is_float_weight(st->dtype)) {
-            rc = attx_fail(err, "%s: tensor '%s' has dtype %s; attx reads F32, F16 or BF16 weights", file,
-                           st->name, attx_dtype_name(st->dtype));
+        } else if (st->dtype == ATTX_I8 && !(spec->ndim == 2 && layer_prefix &&
+                                               strncmp(spec->name, layer_prefix, strlen(layer_prefix)) == 0)) {
+            rc = attx_fail(err, "%s: tensor '%s' has dtype I8; attx reads I8 only for the linear weights of "
+                           "the encoder layers (with their '_scale')", file, st->name);
+        } else if (st->dtype != ATTX_I8 && !attx_dtype_is_float_weight(st->dtype)) {
+            rc = attx_fail(err, "%s: tensor '%s' has dtype %s; attx reads F32, F16 or BF16 weights (and I8 "
+                           "encoder weights with scales)", file, st->name, attx_dtype_name(st->dtype));
         }
         m->by_spec[hit->index] = st;
     }
     free(sorted);
     if (rc != 0) return -1;
+    for (size_t i = 0; i < m->n_specs; i++) {
+        const attx_stored_tensor *st = m->by_spec[i];
+        if (st && st->dtype == ATTX_I8 && !m->scale_by_spec[i])
+            return attx_fail(err, "%s: tensor '%s' is I8 but its scales '%s_scale' are missing", file, st->name,
+                             st->name);
+        if (!(st && st->dtype == ATTX_I8) && m->scale_by_spec[i])
+            return attx_fail(err, "%s: tensor '%s' has scales but '%s' is not I8", file, m->scale_by_spec[i]->name,
+                             m->specs[i].name);
+    }
 
     /* roles: body always; the head all-or-nothing; BERT's pooler required under a head */
     int head_present = 0, head_missing = 0, pooler_present = 0, pooler_missing = 0;
@@ -420,6 +453,7 @@ int attx_model_files_new(attx_model_files *m, const char *name, const char *conf
 void attx_model_files_close(attx_model_files *m)
 {
     if (!m) return;
+    free(m->scale_by_spec);
     free(m->path);
     attx_config_free(&m->config);
     free(m->config_json);
