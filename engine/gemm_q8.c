@@ -380,6 +380,17 @@ const char *attx_q8_kernel_name(void)
 
 /* ---- the layer ---- */
 
+/* y[c] = (sums[c] − zx·colsum[c]) · (sx·sw[c]) + bias[c] for one row (the same operations in
+ * every clone, so the same bits) */
+ATTX_CLONES static void q8_epilogue(const int32_t *sums, int32_t zx, const int32_t *colsum, float sx, const float *sw,
+                                    const float *bias, float *y, int cols)
+{
+    if (bias)
+        for (int c = 0; c < cols; c++) y[c] = (float)(sums[c] - zx * colsum[c]) * (sx * sw[c]) + bias[c];
+    else
+        for (int c = 0; c < cols; c++) y[c] = (float)(sums[c] - zx * colsum[c]) * (sx * sw[c]);
+}
+
 /* Rows [m0, m0 + 8) × panels [p0, p0 + nv): integer sums, then the epilogue into y (or, with
  * acc_out, the sums themselves). */
 static void q8_block(q8_kernel_fn kernel, const attx_q8_weight *w, const attx_q8_acts *a, int m0, int p0, int nv,
@@ -396,13 +407,8 @@ static void q8_block(q8_kernel_fn kernel, const attx_q8_weight *w, const attx_q8
             memcpy(acc_out + (size_t)m * w->N + n0, tile + i * Q8_TILE_W, (size_t)cols * sizeof *tile);
             continue;
         }
-        float *ym = y + (size_t)m * w->N + n0;
-        const int32_t *tm = tile + i * Q8_TILE_W, zx = a->zero[m], *colsum = w->colsum + n0;
-        const float sx = a->scale[m], *sw = w->scale + n0;
-        if (bias)
-            for (int c = 0; c < cols; c++) ym[c] = (float)(tm[c] - zx * colsum[c]) * (sx * sw[c]) + bias[n0 + c];
-        else
-            for (int c = 0; c < cols; c++) ym[c] = (float)(tm[c] - zx * colsum[c]) * (sx * sw[c]);
+        q8_epilogue(tile + i * Q8_TILE_W, a->zero[m], w->colsum + n0, a->scale[m], w->scale + n0,
+                    bias ? bias + n0 : NULL, y + (size_t)m * w->N + n0, cols);
     }
 }
 

@@ -1,7 +1,7 @@
 /* mathf.h — internal: exp, erf and tanh for float arrays, branch-free so that gcc vectorises
  * the loops that call them (libm's scalar calls would dominate GELU and softmax time).
  * Accuracy (checked against double-precision libm in test_ops.c): exp relative error < 3e-7
- * on [-87, 88]; erf absolute error < 3e-7; tanh absolute error < 3e-7. */
+ * on [-87, 88]; erf absolute error < 5e-7; tanh absolute error < 3e-7. */
 #ifndef ATTX_MATHF_H
 #define ATTX_MATHF_H
 
@@ -116,34 +116,29 @@ static inline float attx_expf(float x)
     return p * scale;
 }
 
-/* erf(x) = 1 − erfc(|x|) with the sign of x, where erfc(z) = t·exp(−z² + P(t)),
- * t = 1 / (1 + z/2), P a degree-9 polynomial (the Chebyshev fit of Numerical Recipes' erfcc,
- * fractional error < 1.2e-7 for every z ≥ 0). */
+/* erf(x) ≈ x·P(x²)/Q(x²) on [−4, 4], P of degree 6 and Q of degree 4 in x²: the rational
+ * minimax approximation that Eigen and XLA use for float erf (their coefficients). Absolute
+ * error < 5e-7 everywhere (4.2e-7 at its worst, near |x| = 3.3); beyond |x| = 3.9, where erf is
+ * within 4e-8 of ±1, exactly ±1. About 25 operations and one division, a seventh of the
+ * erfc-based form it replaced (GELU was 13% of an int8 forward). NaN gives NaN. */
 static inline float attx_erff(float x)
 {
-    float z = x < 0 ? -x : x;
-    float t = 1.0f / (1.0f + 0.5f * z);
-    float p = 0.17087277f;
-    p = p * t - 0.82215223f;
-    p = p * t + 1.48851587f;
-    p = p * t - 1.13520398f;
-    p = p * t + 0.27886807f;
-    p = p * t - 0.18628806f;
-    p = p * t + 0.09678418f;
-    p = p * t + 0.37409196f;
-    p = p * t + 1.00002368f;
-    p = p * t - 1.26551223f;
-    float big = 1.0f - t * attx_expf(-z * z + p);
-    /* near 0, 1 − erfc cancels: use the Maclaurin series 2/√π Σ (−1)^k z^(2k+1) / (k! (2k+1)),
-     * whose first omitted term is below 2e-9 for z < 0.3 */
-    float z2 = z * z;
-    float s = -1.0f / 216.0f;
-    s = s * z2 + 1.0f / 42.0f;
-    s = s * z2 - 0.1f;
-    s = s * z2 + 1.0f / 3.0f;
-    float small = 1.12837916709551257f * z * (1.0f - z2 * s);
-    float r = z < 0.3f ? small : big;
-    return x < 0 ? -r : r;
+    float c = x < -4.0f ? -4.0f : x > 4.0f ? 4.0f : x;
+    float c2 = c * c;
+    float p = -2.72614225801306e-10f;
+    p = p * c2 + 2.77068142495902e-08f;
+    p = p * c2 - 2.10102402082508e-06f;
+    p = p * c2 - 5.69250639462346e-05f;
+    p = p * c2 - 7.34990630326855e-04f;
+    p = p * c2 - 2.95459980854025e-03f;
+    p = p * c2 - 1.60960333262415e-02f;
+    float q = -1.45660718464996e-05f;
+    q = q * c2 - 2.13374055278905e-04f;
+    q = q * c2 - 1.68282697438203e-03f;
+    q = q * c2 - 7.37332916720468e-03f;
+    q = q * c2 - 1.42647390514189e-02f;
+    float r = c * p / q;
+    return c > 3.9f ? 1.0f : c < -3.9f ? -1.0f : r;
 }
 
 /* tanh(x) = sign(x) · (1 − 2 / (e^{2|x|} + 1)); for |x| < 0.004 the cubic Taylor term is

@@ -69,13 +69,25 @@ static void scores_backward(attx_ctx *ctx, attx_node *node)
 static void softmax_backward(attx_ctx *ctx, attx_node *node);
 
 
-/* One row: p_j = exp(s_j − max) / Σ exp(s_k − max) over valid keys, 0 for padding keys. */
+/* One row: p_j = exp(s_j − max) / Σ exp(s_k − max) over valid keys, 0 for padding keys. The
+ * exponentials are summed as they are made, in attx_sum's lanes (the same bits as summing p
+ * afterwards, a third of the time). */
 ATTX_CLONES static void softmax_row(const float *s, const uint8_t *valid, float *p, int64_t S)
 {
     float max = attx_max_kept(s, valid, S);
-    for (int64_t j = 0; j < S; j++) p[j] = (!valid || valid[j]) ? attx_expf(s[j] - max) : 0.0f;
-    float inv = 1.0f / attx_sum(p, S);
-    for (int64_t j = 0; j < S; j++) p[j] *= inv;
+    float acc[ATTX_LANES] = {0};
+    int64_t j = 0;
+    if (!valid) {   /* a loop of its own, without the test, so that it vectorises */
+        for (; j + ATTX_LANES <= S; j += ATTX_LANES)
+            for (int l = 0; l < ATTX_LANES; l++) acc[l] += p[j + l] = attx_expf(s[j + l] - max);
+        for (int l = 0; j + l < S; l++) acc[l] += p[j + l] = attx_expf(s[j + l] - max);
+    } else {
+        for (; j + ATTX_LANES <= S; j += ATTX_LANES)
+            for (int l = 0; l < ATTX_LANES; l++) acc[l] += p[j + l] = valid[j + l] ? attx_expf(s[j + l] - max) : 0.0f;
+        for (int l = 0; j + l < S; l++) acc[l] += p[j + l] = valid[j + l] ? attx_expf(s[j + l] - max) : 0.0f;
+    }
+    float inv = 1.0f / attx_lanes_total(acc);
+    for (j = 0; j < S; j++) p[j] *= inv;
 }
 
 /* dS_j = P_j (dP_j − Σ_k dP_k P_k) for one row */
