@@ -198,8 +198,8 @@ AVX512_TARGET static void range_avx512(const float *x, int K, float *lo, float *
     }
 }
 
-/* u[k] = clamp(round(x[k]·inv) + z, 0, 255); gcc vectorises this one */
-ATTX_CLONES static void codes(const float *x, int K, float inv, float z, uint8_t *u)
+/* u[k] = clamp(round(x[k]·inv) + z, 0, 255), NaN -> 0 */
+static void codes_portable(const float *x, int K, float inv, float z, uint8_t *u)
 {
     for (int k = 0; k < K; k++) {
         float v = round_even(x[k] * inv) + z;
@@ -207,6 +207,23 @@ ATTX_CLONES static void codes(const float *x, int K, float inv, float z, uint8_t
         v = v < 255.0f ? v : 255.0f;
         u[k] = (uint8_t)(int32_t)v;
     }
+}
+
+/* The same operations 16 at a time (gcc's own vectorisation of the loop above narrowed to
+ * bytes slowly: 8% of an int8 forward). max(v, 0) returns 0 for a NaN v, as the C does. */
+AVX512_TARGET static void codes_avx512(const float *x, int K, float inv, float z, uint8_t *u)
+{
+    const __m512 vinv = _mm512_set1_ps(inv), vz = _mm512_set1_ps(z), magic = _mm512_set1_ps(12582912.0f);
+    const __m512 zero = _mm512_setzero_ps(), top = _mm512_set1_ps(255.0f);
+    int k = 0;
+    for (; k + 16 <= K; k += 16) {
+        __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + k), vinv);
+        v = _mm512_sub_ps(_mm512_add_ps(v, magic), magic);
+        v = _mm512_add_ps(v, vz);
+        v = _mm512_min_ps(_mm512_max_ps(v, zero), top);
+        _mm_storeu_si128((__m128i *)(u + k), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(v)));
+    }
+    codes_portable(x + k, K - k, inv, z, u + k);
 }
 
 void attx_q8_quantize_row(const float *x, int K, uint8_t *u, float *scale, int32_t *zero)
@@ -219,7 +236,8 @@ void attx_q8_quantize_row(const float *x, int K, uint8_t *u, float *scale, int32
     float s = hi > lo ? (hi - lo) / 255.0f : 1.0f, inv = 1.0f / s;
     float z = round_even(-lo * inv);
     z = z < 255.0f ? z : 255.0f;
-    codes(x, K, inv, z, u);
+    if (isa == ATTX_ISA_AVX512) codes_avx512(x, K, inv, z, u);
+    else codes_portable(x, K, inv, z, u);
     *scale = s;
     *zero = (int32_t)z;
 }

@@ -69,22 +69,23 @@ static void scores_backward(attx_ctx *ctx, attx_node *node)
 static void softmax_backward(attx_ctx *ctx, attx_node *node);
 
 
-/* One row: p_j = exp(s_j − max) / Σ exp(s_k − max) over valid keys, 0 for padding keys. The
- * exponentials are summed as they are made, in attx_sum's lanes (the same bits as summing p
- * afterwards, a third of the time). */
-ATTX_CLONES static void softmax_row(const float *s, const uint8_t *valid, float *p, int64_t S)
+/* One row: p_j = exp(s_j − max) / Σ exp(s_k − max) over valid keys, 0 for padding keys
+ * (keep[j] = 1 for a valid key, 0 for padding; NULL: all valid). The exponentials are summed as
+ * they are made, in attx_sum's lanes; with padding every exponential is computed (finite:
+ * attx_expf clamps) and multiplied by keep, which changes no bit of the valid ones. */
+ATTX_CLONES static void softmax_row(const float *s, const uint8_t *valid, const float *keep, float *p, int64_t S)
 {
     float max = attx_max_kept(s, valid, S);
     float acc[ATTX_LANES] = {0};
     int64_t j = 0;
-    if (!valid) {   /* a loop of its own, without the test, so that it vectorises */
+    if (!keep) {
         for (; j + ATTX_LANES <= S; j += ATTX_LANES)
             for (int l = 0; l < ATTX_LANES; l++) acc[l] += p[j + l] = attx_expf(s[j + l] - max);
         for (int l = 0; j + l < S; l++) acc[l] += p[j + l] = attx_expf(s[j + l] - max);
     } else {
         for (; j + ATTX_LANES <= S; j += ATTX_LANES)
-            for (int l = 0; l < ATTX_LANES; l++) acc[l] += p[j + l] = valid[j + l] ? attx_expf(s[j + l] - max) : 0.0f;
-        for (int l = 0; j + l < S; l++) acc[l] += p[j + l] = valid[j + l] ? attx_expf(s[j + l] - max) : 0.0f;
+            for (int l = 0; l < ATTX_LANES; l++) acc[l] += p[j + l] = attx_expf(s[j + l] - max) * keep[j + l];
+        for (int l = 0; j + l < S; l++) acc[l] += p[j + l] = attx_expf(s[j + l] - max) * keep[j + l];
     }
     float inv = 1.0f / attx_lanes_total(acc);
     for (j = 0; j < S; j++) p[j] *= inv;
@@ -100,13 +101,35 @@ ATTX_CLONES static void softmax_backward_row(const float *p, const float *dp, fl
 attx_tensor *attx_op_softmax(attx_ctx *ctx, attx_tensor *scores, const uint8_t *key_valid)
 {
     if (!scores) return NULL;
-    int64_t H = scores->shape[1], T = scores->shape[2], S = scores->shape[3], rows = scores->numel / S;
+    int64_t B = scores->shape[0], H = scores->shape[1], T = scores->shape[2], S = scores->shape[3];
+    int64_t rows = scores->numel / S;
     attx_tensor *probs = attx_tensor_new(ctx, 4, scores->shape);
-    if (!probs) return NULL;
+    /* per example: NULL when every key is valid, else its keys as 1.0 / 0.0 */
+    const float **keep = attx_arena_alloc(&ctx->arena, (size_t)B * sizeof *keep);
+    if (!probs || !keep) {
+        ctx->failed = 1;
+        return NULL;
+    }
+    for (int64_t b = 0; b < B; b++) {
+        const uint8_t *v = key_valid ? key_valid + b * S : NULL;
+        int64_t n_valid = 0;
+        for (int64_t j = 0; v && j < S; j++) n_valid += v[j] != 0;
+        keep[b] = NULL;
+        if (v && n_valid < S) {
+            float *k = attx_arena_alloc(&ctx->arena, (size_t)S * sizeof *k);
+            if (!k) {
+                ctx->failed = 1;
+                return NULL;
+            }
+            for (int64_t j = 0; j < S; j++) k[j] = v[j] ? 1.0f : 0.0f;
+            keep[b] = k;
+        }
+    }
 #pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_EXP, scores->numel))
-    for (int64_t r = 0; r < rows; r++)        /* row r = ((b·H + h)·T + t) */
-        softmax_row(scores->data + r * S, key_valid ? key_valid + (r / (H * T)) * S : NULL,
-                    probs->data + r * S, S);
+    for (int64_t r = 0; r < rows; r++) {      /* row r = ((b·H + h)·T + t) */
+        int64_t b = r / (H * T);
+        softmax_row(scores->data + r * S, keep[b] ? key_valid + b * S : NULL, keep[b], probs->data + r * S, S);
+    }
     attx_record(ctx, softmax_backward, probs, scores, NULL, NULL, NULL);
     return probs;
 }
