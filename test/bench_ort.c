@@ -133,7 +133,7 @@ static double attx_time(attx_model *m, attx_ctx *ctx, int repeat, const attx_bat
 }
 
 typedef struct timing {
-    double attx, attx8, fp32, int8;   /* ms, the best round's median; -1 when not measured */
+    double attx, attx8, fp32, int8, torch;   /* ms, the best round's median; -1 when not measured */
 } timing;
 
 /* ROUNDS interleaved rounds of the four (attx fp32 and int8, ONNX Runtime fp32 and int8) on
@@ -141,18 +141,20 @@ typedef struct timing {
 static timing measure(attx_model *m, attx_model *m8, peer *ort, const char *name, int threads, int repeat,
                       const attx_batch *batch)
 {
-    timing best = {1e30, 1e30, 1e30, 1e30};
+    timing best = {1e30, 1e30, 1e30, 1e30, 1e30};
     attx_ctx *ctx = attx_ctx_new();
     attx_set_threads(threads);
     for (int r = 0; r < ROUNDS; r++) {
         best.attx = fmin(best.attx, attx_time(m, ctx, repeat, batch));
         best.attx8 = fmin(best.attx8, attx_time(m8, ctx, repeat, batch));
         if (!ort) continue;
+        best.torch = fmin(best.torch, peer_time(ort, name, "torch", threads, repeat, batch));
         best.fp32 = fmin(best.fp32, peer_time(ort, name, "fp32", threads, repeat, batch));
         best.int8 = fmin(best.int8, peer_time(ort, name, "int8", threads, repeat, batch));
     }
     attx_ctx_free(ctx);
     if (!ort || best.fp32 < 0) best.fp32 = -1;
+    if (!ort || best.torch < 0) best.torch = -1;
     if (!ort || best.int8 < 0) best.int8 = -1;
     return best;
 }
@@ -160,6 +162,8 @@ static timing measure(attx_model *m, attx_model *m8, peer *ort, const char *name
 static void print_row(const char *model, const char *shape, int threads, timing t)
 {
     printf("%-10s %-14s %7d | %8.2f", model, shape, threads, t.attx);
+    if (t.torch > 0) printf(" %8.2f  %5.2fx", t.torch, t.attx / t.torch);
+    else printf(" %8s  %6s", "-", "-");
     if (t.fp32 > 0) printf(" %8.2f  %5.2fx |", t.fp32, t.attx / t.fp32);
     else printf(" %8s  %6s |", "-", "-");
     printf(" %8.2f", t.attx8);
@@ -215,21 +219,23 @@ static void real_sentences(attx_model *m, attx_model *m8, peer *ort, int threads
         batch[i] = (attx_batch){.B = 1, .T = enc[i].length, .ids = enc[i].ids, .lengths = &enc[i].length};
         tokens += (size_t)enc[i].length;
     }
-    timing best = {1e30, 1e30, 1e30, 1e30};
+    timing best = {1e30, 1e30, 1e30, 1e30, 1e30};
     attx_ctx *ctx = attx_ctx_new();
     attx_set_threads(threads);
     for (int r = 0; r < 3; r++) {
-        timing sum = {0, 0, 0, 0};
+        timing sum = {0, 0, 0, 0, 0};
         for (size_t i = 0; i < n; i++) sum.attx += attx_time(m, ctx, 3, &batch[i]);
         for (size_t i = 0; i < n; i++) sum.attx8 += attx_time(m8, ctx, 3, &batch[i]);
         for (size_t i = 0; ort && i < n; i++) sum.fp32 += peer_time(ort, "minilm", "fp32", threads, 3, &batch[i]);
         for (size_t i = 0; ort && i < n; i++) sum.int8 += peer_time(ort, "minilm", "int8", threads, 3, &batch[i]);
+        for (size_t i = 0; ort && i < n; i++) sum.torch += peer_time(ort, "minilm", "torch", threads, 3, &batch[i]);
         best.attx = fmin(best.attx, sum.attx / (double)n);
         best.attx8 = fmin(best.attx8, sum.attx8 / (double)n);
         best.fp32 = fmin(best.fp32, sum.fp32 / (double)n);
         best.int8 = fmin(best.int8, sum.int8 / (double)n);
+        best.torch = fmin(best.torch, sum.torch / (double)n);
     }
-    if (!ort) best.fp32 = best.int8 = -1;
+    if (!ort) best.fp32 = best.int8 = best.torch = -1;
     char shape[32];
     snprintf(shape, sizeof shape, "1 x %.1f avg", (double)tokens / (double)n);
     print_row("SST-2 dev", shape, threads, best);
@@ -354,8 +360,8 @@ int main(void)
     }
     double load_before = load_average();
     printf("forward ms (median of a round, best of %d interleaved rounds); ratio = attx / ONNX Runtime\n", ROUNDS);
-    printf("%-10s %-14s %7s | %8s %8s  %6s | %8s %8s  %6s\n", "model", "batch x seq", "threads", "attx",
-           "ORT fp32", "ratio", "attx int8", "ORT int8", "ratio");
+    printf("%-10s %-14s %7s | %8s %8s  %6s %8s  %6s | %8s %8s  %6s\n", "model", "batch x seq", "threads", "attx",
+           "PyTorch", "ratio", "ORT fp32", "ratio", "attx i8", "ORT i8", "ratio");
     static const struct { int base, B, T, repeat; } cases[] = {
         {0, 1, 16, 20}, {0, 1, 128, 10}, {0, 32, 128, 3}, {1, 1, 128, 5}, {1, 8, 128, 3},
     };

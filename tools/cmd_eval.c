@@ -155,6 +155,7 @@ typedef struct eval_args {
     size_t limit;
     int json, study, accuracy, int8;
     char command_line[1024];
+    char model_label[1024];       /* the model as the text reports name it: "PATH", "PATH (int8)" */
 } eval_args;
 
 static attx_sampler parse_sampler(const char *v)
@@ -420,7 +421,7 @@ static int run_p2_deep(const eval_args *a, attx_model *m)
         cli_print_json(&out);
         attx_buf_free(&out);
     } else {
-        printf("%s on %s (a %d-layer %s), class 1\ndata: %s\n", a->dataset, a->model_path,
+        printf("%s on %s (a %d-layer %s), class 1\ndata: %s\n", a->dataset, a->model_label,
                attx_model_config(m)->num_layers, attx_arch_name(attx_model_config(m)->arch), d.source);
         if (partial) printf("partial: %zu of %zu examples\n", done + skipped, d.ds.n);
         printf("%zu examples (%zu skipped); %.1f tokens and %.1f words an example on average\n", done, skipped,
@@ -515,7 +516,7 @@ static int run_p2(const eval_args *a, attx_model *m)
         cli_print_json(&out);
         attx_buf_free(&out);
     } else {
-        printf("%s on %s\ndata: %s\n", a->dataset, a->model_path, d.source);
+        printf("%s on %s\ndata: %s\n", a->dataset, a->model_label, d.source);
         if (partial) printf("partial: %zu of %zu examples\n", done + skipped, d.ds.n);
         printf("%zu examples (%zu skipped)\n", done, skipped);
         if (strcmp(a->dataset, "p2-theorem41") == 0) {
@@ -631,7 +632,7 @@ static int run_study(const eval_args *a, attx_model *m)
         attx_jw_object_end(&w);
         cli_print_json(&out);
     } else {
-        printf("sampling study on %s\ndata: %s\n", a->model_path, d.source);
+        printf("sampling study on %s\ndata: %s\n", a->model_label, d.source);
         if (partial) printf("partial: %zu of %zu examples\n", done + skipped, d.ds.n);
         printf("%zu examples (%zu skipped); mean absolute error against the exact values (mean ± se over examples)\n",
                done, skipped);
@@ -808,7 +809,7 @@ static int run_accuracy(const eval_args *a, attx_model *m)
         printf("%s\n", buf.data);
         attx_buf_free(&buf);
     } else {
-        printf("%s on %s%s\n", a->model_path, d.source, partial);
+        printf("%s on %s%s\n", a->model_label, d.source, partial);
         printf("accuracy %.2f%% (%zu of %zu)", 100 * accuracy, correct, n);
         if (empty) printf("; %zu texts without any token left out", empty);
         printf(", %.1f s\n\n%-16s %8s %8s %9s\n", seconds, "class", "support", "recall", "precision");
@@ -881,6 +882,7 @@ static int run_eval(int argc, char **argv)
     cli_set_threads(&cmd_eval, a.threads);
 
     attx_model *m = cli_open_model(a.model_path, a.int8);
+    snprintf(a.model_label, sizeof a.model_label, "%s%s", a.model_path, attx_model_is_int8(m) ? " (int8)" : "");
     attx_error err;
     /* weights that are not numbers would fail every example, each skipped with a warning */
     if (attx_model_check_finite(m, &err) != 0) cli_fail(&err);

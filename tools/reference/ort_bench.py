@@ -12,7 +12,8 @@ the C benchmark can interleave its own runs with ONNX Runtime's in one process t
                              directory (config.json, model.safetensors)
     time NAME VARIANT THREADS REPEAT IDS...
                              VARIANT fp32 | int8 (onnxruntime.quantization.quantize_dynamic,
-                             per-channel int8 weights, dynamic uint8 activations);
+                             per-channel int8 weights, dynamic uint8 activations) | torch
+                             (the same forward in PyTorch, eager, under no_grad);
                              IDS: "B T id id ..." (B*T ids, all real tokens);
                              answers "ms MIN MEDIAN" (REPEAT runs after 2 warm-ups)
     logits NAME VARIANT IDS...   answers "logits v v ..." (B*C values), for accuracy checks
@@ -151,6 +152,7 @@ class Model:
     def __init__(self, name, path, cache):
         os.makedirs(cache, exist_ok=True)
         cfg, P = read_attx_safetensors(path)
+        self.module = Classifier(cfg, P).eval()
         stem = os.path.join(cache, name)
         st = os.stat(os.path.join(path, "model.safetensors") if os.path.isdir(path) else path)
         tag = f"{st.st_size}-{int(st.st_mtime)}"
@@ -171,6 +173,9 @@ class Model:
 
     def session(self, variant, threads):
         key = (variant, threads)
+        if variant == "torch":
+            torch.set_num_threads(threads)
+            return TorchSession(self.module)
         if key not in self.sessions:
             so = ort.SessionOptions()
             so.intra_op_num_threads = threads
@@ -180,6 +185,17 @@ class Model:
             self.sessions[key] = ort.InferenceSession(self.paths[variant], so,
                                                       providers=["CPUExecutionProvider"])
         return self.sessions[key]
+
+
+class TorchSession:
+    """sess.run(None, feeds) for the PyTorch module, as an ONNX Runtime session is called."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def run(self, _names, f):
+        with torch.no_grad():
+            return [self.module(torch.from_numpy(f["input_ids"]), torch.from_numpy(f["attention_mask"])).numpy()]
 
 
 def feeds(words):
