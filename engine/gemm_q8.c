@@ -199,7 +199,7 @@ AVX512_TARGET static void range_avx512(const float *x, int K, float *lo, float *
 }
 
 /* u[k] = clamp(round(x[k]·inv) + z, 0, 255), NaN -> 0 */
-static void codes_portable(const float *x, int K, float inv, float z, uint8_t *u)
+ATTX_CLONES static void codes_portable(const float *x, int K, float inv, float z, uint8_t *u)
 {
     for (int k = 0; k < K; k++) {
         float v = round_even(x[k] * inv) + z;
