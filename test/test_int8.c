@@ -42,7 +42,7 @@ static void logits_of(attx_model *m, const char *text, float *logits)
 static void test_close_to_fp32(void **state)
 {
     (void)state;
-    attx_model *f32, *q8;
+    attx_model *f32 = NULL, *q8 = NULL;
     attx_error err;
     if (attx_model_open(&f32, MODEL, &err) != 0 || attx_model_open(&q8, MODEL, &err) != 0) fail_msg("%s", err.msg);
     assert_int_equal(attx_model_is_int8(q8), 0);
@@ -168,7 +168,7 @@ static void test_int8_file(void **state)
     assert_int_equal(tu_run(cmd, &out, &errout), 0);
     assert_contains(out, "int8 encoder weights");
     free(out), free(errout);
-    attx_model *from_file, *quantised;
+    attx_model *from_file = NULL, *quantised = NULL;
     attx_error err;
     if (attx_model_open(&from_file, path, &err) != 0 || attx_model_open(&quantised, MODEL, &err) != 0 ||
         attx_model_quantize_int8(quantised, &err) != 0)
