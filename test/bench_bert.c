@@ -1,6 +1,7 @@
 /* bench_bert.c — BERT-base-sized forward and forward+backward at batch 1, sequence 128, with 1
  * and 2 threads, against PyTorch in the same run (tools/reference/torch_bench_bert.py, when
  * /usr/bin/python3 has torch); and the peak memory of `attx predict` against the F32 weights. */
+#include "benchutil.h"
 #include "random_model.h"
 
 #include <sys/resource.h>
@@ -10,19 +11,6 @@
 
 #define SEQ 128
 #define REPEAT 10
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Median time of REPEAT runs after two warm-ups: a forward pass, and with backward = 1 a
  * forward with the tape and a backward of the predicted logit (gradients reach every

@@ -2,6 +2,7 @@
  * sentence: grad-att-mutual against one forward+backward (issue 5's target: <= 1.3x),
  * shapley-input with 500 Kernel SHAP coalitions and shap's partition explainer with 500
  * evaluations (model games batch their forward passes: forwards/s against single forwards). */
+#include "benchutil.h"
 #include "random_model.h"
 
 #include <time.h>
@@ -10,13 +11,6 @@
 #include "attx_explain.h"
 
 #define CONTENT 40
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static double median3(double a, double b, double c)
 {

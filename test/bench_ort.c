@@ -6,6 +6,7 @@
  * torch). Models: the shipped MiniLM SST-2 classifier (data/sst2-minilm.safetensors) and the
  * random BERT-base that bench_bert writes; with ../shared, also 200 real SST-2 dev sentences at
  * batch 1 (the ids from attx's tokenizer, tokenizing not timed on either side). */
+#include "benchutil.h"
 #include "random_model.h"
 
 #include <stdarg.h>
@@ -16,30 +17,6 @@
 
 #define ROUNDS 5
 #define SENTENCES 200
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double load_average(void)
-{
-    double l = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fscanf(f, "%lf", &l) != 1) l = -1;
-        fclose(f);
-    }
-    return l;
-}
 
 static void cpu_name(char *buf, size_t cap)
 {

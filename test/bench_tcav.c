@@ -2,6 +2,7 @@
  * of 120 images x 197 tokens = 47,280 rows of 768), and one layer of the whole protocol (3
  * concepts of 20 images, 50 relative CAVs each, 100 targets) on a random ViT-small-sized model
  * (12 layers of 384, 6 heads, 224 x 224 images in 16 x 16 patches), stage by stage. */
+#include "benchutil.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -9,13 +10,6 @@
 
 #include "attx_engine.h"
 #include "attx_explain.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static double stage_start, stage_ms[3];
 static const char *stage_names[3] = {"activations", "cavs", "targets"};

@@ -19,18 +19,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "attx_engine.h"
 #include "attx_explain.h"
 #include "kernels.h"
 #include "ops.h"
 #include "parallel.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static float uniform(void)   /* in [-1, 1) */

@@ -2,6 +2,7 @@
  * FFN 1024, vocabulary 8000, 64 positions) at batch 32 x sequence 64, one full step each
  * (forward, cross-entropy, backward to every parameter, clipping, AdamW), dropout off so that
  * PyTorch (tools/reference/torch_bench_train.py) computes the same thing in the same run. */
+#include "benchutil.h"
 #include "testutil.h"
 
 #include <time.h>
@@ -18,12 +19,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static double torch_tokens_per_s(int threads)

@@ -2,6 +2,7 @@
  * with 1 and 2 threads, against PyTorch in the same run (tools/reference/torch_bench_vit.py,
  * when /usr/bin/python3 has torch); the context memory of each pass; and a real-size check of
  * the logits against PyTorch's float64 forward of the same weights and image. */
+#include "benchutil.h"
 #include "random_model.h"
 
 #include <math.h>
@@ -11,19 +12,6 @@
 
 #define SIDE 224
 #define REPEAT 5
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Median time of REPEAT runs after two warm-ups: a forward pass, and with backward = 1 a
  * forward with the tape and a backward of the predicted logit (gradients reach every
