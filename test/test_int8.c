@@ -216,6 +216,34 @@ static void test_int8_file(void **state)
     tu_rmdir(dir);   /* frees dir */
 }
 
+/* --int8 on the command line: the same logits as the library's int8 model, and refused by name
+ * for an attn1 model */
+static void test_cli_flag(void **state)
+{
+    (void)state;
+    char cmd[1024], *out = NULL, *errout = NULL;
+    snprintf(cmd, sizeof cmd, "%s predict %s --int8 --json -- '%s'", tu_attx(), MODEL, sentences[0]);
+    assert_int_equal(tu_run(cmd, &out, &errout), 0);
+    attx_model *m;
+    attx_error err;
+    if (attx_model_open(&m, MODEL, &err) != 0 || attx_model_quantize_int8(m, &err) != 0) fail_msg("%s", err.msg);
+    float l[2];
+    logits_of(m, sentences[0], l);
+    char expect[128];
+    snprintf(expect, sizeof expect, "\"logits\":[%.8g,%.8g]", l[0], l[1]);
+    assert_contains(out, expect);
+    attx_model_close(m);
+    free(out), free(errout);
+    snprintf(cmd, sizeof cmd, "%s explain %s --int8 --brief --method shap 'a fine film'", tu_attx(), MODEL);
+    assert_int_equal(tu_run(cmd, &out, &errout), 0);
+    assert_contains(out, "shap");
+    free(out), free(errout);
+    snprintf(cmd, sizeof cmd, "%s predict data/imdb-attn1.safetensors --int8 'a fine film'", tu_attx());
+    assert_int_not_equal(tu_run(cmd, &out, &errout), 0);
+    assert_contains(errout, "data/imdb-attn1.safetensors: int8: an attn1 model");
+    free(out), free(errout);
+}
+
 static void test_attn1_refused(void **state)
 {
     (void)state;
@@ -237,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_same_bits_everywhere),
         cmocka_unit_test(test_backward_runs),
         cmocka_unit_test(test_int8_file),
+        cmocka_unit_test(test_cli_flag),
         cmocka_unit_test(test_attn1_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
