@@ -451,27 +451,27 @@ int attx_q8_linear_acts(const attx_q8_weight *w, const attx_q8_acts *a, const fl
     return 0;
 }
 
-/* The layer with its own activation buffer (allocated for the call). */
-int attx_q8_linear(const attx_q8_weight *w, const float *x, int M, const float *bias, float *y)
+/* The layer with an activation buffer of its own (allocated for the call), from x or, for the
+ * tests, from given codes; acc_out as in q8_run. */
+static int q8_run_alone(const attx_q8_weight *w, const float *x, const uint8_t *codes_in, int M, const float *bias,
+                        float *y, int32_t *acc_out)
 {
     if (M <= 0) return 0;
     void *mem = malloc(attx_q8_acts_bytes(M, w->K));
     if (!mem) return -1;
     attx_q8_acts a;
-    attx_q8_acts_init(&a, mem, x, NULL, M, w->K);
-    q8_run(w, &a, bias, y, NULL);
+    attx_q8_acts_init(&a, mem, x, codes_in, M, w->K);
+    q8_run(w, &a, bias, y, acc_out);
     free(mem);
     return 0;
 }
 
+int attx_q8_linear(const attx_q8_weight *w, const float *x, int M, const float *bias, float *y)
+{
+    return q8_run_alone(w, x, NULL, M, bias, y, NULL);
+}
+
 int attx_q8_gemm_s32(const attx_q8_weight *w, const uint8_t *u, int M, int32_t *acc)
 {
-    if (M <= 0) return 0;
-    void *mem = malloc(attx_q8_acts_bytes(M, w->K));
-    if (!mem) return -1;
-    attx_q8_acts a;
-    attx_q8_acts_init(&a, mem, NULL, u, M, w->K);
-    q8_run(w, &a, NULL, NULL, acc);
-    free(mem);
-    return 0;
+    return q8_run_alone(w, NULL, u, M, NULL, NULL, acc);
 }
