@@ -369,6 +369,7 @@ typedef struct attx_adamw_config {
     double lr;                    /* base learning rate (attx_adamw_step takes the step's own) */
     double beta1, beta2, eps;
     double weight_decay;          /* decoupled: p ← p·(1 − lr·weight_decay) */
+    double ema;                   /* 0: off; else the decay d of an average of the weights */
 } attx_adamw_config;
 
 /* AdamW as torch.optim.AdamW (amsgrad off). Parameters are not owned; m and v are. */
@@ -378,6 +379,7 @@ typedef struct attx_adamw {
     attx_tensor **params;         /* [n], writable data; gradients in params[i]->grad */
     uint8_t *decay;               /* [n] 1: weight decay applies (HF skips biases, LayerNorm) */
     float **m, **v;               /* [n] of [numel]: first and second moments */
+    float **avg;                  /* [n] of [numel] when cfg.ema > 0: the weights' moving average */
     int64_t step;                 /* steps taken */
 } attx_adamw;
 
@@ -385,8 +387,12 @@ attx_adamw_config attx_adamw_defaults(void);   /* lr 1e-3, betas 0.9/0.999, eps 
 /* decay may be NULL (all parameters decay). Errors: out of memory. */
 int attx_adamw_init(attx_adamw *opt, attx_tensor *const *params, const uint8_t *decay, size_t n,
                     const attx_adamw_config *cfg, attx_error *err);
-/* One update with learning rate lr; parameters whose grad is NULL are skipped. */
+/* One update with learning rate lr; parameters whose grad is NULL are skipped. With cfg.ema
+ * the average follows: avg ← d_t·avg + (1 − d_t)·p, d_t = min(ema, (1 + t) / (10 + t)). */
 void attx_adamw_step(attx_adamw *opt, double lr);
+/* Exchanges the parameters' values with their moving average (cfg.ema > 0): call it before
+ * evaluating or saving the averaged model, and again to go on training. */
+void attx_adamw_swap_average(attx_adamw *opt);
 void attx_adamw_free(attx_adamw *opt);
 
 /* Global L2 norm of the gradients; when above max_norm (> 0) they are scaled by

@@ -26,13 +26,18 @@ int attx_adamw_init(attx_adamw *opt, attx_tensor *const *params, const uint8_t *
     opt->decay = malloc(n ? n : 1);
     opt->m = calloc(n ? n : 1, sizeof *opt->m);
     opt->v = calloc(n ? n : 1, sizeof *opt->v);
-    if (!opt->params || !opt->decay || !opt->m || !opt->v) goto oom;
+    if (cfg->ema > 0) opt->avg = calloc(n ? n : 1, sizeof *opt->avg);
+    if (!opt->params || !opt->decay || !opt->m || !opt->v || (cfg->ema > 0 && !opt->avg)) goto oom;
     for (size_t i = 0; i < n; i++) {
         opt->params[i] = params[i];
         opt->decay[i] = decay ? decay[i] : 1;
         opt->m[i] = calloc((size_t)params[i]->numel, sizeof(float));
         opt->v[i] = calloc((size_t)params[i]->numel, sizeof(float));
         if (!opt->m[i] || !opt->v[i]) goto oom;
+        if (opt->avg) {
+            if (!(opt->avg[i] = malloc((size_t)params[i]->numel * sizeof(float)))) goto oom;
+            memcpy(opt->avg[i], params[i]->data, (size_t)params[i]->numel * sizeof(float));
+        }
     }
     return 0;
 oom:
@@ -45,9 +50,11 @@ void attx_adamw_free(attx_adamw *opt)
     for (size_t i = 0; opt->m && opt->v && i < opt->n; i++) {
         free(opt->m[i]);
         free(opt->v[i]);
+        if (opt->avg) free(opt->avg[i]);
     }
     free(opt->m);
     free(opt->v);
+    free(opt->avg);
     free(opt->params);
     free(opt->decay);
     memset(opt, 0, sizeof *opt);
@@ -82,6 +89,32 @@ void attx_adamw_step(attx_adamw *opt, double lr)
             v[k] = v[k] * b2 + one_minus_b2 * g[k] * g[k];
             float denom = sqrtf(v[k]) / bias2_sqrt + eps;
             w[k] = w[k] - step_size * m[k] / denom;
+        }
+    }
+    if (opt->avg) {
+        /* Polyak averaging as an exponential moving average, with TensorFlow's
+         * ExponentialMovingAverage(num_updates) warm-up of the decay, so that the first
+         * steps (and a new classifier's random start) are forgotten quickly */
+        double t = (double)opt->step;
+        double d = (1.0 + t) / (10.0 + t) < c->ema ? (1.0 + t) / (10.0 + t) : c->ema;
+        float keep = (float)d, take = (float)(1.0 - d);
+        for (size_t i = 0; i < opt->n; i++) {
+            float *a = opt->avg[i];
+            const float *w = opt->params[i]->data;
+#pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_STREAM, opt->params[i]->numel))
+            for (int64_t k = 0; k < opt->params[i]->numel; k++) a[k] = keep * a[k] + take * w[k];
+        }
+    }
+}
+
+void attx_adamw_swap_average(attx_adamw *opt)
+{
+    for (size_t i = 0; opt->avg && i < opt->n; i++) {
+        float *a = opt->avg[i], *w = opt->params[i]->data;
+        for (int64_t k = 0; k < opt->params[i]->numel; k++) {
+            float keep = w[k];
+            w[k] = a[k];
+            a[k] = keep;
         }
     }
 }

@@ -75,38 +75,48 @@ int attx_train_step(attx_model *m, attx_ctx *ctx, attx_adamw *opt, const attx_ba
     return 0;
 }
 
-/* ---- optimizer state: one safetensors file, m.NAME and v.NAME per parameter, the step
- * count and the caller's progress (e.g. epoch and batch) in __metadata__ ---- */
+/* ---- optimizer state: one safetensors file, m.NAME and v.NAME per parameter (and avg.NAME
+ * with a moving average), the step count and the caller's progress (e.g. epoch and batch) in
+ * __metadata__ ---- */
+static const char *const state_prefix[3] = {"m", "v", "avg"};
+
+static float *state_of(const attx_adamw *opt, int which, size_t i)
+{
+    return which == 0 ? opt->m[i] : which == 1 ? opt->v[i] : opt->avg[i];
+}
+
 int attx_adamw_save(const attx_adamw *opt, const char *const *names, const char *path, const char *progress,
                     attx_error *err)
 {
-    attx_st_entry *entries = calloc(2 * opt->n + 1, sizeof *entries);
-    char **keys = calloc(2 * opt->n + 1, sizeof *keys);
+    int states = opt->avg ? 3 : 2;
+    size_t n_entries = (size_t)states * opt->n;
+    attx_st_entry *entries = calloc(n_entries + 1, sizeof *entries);
+    char **keys = calloc(n_entries + 1, sizeof *keys);
     int rc = -1;
     if (!entries || !keys) {
         attx_fail(err, "%s: out of memory", path);
         goto done;
     }
     for (size_t i = 0; i < opt->n; i++) {
-        for (int which = 0; which < 2; which++) {
-            size_t k = 2 * i + (size_t)which;
-            size_t len = strlen(names[i]) + 3;
+        for (int which = 0; which < states; which++) {
+            size_t k = (size_t)states * i + (size_t)which;
+            size_t len = strlen(names[i]) + 5;
             if (!(keys[k] = malloc(len))) {
                 attx_fail(err, "%s: out of memory", path);
                 goto done;
             }
-            snprintf(keys[k], len, "%c.%s", which ? 'v' : 'm', names[i]);
+            snprintf(keys[k], len, "%s.%s", state_prefix[which], names[i]);
             entries[k] = (attx_st_entry){.name = keys[k], .dtype = ATTX_F32, .ndim = 1,
                                          .shape = {(uint64_t)opt->params[i]->numel},
-                                         .f32 = which ? opt->v[i] : opt->m[i]};
+                                         .f32 = state_of(opt, which, i)};
         }
     }
     char step[32];
     snprintf(step, sizeof step, "%lld", (long long)opt->step);
     const char *mk[2] = {"attx.adamw.step", "attx.progress"}, *mv[2] = {step, progress ? progress : ""};
-    rc = attx_safetensors_write(path, entries, 2 * opt->n, mk, mv, 2, err);
+    rc = attx_safetensors_write(path, entries, n_entries, mk, mv, 2, err);
 done:
-    for (size_t k = 0; keys && k < 2 * opt->n; k++) free(keys[k]);
+    for (size_t k = 0; keys && k < n_entries; k++) free(keys[k]);
     free(keys);
     free(entries);
     return rc;
@@ -124,15 +134,17 @@ int attx_adamw_load(attx_adamw *opt, const char *const *names, const char *path,
     long long steps = step ? strtoll(step, &end, 10) : -1;
     if (!step || *end || steps < 0) rc = attx_fail(err, "%s: no optimizer step count (attx.adamw.step)", path);
     for (size_t i = 0; rc == 0 && i < opt->n; i++) {
-        for (int which = 0; rc == 0 && which < 2; which++) {
+        for (int which = 0; rc == 0 && which < (opt->avg ? 3 : 2); which++) {
             char key[160];
-            snprintf(key, sizeof key, "%c.%s", which ? 'v' : 'm', names[i]);
+            snprintf(key, sizeof key, "%s.%s", state_prefix[which], names[i]);
             const attx_stored_tensor *t = attx_tensor_file_find(&f, key);
-            if (!t) rc = attx_fail(err, "%s: no tensor '%s' (a checkpoint of another model?)", path, key);
+            if (!t)
+                rc = attx_fail(err, "%s: no tensor '%s' (a checkpoint of another model%s?)", path, key,
+                               which == 2 ? ", or of a run without --ema" : "");
             else if (t->dtype != ATTX_F32 || t->numel != (uint64_t)opt->params[i]->numel)
                 rc = attx_fail(err, "%s: tensor '%s' does not match the model's parameter", path, key);
             else
-                memcpy(which ? opt->v[i] : opt->m[i], t->data, t->numel * sizeof(float));
+                memcpy(state_of(opt, which, i), t->data, t->numel * sizeof(float));
         }
     }
     if (rc == 0) {

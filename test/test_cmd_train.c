@@ -132,6 +132,62 @@ static void test_resume_same_bytes(void **state)
     }
 }
 
+/* --ema: a run resumed after its first epoch writes the same bytes as one that ran straight
+ * through (the average is part of the checkpoint), and the model it saves is the average. */
+static void test_ema(void **state)
+{
+    (void)state;
+    char extra[1024];
+    snprintf(extra, sizeof extra, "--ema 0.9 --epochs 2 --out %s/ea.safetensors", dir);
+    assert_int_equal(train(extra, NULL, NULL), 0);
+    snprintf(extra, sizeof extra, "--ema 0.9 --epochs 2 --stop-after 1 --out %s/eb.safetensors", dir);
+    assert_int_equal(train(extra, NULL, NULL), 0);
+    char cmd[4096];   /* --resume: the model comes from the checkpoint, so no --vocab */
+    snprintf(cmd, sizeof cmd,
+             "%s train --data %s/train.tsv --dev %s/dev.tsv --labels bad,good --batch 8 --lr 3e-3 --threads 2 "
+             "--ema 0.9 --epochs 2 --out %s/eb.safetensors --resume",
+             tu_attx(), dir, dir, dir);
+    char *err = NULL;
+    int rc = tu_run(cmd, NULL, &err);
+    if (rc != 0) fail_msg("resume exited %d: %s", rc, err);
+    free(err);
+    const char *files[] = {"%s/e%c.resume.safetensors", "%s/e%c.resume.optim.safetensors"};
+    for (int f = 0; f < 2; f++) {
+        char pa[1024], pb[1024];
+        snprintf(pa, sizeof pa, files[f], dir, 'a');
+        snprintf(pb, sizeof pb, files[f], dir, 'b');
+        size_t la, lb;
+        char *a = tu_read(pa, &la), *b = tu_read(pb, &lb);
+        assert_int_equal(la, lb);
+        assert_memory_equal(a, b, la);
+        free(a);
+        free(b);
+    }
+    /* one epoch: its only dev check saves the model, which must be the average, not the weights */
+    snprintf(extra, sizeof extra, "--ema 0.9 --epochs 1 --out %s/ec.safetensors", dir);
+    assert_int_equal(train(extra, NULL, NULL), 0);
+    char *model_path = tu_path(dir, "ec.safetensors"), *optim_path = tu_path(dir, "ec.resume.optim.safetensors");
+    char *raw_path = tu_path(dir, "ec.resume.safetensors");
+    attx_tensor_file model, optim, raw;
+    attx_error e;
+    assert_int_equal(attx_safetensors_open(&model, model_path, &e), 0);
+    assert_int_equal(attx_safetensors_open(&optim, optim_path, &e), 0);
+    assert_int_equal(attx_safetensors_open(&raw, raw_path, &e), 0);
+    const attx_stored_tensor *w = attx_tensor_file_find(&model, "classifier.weight");
+    const attx_stored_tensor *avg = attx_tensor_file_find(&optim, "avg.classifier.weight");
+    const attx_stored_tensor *last = attx_tensor_file_find(&raw, "classifier.weight");
+    assert_non_null(w);
+    assert_non_null(avg);
+    assert_non_null(last);
+    assert_int_equal(w->numel, avg->numel);
+    assert_memory_equal(w->data, avg->data, w->numel * sizeof(float));
+    assert_memory_not_equal(w->data, last->data, w->numel * sizeof(float));
+    attx_tensor_file_close(&model);
+    attx_tensor_file_close(&optim);
+    attx_tensor_file_close(&raw);
+    free(model_path), free(optim_path), free(raw_path);
+}
+
 /* --init on other classes: a bad/good model gets a new classifier (its body kept) for plot/good
  * and learns it; on three classes it writes a model with the three names. */
 static void test_init_new_classes(void **state)
@@ -389,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_init_new_classes),
         cmocka_unit_test(test_eval_every),
         cmocka_unit_test(test_resume_same_bytes),
+        cmocka_unit_test(test_ema),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_attn1),
         cmocka_unit_test(test_vocab_command),

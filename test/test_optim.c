@@ -109,6 +109,69 @@ static void test_adamw_matches_torch(void **state)
     }
 }
 
+/* The weights' moving average (--ema) follows its recurrence, computed here in double from the
+ * weights after each step: avg_t = d_t·avg_{t−1} + (1 − d_t)·w_t, d_t = min(D, (1+t)/(10+t)),
+ * avg_0 = the initial weights; a swap exchanges weights and average exactly. */
+static void test_weight_average(void **state)
+{
+    (void)state;
+    attx_tensor params[N_PARAMS];
+    attx_tensor *list[N_PARAMS];
+    double *want[N_PARAMS];
+    for (int i = 0; i < N_PARAMS; i++) {
+        memset(&params[i], 0, sizeof params[i]);
+        params[i].data = load("p%d.init", i, 0, &params[i].numel);
+        params[i].grad = malloc((size_t)params[i].numel * sizeof(float));
+        params[i].ndim = 1;
+        params[i].shape[0] = params[i].numel;
+        list[i] = &params[i];
+        want[i] = malloc((size_t)params[i].numel * sizeof(double));
+        for (int64_t k = 0; k < params[i].numel; k++) want[i][k] = params[i].data[k];
+    }
+    attx_adamw_config cfg = attx_adamw_defaults();
+    cfg.lr = 0.05;
+    cfg.ema = 0.3;   /* small, so that both branches of the min are taken within six steps */
+    attx_adamw opt;
+    attx_error err;
+    assert_int_equal(attx_adamw_init(&opt, list, NULL, N_PARAMS, &cfg, &err), 0);
+    int took_cap = 0;
+    for (int s = 0; s < STEPS; s++) {
+        for (int i = 0; i < N_PARAMS; i++) {
+            float *g = load("grad.%d.%d", s, i, NULL);
+            memcpy(params[i].grad, g, (size_t)params[i].numel * sizeof(float));
+            free(g);
+        }
+        attx_adamw_step(&opt, cfg.lr);
+        double t = (double)(s + 1), d = fmin(cfg.ema, (1 + t) / (10 + t));
+        took_cap += d == cfg.ema;
+        for (int i = 0; i < N_PARAMS; i++)
+            for (int64_t k = 0; k < params[i].numel; k++) {
+                want[i][k] = d * want[i][k] + (1 - d) * params[i].data[k];
+                if (fabs(opt.avg[i][k] - want[i][k]) > 1e-6 * fmax(1.0, fabs(want[i][k])))
+                    fail_msg("step %d p%d[%lld]: average %.9g, recurrence %.9g", s, i, (long long)k,
+                             opt.avg[i][k], want[i][k]);
+            }
+    }
+    assert_true(took_cap > 0 && took_cap < STEPS);
+    /* swap: the parameters hold the average, and a second swap restores them bit for bit */
+    float *before = malloc((size_t)params[0].numel * sizeof(float)), *avg = malloc((size_t)params[0].numel * sizeof(float));
+    memcpy(before, params[0].data, (size_t)params[0].numel * sizeof(float));
+    memcpy(avg, opt.avg[0], (size_t)params[0].numel * sizeof(float));
+    attx_adamw_swap_average(&opt);
+    assert_memory_equal(params[0].data, avg, (size_t)params[0].numel * sizeof(float));
+    assert_memory_not_equal(params[0].data, before, (size_t)params[0].numel * sizeof(float));
+    attx_adamw_swap_average(&opt);
+    assert_memory_equal(params[0].data, before, (size_t)params[0].numel * sizeof(float));
+    free(before);
+    free(avg);
+    attx_adamw_free(&opt);
+    for (int i = 0; i < N_PARAMS; i++) {
+        free(params[i].data);
+        free(params[i].grad);
+        free(want[i]);
+    }
+}
+
 /* Clipping leaves small gradients alone and measures only with max_norm ≤ 0. */
 static void test_clip_edges(void **state)
 {
@@ -179,6 +242,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedule),
         cmocka_unit_test(test_adamw_matches_torch),
+        cmocka_unit_test(test_weight_average),
         cmocka_unit_test(test_clip_edges),
         cmocka_unit_test(test_cross_entropy),
     };

@@ -77,6 +77,9 @@ const cli_command cmd_train = {
     "  --seed N             seed of the initialisation, shuffling and dropout (default 42)\n"
     "  --stop-after N       stop after epoch N, as an interrupted run would (then --resume)\n"
     "  --eval-every N       also evaluate on DEV every N steps within an epoch (the best is kept)\n"
+    "  --ema D              evaluate and save an exponential moving average of the weights,\n"
+    "                       avg <- d avg + (1 - d) w after each step, d = min(D, (1 + t)/(10 + t))\n"
+    "                       at step t (e.g. 0.999; default 0: the weights themselves)\n"
     "output:\n"
     "  --dtype f32|f16|bf16 dtype of MODEL's weights (default f32; checkpoints are always f32)\n"
     "  --log FILE           one JSON object per epoch (loss, accuracies, tokens/s or images/s, time)\n"
@@ -94,7 +97,7 @@ typedef struct options {
     long image_size, patch;
     int attn1, vit;
     int images;                   /* --data is an image folder */
-    double dropout, lr, warmup, weight_decay, clip, init_range;
+    double dropout, lr, warmup, weight_decay, clip, init_range, ema;
     unsigned long long seed;
     int resume;
 } options;
@@ -152,6 +155,7 @@ static void parse_options(int argc, char **argv, options *o)
         else if (cli_value(argc, argv, &i, "--warmup", &v)) o->warmup = parse_double("--warmup", v, 0, 1);
         else if (cli_value(argc, argv, &i, "--weight-decay", &v)) o->weight_decay = parse_double("--weight-decay", v, 0, 10);
         else if (cli_value(argc, argv, &i, "--clip", &v)) o->clip = parse_double("--clip", v, 0, 1e9);
+        else if (cli_value(argc, argv, &i, "--ema", &v)) o->ema = parse_double("--ema", v, 0, 0.999999);
         else if (cli_is_option(argv[i])) cli_unknown_option(&cmd_train, argv[i]);
         else cli_usage_error(&cmd_train, "unexpected argument '%s'", argv[i]);
     }
@@ -412,6 +416,26 @@ static double evaluate(const attx_model *m, attx_ctx *ctx, const examples *ex, c
     return n ? (double)correct / (double)n : 0;
 }
 
+/* A dev check: the accuracy of the model as it would be saved (with --ema, the weights'
+ * moving average, swapped in for the check); a new best is written to `out`. */
+static double check_dev(attx_model *m, attx_ctx *ctx, attx_adamw *opt, const examples *dev, const size_t *usable,
+                        size_t n, int32_t pad, batch_buf *bb, const char *out, attx_dtype dtype, double *best_dev,
+                        int *improved)
+{
+    attx_adamw_swap_average(opt);
+    double acc = evaluate(m, ctx, dev, usable, n, pad, bb);
+    *improved = acc > *best_dev;
+    attx_error err;
+    int rc = 0;
+    if (*improved) {
+        *best_dev = acc;
+        rc = attx_model_save(m, out, dtype, &err);
+    }
+    attx_adamw_swap_average(opt);
+    if (rc != 0) cli_fail(&err);
+    return acc;
+}
+
 /* ---- the order of an epoch: shuffled, then grouped by length ----
  * As Hugging Face's group_by_length: the shuffled examples are cut into "megabatches" of 50
  * batches, each sorted by length (longest first) so that a batch pads little; the batches keep
@@ -631,6 +655,7 @@ static int run_train(int argc, char **argv)
     attx_adamw_config acfg = attx_adamw_defaults();
     acfg.lr = o.lr;
     acfg.weight_decay = o.weight_decay;
+    acfg.ema = o.ema;
     attx_adamw opt;
     if (attx_adamw_init(&opt, params, decay, n_params, &acfg, &err) != 0) cli_fail(&err);
     long first_epoch = 0;
@@ -708,24 +733,18 @@ static int run_train(int argc, char **argv)
             }
             if (o.eval_every && (s + 1) % (size_t)o.eval_every == 0 && s + 1 < steps_per_epoch) {
                 /* a dev check within the epoch: the best model so far is kept, nothing else changes */
-                double acc = evaluate(model, ctx, &dv, dev_usable, n_dev_usable, pad, &bb);
-                int better = acc > best_dev;
-                if (better) {
-                    best_dev = acc;
-                    if (attx_model_save(model, o.out, dtype, &err) != 0) cli_fail(&err);
-                }
+                int better;
+                double acc = check_dev(model, ctx, &opt, &dv, dev_usable, n_dev_usable, pad, &bb, o.out, dtype,
+                                       &best_dev, &better);
                 fprintf(stderr, "%sstep %lld: dev acc %.2f%%%s\n", tty ? "\n" : "", (long long)step + 1, 100 * acc,
                         better ? ", best: saved" : "");
                 if (log) log_eval(log, epoch + 1, step + 1, acc, best_dev);
             }
         }
         double train_time = cli_now() - epoch_start;
-        double dev_acc = evaluate(model, ctx, &dv, dev_usable, n_dev_usable, pad, &bb);
-        int improved = dev_acc > best_dev;
-        if (improved) {
-            best_dev = dev_acc;
-            if (attx_model_save(model, o.out, dtype, &err) != 0) cli_fail(&err);
-        }
+        int improved;
+        double dev_acc = check_dev(model, ctx, &opt, &dv, dev_usable, n_dev_usable, pad, &bb, o.out, dtype,
+                                   &best_dev, &improved);
         char progress[128];
         snprintf(progress, sizeof progress, "epoch %ld best %.17g", epoch + 1, best_dev);
         if (attx_model_save(model, resume_model, ATTX_F32, &err) != 0 ||
