@@ -69,6 +69,9 @@ typedef struct attx_eval_options {
     attx_explain_options explain;   /* passed to attx_explain_ids (klass is ignored: P1 explains
                                        and evaluates the predicted class) */
     int f1_percent;                 /* sufficiency input of the F1; 0 = 20 */
+    attx_tie_rule ties;             /* tied scores in comp/suff (attx_faithfulness_options) */
+    int padded_length;              /* ATTX_TIES_P1: the data set's longest input (P1 pads to it) */
+    int tie_samples;                /* ATTX_TIES_AVERAGE: 0 = 64 */
 } attx_eval_options;
 
 void attx_eval_options_init(attx_eval_options *o);
@@ -82,6 +85,7 @@ typedef struct attx_eval_row {
     int suff_predicted;         /* prediction on the f1_percent sufficiency input */
     double comp, suff;          /* P1: K = {0,10,20,50} %, / 5 */
     double aopc_comp, aopc_suff;   /* ERASER: B = {1,5,10,20,50} %, / 6 */
+    int tied_bins;              /* P1 bins whose top-k falls inside a group of tied scores */
     double p_full;              /* p(predicted | x) */
     double time_ms;             /* the method's explanation time (attx_method_result) */
     uint64_t forward_passes, backward_passes;   /* of the explanation */
@@ -119,6 +123,7 @@ typedef struct attx_eval_summary {
     double f1_macro, f1_weighted;   /* suff_predicted vs gold (attx_f1_scores) */
     double time_ms, time_ms_se;
     double forwards, backwards;     /* mean per example */
+    size_t tied_examples;           /* examples with a P1 bin inside a group of tied scores */
 } attx_eval_summary;
 
 /* out[r->n_methods]. Also the model's own F1 on the full inputs (may be NULL). Errors: no
@@ -138,7 +143,7 @@ typedef struct attx_eval_report_info {
 /* "partial: N of M examples" when r is partial, then one line per method like P1's table. */
 void attx_eval_report_table(attx_buf *out, const attx_eval_result *r, const attx_eval_report_info *info);
 /* Header: example,method,n_players,gold,predicted,suff_predicted,p_full,comp,suff,aopc_comp,
- * aopc_suff,time_ms,forward_passes,backward_passes; one row per example and method. */
+ * aopc_suff,time_ms,forward_passes,backward_passes,tied_bins; one row per example and method. */
 void attx_eval_report_csv(attx_buf *out, const attx_eval_result *r);
 /* {"model","data":{...},"examples","examples_done","partial","summary":{METHOD:{...}},"rows":[...]} */
 void attx_eval_report_json(attx_buf *out, const attx_eval_result *r, const attx_eval_report_info *info);

@@ -376,11 +376,25 @@ int attx_lime(const attx_game *g, const attx_lime_options *opts, double *coef,
  *   suff = sum_k [v(N) - v(top_k)]     / (|K| + 1)
  * P1 (research-notes §1.4): K = {0, 10, 20, 50}, divisor 5; at k = 0 comp's term is 0 and
  * suff's is v(N) - v(empty). ERASER's AOPC: B = {1, 5, 10, 20, 50}, divisor 6.
- * Ranking: descending score (or |score| with rank_by_abs, as P1 does for SHAP), ties broken by
- * the lower player index first (P1 uses torch.topk, whose tie order is unspecified).
+ * Ranking: descending score (or |score| with rank_by_abs, as P1 does for SHAP). Ties: scores
+ * that are equal in float32 (the precision P1 and PyTorch rank in) are tied; a bin is tied when
+ * its top_k must take some but not all of a group of tied players. The tie rule decides:
+ *   ATTX_TIES_FIRST    the double-precision score, then the lower player index (attx's default);
+ *   ATTX_TIES_P1       the players torch.topk picks on the CPU (attx_torch_topk_set) from P1's
+ *                      vector: [CLS] -inf, the players' float32 scores, -inf for [SEP] and the
+ *                      padding up to padded_length (P1 pads the data set to its longest input);
+ *   ATTX_TIES_AVERAGE  the expectation over which tied players are taken, every choice equally
+ *                      likely: exact over all C(g, t) choices when there are at most
+ *                      tie_samples of them, else the mean of tie_samples random choices.
  * All the distinct coalitions (N, and for every bin N \ top_k and top_k; duplicates merged) are
  * evaluated in one attx_game_eval call. */
 #define ATTX_FAITH_MAX_BINS 16
+
+typedef enum attx_tie_rule {
+    ATTX_TIES_FIRST = 0,
+    ATTX_TIES_P1,
+    ATTX_TIES_AVERAGE
+} attx_tie_rule;
 
 typedef enum attx_faith_bins {
     ATTX_FAITH_P1 = 0,          /* {0, 10, 20, 50} % */
@@ -393,6 +407,10 @@ typedef struct attx_faithfulness_options {
                                    ATTX_FAITH_MAX_BINS), divisor count + 1 */
     const int *percents;
     int rank_by_abs;            /* rank by |score| */
+    attx_tie_rule ties;         /* ATTX_TIES_FIRST (0), _P1 or _AVERAGE */
+    int padded_length;          /* P1: the length torch.topk ranks over; < n + 2: n + 2 */
+    int tie_samples;            /* AVERAGE: choices per tied bin; 0 = 64 */
+    uint64_t seed;              /* AVERAGE: of the sampled choices */
 } attx_faithfulness_options;
 
 typedef struct attx_faithfulness {
@@ -403,7 +421,8 @@ typedef struct attx_faithfulness {
     int percent[ATTX_FAITH_MAX_BINS];
     int k[ATTX_FAITH_MAX_BINS];         /* k_n, players in top_k */
     double v_removed[ATTX_FAITH_MAX_BINS];   /* v(N \ top_k) */
-    double v_kept[ATTX_FAITH_MAX_BINS];      /* v(top_k) */
+    double v_kept[ATTX_FAITH_MAX_BINS];      /* v(top_k) (AVERAGE: both expected values) */
+    int tied_bins;              /* bins whose top_k falls inside a group of tied players */
     uint64_t evaluations;       /* distinct coalitions evaluated */
 } attx_faithfulness;
 
@@ -413,9 +432,16 @@ int attx_rank_players(int n, const double *scores, int rank_by_abs, int *order, 
 
 /* The sufficiency coalition of one bin: mask[attx_mask_words(n)] = the ceil(n percent / 100)
  * best-ranked players (e.g. percent 20 for P1's F1 on the 20% sufficiency input); *k_out (may
- * be NULL) = how many. Errors: as attx_rank_players, percent outside 0..100. */
-int attx_top_players_mask(int n, const double *scores, int rank_by_abs, int percent,
+ * be NULL) = how many. opts: rank_by_abs and the tie rule (AVERAGE takes FIRST's choice: one
+ * coalition is asked for); NULL = by score, FIRST. Errors: as attx_rank_players, percent
+ * outside 0..100. */
+int attx_top_players_mask(int n, const double *scores, const attx_faithfulness_options *opts, int percent,
                           uint64_t *mask, int *k_out, attx_error *err);
+
+/* torch.topk(values[n], k).indices as a set, as PyTorch 1.13 picks it on the CPU (largest,
+ * ties as its std::partial_sort / std::nth_element leave them; topk_torch.c): selected[k].
+ * Errors: k outside 0..n, a NaN value, out of memory. */
+int attx_torch_topk_set(const float *values, int n, int k, int *selected, attx_error *err);
 
 /* Computes comprehensiveness and sufficiency. scores[g->n]; opts NULL = P1 with plain ranking.
  * Errors: bad bins, scores that are not finite, the game's errors, out of memory. */

@@ -138,17 +138,20 @@ int attx_eval_example(const attx_model *m, const char *text, int gold, size_t ex
         row->forward_passes = r->forward_passes;
         row->backward_passes = r->backward_passes;
         int by_abs = strcmp(r->name, "shap") == 0;   /* P1 ranks SHAP by |value| */
-        attx_faithfulness_options p1 = {.bins = ATTX_FAITH_P1, .rank_by_abs = by_abs};
-        attx_faithfulness_options eraser = {.bins = ATTX_FAITH_ERASER, .rank_by_abs = by_abs};
+        attx_faithfulness_options p1 = {.bins = ATTX_FAITH_P1, .rank_by_abs = by_abs, .ties = o->ties,
+                                        .padded_length = o->padded_length, .tie_samples = o->tie_samples,
+                                        .seed = eo.seed + example};
+        attx_faithfulness_options eraser = p1;
+        eraser.bins = ATTX_FAITH_ERASER;
         attx_faithfulness f;
         if (attx_faithfulness_eval(&remembered, r->scores, &p1, &f, err) != 0) goto fail_method;
         row->comp = f.comprehensiveness;
         row->suff = f.sufficiency;
+        row->tied_bins = f.tied_bins;
         if (attx_faithfulness_eval(&remembered, r->scores, &eraser, &f, err) != 0) goto fail_method;
         row->aopc_comp = f.comprehensiveness;
         row->aopc_suff = f.sufficiency;
-        memset(mask, 0, attx_mask_words(n) * sizeof *mask);
-        if (attx_top_players_mask(n, r->scores, by_abs, percent, mask, NULL, err) != 0) goto fail_method;
+        if (attx_top_players_mask(n, r->scores, &p1, percent, mask, NULL, err) != 0) goto fail_method;
         if (predict_masked(m, ids, length, n, mask, mask_id, &row->suff_predicted, err) != 0) goto fail_method;
         continue;
     fail_method:
@@ -244,6 +247,7 @@ int attx_eval_summarize(const attx_eval_result *r, attx_eval_summary *out, doubl
         for (size_t i = 0; i < N; i++) {
             f += (double)rw[i * M].forward_passes;
             b += (double)rw[i * M].backward_passes;
+            s->tied_examples += rw[i * M].tied_bins > 0;
             gold[i] = rw[i * M].gold;
             pred[i] = rw[i * M].suff_predicted;
         }

@@ -41,8 +41,9 @@ void attx_eval_report_table(attx_buf *out, const attx_eval_result *r, const attx
     }
     attx_buf_printf(out, "%zu examples; the model on the full inputs: F1 macro %.4f, weighted %.4f\n", r->n_done,
                     f1m, f1w);
-    attx_buf_printf(out, "%-22s %-17s %-17s %-17s %-17s %-8s %-8s %-19s %s\n", "method", "comp (P1)", "suff (P1)",
-                    "AOPC comp", "AOPC suff", "F1 mac", "F1 wtd", "time/example (ms)", "fwd/bwd");
+    attx_buf_printf(out, "%-22s %-17s %-17s %-17s %-17s %-8s %-8s %-19s %-11s %s\n", "method", "comp (P1)",
+                    "suff (P1)", "AOPC comp", "AOPC suff", "F1 mac", "F1 wtd", "time/example (ms)", "fwd/bwd", "ties");
+    size_t any_ties = 0;
     for (int k = 0; k < r->n_methods; k++) {
         const attx_eval_summary *m = &s[k];
         char c[4][40], t[40];
@@ -52,22 +53,29 @@ void attx_eval_report_table(attx_buf *out, const attx_eval_result *r, const attx
         snprintf(c[3], sizeof c[3], "%.4f ± %.4f", m->aopc_suff, m->aopc_suff_se);
         snprintf(t, sizeof t, "%.2f ± %.2f", m->time_ms, m->time_ms_se);
         /* "±" is two bytes: pad by display width */
-        attx_buf_printf(out, "%-22s %-18s %-18s %-18s %-18s %-8.4f %-8.4f %-20s %.1f/%.1f\n", r->methods[k], c[0], c[1],
-                        c[2], c[3], m->f1_macro, m->f1_weighted, t, m->forwards, m->backwards);
+        char fb[40], ties[40] = "-";
+        snprintf(fb, sizeof fb, "%.1f/%.1f", m->forwards, m->backwards);
+        if (m->tied_examples) snprintf(ties, sizeof ties, "%.0f%%", 100.0 * (double)m->tied_examples / (double)r->n_done);
+        any_ties += m->tied_examples;
+        attx_buf_printf(out, "%-22s %-18s %-18s %-18s %-18s %-8.4f %-8.4f %-20s %-11s %s\n", r->methods[k], c[0], c[1],
+                        c[2], c[3], m->f1_macro, m->f1_weighted, t, fb, ties);
     }
+    if (any_ties)
+        attx_buf_puts(out, "ties: the share of examples where a comp/suff bin falls inside a group of equal scores "
+                           "(equal in float32); --ties decides how they are broken\n");
     free(s);
 }
 
 void attx_eval_report_csv(attx_buf *out, const attx_eval_result *r)
 {
     attx_buf_puts(out, "example,method,n_players,gold,predicted,suff_predicted,p_full,comp,suff,aopc_comp,aopc_suff,"
-                       "time_ms,forward_passes,backward_passes\n");
+                       "time_ms,forward_passes,backward_passes,tied_bins\n");
     for (size_t i = 0; i < r->n_done * (size_t)r->n_methods; i++) {
         const attx_eval_row *w = &r->rows[i];
-        attx_buf_printf(out, "%zu,%s,%d,%d,%d,%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.6g,%llu,%llu\n", w->example,
+        attx_buf_printf(out, "%zu,%s,%d,%d,%d,%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.6g,%llu,%llu,%d\n", w->example,
                         r->methods[w->method], w->n_players, w->gold, w->predicted, w->suff_predicted, w->p_full,
                         w->comp, w->suff, w->aopc_comp, w->aopc_suff, w->time_ms,
-                        (unsigned long long)w->forward_passes, (unsigned long long)w->backward_passes);
+                        (unsigned long long)w->forward_passes, (unsigned long long)w->backward_passes, w->tied_bins);
     }
 }
 
@@ -137,6 +145,8 @@ void attx_eval_report_json(attx_buf *out, const attx_eval_result *r, const attx_
         jw_num(&w, "time_ms_se", m->time_ms_se);
         jw_num(&w, "forward_passes", m->forwards);
         jw_num(&w, "backward_passes", m->backwards);
+        attx_jw_key(&w, "tied_examples");
+        attx_jw_uint(&w, m->tied_examples);
         attx_jw_object_end(&w);
     }
     attx_jw_object_end(&w);
@@ -168,6 +178,8 @@ void attx_eval_report_json(attx_buf *out, const attx_eval_result *r, const attx_
         attx_jw_uint(&w, x->forward_passes);
         attx_jw_key(&w, "backward_passes");
         attx_jw_uint(&w, x->backward_passes);
+        attx_jw_key(&w, "tied_bins");
+        attx_jw_int(&w, x->tied_bins);
         attx_jw_object_end(&w);
     }
     attx_jw_array_end(&w);

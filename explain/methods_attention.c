@@ -61,7 +61,8 @@ int method_grad_att_max_mutual(const method_ctx *mc, attx_method_result *r, attx
 }
 
 /* Per query token of the players: sum over all keys of A (or A * ReLU(dA)), summed over heads
- * and layers, divided by H * L * T (P1's Att and Grad-SAM; T = the unpadded length). */
+ * and layers, divided by H * L * T (P1's Att and Grad-SAM; T = the unpadded length, where P1
+ * divides Att by the padded one: the same ranking). */
 static int row_sum_method(const method_ctx *mc, int grad, attx_method_result *r, attx_error *err)
 {
     const attx_layer_set *ls = &mc->opt->layers;
@@ -71,6 +72,12 @@ static int row_sum_method(const method_ctx *mc, int grad, attx_method_result *r,
         return attx_fail(err, "needs every token's attention row; this model's attention has only the [CLS] row "
                               "(attn1: use att-avg, att-max or att-cls)");
     memset(r->scores, 0, (size_t)mc->n * sizeof *r->scores);
+    /* Att (grad = 0): every row of A sums to 1, so every token's score is 1/T up to the rows'
+     * rounding (~1e-7 each). P1 sums in float32, whose precision at H·L (the sum of the rows)
+     * rounds those errors away, and its tokens tie exactly. attx sums in double and rounds the
+     * total to float32 once, which ties them in the same way (and more reliably than
+     * reproducing PyTorch's order of float32 additions). How the tie is broken is then the
+     * evaluation's tie rule, not noise. */
     for (int k = 0; k < L; k++) {
         int l = ls->n_layers > 0 ? ls->layers[k] : k;
         if (l < 0 || l >= mc->cfg->num_layers)
@@ -88,7 +95,8 @@ static int row_sum_method(const method_ctx *mc, int grad, attx_method_result *r,
                 r->scores[i] += s;
             }
     }
-    for (int i = 0; i < mc->n; i++) r->scores[i] /= (double)H * L * T;
+    for (int i = 0; i < mc->n; i++)
+        r->scores[i] = grad ? r->scores[i] / ((double)H * L * T) : (double)((float)r->scores[i] / (float)(H * L * T));
     strcpy(r->how, grad ? "sum over keys of A*ReLU(dA) / (H L T)" : "sum over keys of A / (H L T) (= 1/T: degenerate)");
     return 0;
 }

@@ -128,7 +128,8 @@ static void test_metrics_match_direct_calls(void **state)
             assert_int_equal(inum(row, "predicted"), ex.predicted);
             assert_int_equal(inum(row, "n_players"), enc.length - 2);
             uint64_t mask[1] = {0};
-            if (attx_top_players_mask(ex.n_players, ex.methods[k].scores, by_abs, 20, mask, NULL, &err) != 0)
+            attx_faithfulness_options rank = {.rank_by_abs = by_abs};
+            if (attx_top_players_mask(ex.n_players, ex.methods[k].scores, &rank, 20, mask, NULL, &err) != 0)
                 fail_msg("%s", err.msg);
             pred[k][i] = predict(m, enc.ids, enc.length, mask);
             assert_int_equal(inum(row, "suff_predicted"), pred[k][i]);
@@ -615,6 +616,64 @@ static void test_accuracy_images(void **state)
     tu_rmdir(dir);
 }
 
+/* --ties p1 against P1's pipeline run in PyTorch (tools/reference/p1_ref.py) on the first ten
+ * sst2-short sentences with data/sst2-bert.safetensors: Grad-SAM's comp/suff on every example,
+ * and Att's on every example where P1's own float32 scores tie exactly (9 of 10: on the tenth
+ * PyTorch's float32 sums leave one token 1 ulp lower, which attx cannot reproduce from its own
+ * attention probabilities). With --ties first, Att's values differ: the rule matters. */
+static void test_ties_p1_reference(void **state)
+{
+    (void)state;
+    tu_need_file(SST2_DEV);
+    size_t len;
+    char *fixture = tu_read("test/fixtures/p1/sst2-bert-short10.json", &len);
+    attx_json_doc *ref = parse(fixture);
+    const attx_json_value *examples = attx_json_get(attx_json_root(ref), "examples");
+    assert_int_equal(attx_json_len(examples), 10);
+    const char *rules[2] = {"p1", "first"};
+    int att_matches[2] = {0, 0};
+    for (int rule = 0; rule < 2; rule++) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd,
+                 "%s eval data/sst2-bert.safetensors sst2-short --limit 10 --methods att,grad-sam --ties %s --json "
+                 "--threads 1",
+                 tu_attx(), rules[rule]);
+        char *out;
+        assert_int_equal(tu_run(cmd, &out, NULL), 0);
+        attx_json_doc *doc = parse(out);
+        const attx_json_value *rows = attx_json_get(attx_json_root(doc), "rows");
+        assert_int_equal(attx_json_len(rows), 20);
+        for (size_t r = 0; r < 20; r++) {
+            const attx_json_value *row = attx_json_item(rows, r);
+            int64_t example = inum(row, "example");
+            const char *method = attx_json_str(attx_json_get(row, "method"), NULL);
+            const attx_json_value *e = attx_json_item(examples, (size_t)example);
+            assert_int_equal(inum(row, "n_players"), inum(e, "n_players"));
+            int tied = 0;
+            assert_int_equal(attx_json_bool(attx_json_get(attx_json_get(e, "all_tied"), method), &tied), 0);
+            double dc = fabs(num(row, "comp") - num(attx_json_get(e, "comp"), method));
+            double ds = fabs(num(row, "suff") - num(attx_json_get(e, "suff"), method));
+            int same = dc <= 1e-5 && ds <= 1e-5;
+            if (strcmp(method, "att") == 0) {
+                att_matches[rule] += same;
+                if (rule == 0 && tied && !same)
+                    fail_msg("att, example %lld (all tied in P1): comp differs by %.3g, suff by %.3g",
+                             (long long)example, dc, ds);
+            } else if (rule == 0 && !same) {
+                fail_msg("grad-sam, example %lld: comp differs by %.3g, suff by %.3g", (long long)example, dc, ds);
+            }
+        }
+        attx_json_free(doc);
+        free(out);
+    }
+    printf("att's comp/suff equal to P1's on %d of 10 sentences with --ties p1, %d with --ties first\n",
+           att_matches[0], att_matches[1]);
+    assert_true(att_matches[0] >= 9);
+    assert_true(att_matches[1] < att_matches[0]);
+    attx_json_free(ref);
+    free(fixture);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -628,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_p2_correlations_bert),
         cmocka_unit_test(test_accuracy_images),
         cmocka_unit_test(test_mpi_same_report),
+        cmocka_unit_test(test_ties_p1_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

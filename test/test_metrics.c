@@ -203,7 +203,7 @@ static void test_bins_and_masks(void **state)
                  {130, 50, 65}, {130, 0, 0}, {130, 100, 130}, {1, 20, 1}, {0, 50, 0}};
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         int n = cases[c].n;
-        if (attx_top_players_mask(n, s, 0, cases[c].percent, mask, &k, &err) != 0)
+        if (attx_top_players_mask(n, s, NULL, cases[c].percent, mask, &k, &err) != 0)
             fail_msg("%s", err.msg);
         assert_int_equal(k, cases[c].k);
         /* the mask holds the k largest scores */
@@ -217,7 +217,7 @@ static void test_bins_and_masks(void **state)
         }
         assert_int_equal(count, k);
     }
-    assert_int_equal(attx_top_players_mask(10, s, 0, 101, mask, &k, &err), -1);
+    assert_int_equal(attx_top_players_mask(10, s, NULL, 101, mask, &k, &err), -1);
 
     /* custom bins {0, 100}: comp = [0 + v(N) - v({})] / 3, suff = [v(N) - v({}) + 0] / 3 */
     const double A[130] = {[0] = 0.25, [64] = 0.5, [129] = 0.125};
@@ -250,6 +250,128 @@ static void test_bins_and_masks(void **state)
     assert_int_equal(attx_faithfulness_eval(&g3, s, &o, &r, &err), -1);
     o = (attx_faithfulness_options){.bins = (attx_faith_bins)7};
     assert_int_equal(attx_faithfulness_eval(&g3, s, &o, &r, &err), -1);
+}
+
+/* attx_torch_topk_set against torch.topk itself (tools/reference/make_topk_fixture.py):
+ * P1's layout with every player tied, and vectors of a few repeated values, on both of
+ * torch's paths (partial_sort when k * 64 <= n, nth_element otherwise). */
+static void test_torch_topk(void **state)
+{
+    (void)state;
+    size_t len;
+    char *text = tu_read("test/fixtures/topk/torch_topk.json", &len);
+    attx_json_doc *doc;
+    attx_error err;
+    if (attx_json_parse(text, len, NULL, &doc, &err) != 0) fail_msg("%s", err.msg);
+    const attx_json_value *cases = attx_json_get(attx_json_root(doc), "cases");
+    assert_non_null(cases);
+    size_t n_cases = attx_json_len(cases), partial = 0;
+    assert_true(n_cases > 500);
+    for (size_t c = 0; c < n_cases; c++) {
+        const attx_json_value *item = attx_json_item(cases, c);
+        const attx_json_value *vals = attx_json_get(item, "values"), *sel = attx_json_get(item, "selected");
+        int64_t k;
+        assert_int_equal(attx_json_i64(attx_json_get(item, "k"), &k), 0);
+        int n = (int)attx_json_len(vals);
+        float *v = malloc((size_t)n * sizeof *v);
+        int *got = malloc((size_t)k * sizeof *got), *want = calloc((size_t)n, sizeof *want);
+        for (int i = 0; i < n; i++) {
+            double x;
+            const attx_json_value *e = attx_json_item(vals, (size_t)i);
+            v[i] = attx_json_double(e, &x) == 0 ? (float)x : -INFINITY;   /* "-inf" */
+        }
+        for (size_t i = 0; i < attx_json_len(sel); i++) {
+            int64_t idx;
+            assert_int_equal(attx_json_i64(attx_json_item(sel, i), &idx), 0);
+            want[idx] = 1;
+        }
+        if (attx_torch_topk_set(v, n, (int)k, got, &err) != 0) fail_msg("%s", err.msg);
+        for (int t = 0; t < k; t++)
+            if (!want[got[t]])
+                fail_msg("case %zu (n %d, k %lld): attx picks %d, which torch.topk does not", c, n, (long long)k,
+                         got[t]);
+        partial += k * 64 <= n;
+        free(v), free(got), free(want);
+    }
+    assert_true(partial > 20);   /* both paths were exercised */
+    print_message("torch.topk's tie choices: %zu cases equal (%zu on the partial_sort path)\n", n_cases, partial);
+    attx_json_free(doc);
+    free(text);
+    float one[2] = {1, NAN};
+    int out[2];
+    assert_int_equal(attx_torch_topk_set(one, 2, 3, out, &err), -1);
+    assert_int_equal(attx_torch_topk_set(one, 2, 1, out, &err), -1);   /* NaN */
+}
+
+/* The tie rules on an additive game with every player tied (P1's "Att"): FIRST takes the lowest
+ * indices, P1 the players torch.topk takes, AVERAGE the expectation over the tied choices:
+ * for an additive game E[v(top)] = base + (k / n) sum(w), exactly when C(n, k) <= tie_samples,
+ * and near it when the choices are sampled. */
+static void test_tie_rules(void **state)
+{
+    (void)state;
+    const double w[7] = {0.10, 0.20, 0.05, 0.01, 0.15, 0.03, 0.08};   /* sum 0.62 */
+    table_game t = {.add = w, .base = 0.05};
+    attx_game g = {.n = 7, .eval = table_eval, .user = &t};
+    const double tied[7] = {0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25};
+    attx_faithfulness r;
+    attx_error err;
+    /* P1 bins on n = 7: k = 0, 1, 2, 4; bins 1, 2 and 3 are tied (0 < k < 7) */
+    attx_faithfulness_options o = {.bins = ATTX_FAITH_P1};
+    if (attx_faithfulness_eval(&g, tied, &o, &r, &err) != 0) fail_msg("%s", err.msg);
+    assert_int_equal(r.tied_bins, 3);
+    /* FIRST: {0}, {0,1}, {0,1,2,3} */
+    assert_near(r.v_kept[1], 0.05 + 0.10, "first k=1");
+    assert_near(r.v_kept[3], 0.05 + 0.36, "first k=4");
+    /* P1, padded to 9: torch.topk on [-inf, 1 x 7, -inf] picks positions {6}, {5,6},
+     * {1,5,6,7} (torch 1.13, CPU), i.e. players {5}, {4,5}, {0,4,5,6} */
+    o.ties = ATTX_TIES_P1;
+    o.padded_length = 9;
+    if (attx_faithfulness_eval(&g, tied, &o, &r, &err) != 0) fail_msg("%s", err.msg);
+    assert_near(r.v_kept[1], 0.05 + 0.03, "p1 k=1");
+    assert_near(r.v_kept[2], 0.05 + 0.18, "p1 k=2");
+    assert_near(r.v_kept[3], 0.05 + 0.10 + 0.15 + 0.03 + 0.08, "p1 k=4");
+    assert_near(r.v_removed[3], 0.05 + 0.62 - 0.36, "p1 k=4 removed");
+    uint64_t mask[1];
+    int k;
+    if (attx_top_players_mask(7, tied, &o, 20, mask, &k, &err) != 0) fail_msg("%s", err.msg);
+    assert_int_equal(k, 2);
+    assert_true(mask[0] == ((1u << 4) | (1u << 5)));
+    /* AVERAGE, exact: C(7,1) = 7, C(7,2) = 21, C(7,4) = 35 choices, all within 64 */
+    o.ties = ATTX_TIES_AVERAGE;
+    if (attx_faithfulness_eval(&g, tied, &o, &r, &err) != 0) fail_msg("%s", err.msg);
+    const int kk[4] = {0, 1, 2, 4};
+    for (int b = 0; b < 4; b++) {
+        double kept = 0.05 + kk[b] / 7.0 * 0.62;
+        if (fabs(r.v_kept[b] - kept) > 1e-12 || fabs(r.v_removed[b] - (0.67 - kept + 0.05)) > 1e-12)
+            fail_msg("average, bin %d: kept %.17g (want %.17g), removed %.17g", b, r.v_kept[b], kept,
+                     r.v_removed[b]);
+    }
+    /* AVERAGE, sampled: 8 choices of C(7,4) = 35 draw a random half; the mean is near the
+     * expectation (each draw's v lies within 0.05 + [0.09, 0.53]) and changes with the seed */
+    o.tie_samples = 8;
+    if (attx_faithfulness_eval(&g, tied, &o, &r, &err) != 0) fail_msg("%s", err.msg);
+    double first = r.v_kept[3];
+    assert_true(fabs(first - (0.05 + 4 / 7.0 * 0.62)) < 0.12);
+    assert_near(r.v_kept[1], 0.05 + 0.62 / 7, "k=1 is still exact: 7 choices <= 8");
+    o.seed = 99;
+    if (attx_faithfulness_eval(&g, tied, &o, &r, &err) != 0) fail_msg("%s", err.msg);
+    assert_true(r.v_kept[3] != first);
+    /* partial ties: 0.7 above a tied pair at 0.3, k = 2 takes one of the pair */
+    const double part[7] = {0.3, 0.7, 0.3, 0.0, 0.1, -0.2, 0.2};
+    o = (attx_faithfulness_options){.bins = ATTX_FAITH_P1, .ties = ATTX_TIES_AVERAGE};
+    if (attx_faithfulness_eval(&g, part, &o, &r, &err) != 0) fail_msg("%s", err.msg);
+    assert_int_equal(r.tied_bins, 1);                               /* k = 2 only */
+    assert_near(r.v_kept[2], 0.05 + 0.20 + (0.10 + 0.05) / 2, "partial tie k=2");
+    assert_near(r.v_kept[3], 0.05 + 0.20 + 0.10 + 0.05 + 0.08, "k=4: no tie");
+    /* scores equal in float32 but not in double are tied */
+    const double near[7] = {0.25, 0.25 + 1e-12, 0.25, 0.25, 0.25, 0.25, 0.25};
+    o.ties = ATTX_TIES_FIRST;
+    if (attx_faithfulness_eval(&g, near, &o, &r, &err) != 0) fail_msg("%s", err.msg);
+    assert_int_equal(r.tied_bins, 3);
+    assert_near(r.v_kept[1], 0.05 + 0.20, "first: the double score decides");
+    o.ties = (attx_tie_rule)9;
+    assert_int_equal(attx_faithfulness_eval(&g, near, &o, &r, &err), -1);
 }
 
 static void test_f1(void **state)
@@ -291,6 +413,8 @@ int main(void)
         cmocka_unit_test(test_p1_n1),
         cmocka_unit_test(test_p1_n7_ties),
         cmocka_unit_test(test_bins_and_masks),
+        cmocka_unit_test(test_torch_topk),
+        cmocka_unit_test(test_tie_rules),
         cmocka_unit_test(test_f1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

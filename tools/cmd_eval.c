@@ -25,7 +25,8 @@ static int run_eval(int argc, char **argv);
 const cli_command cmd_eval = {
     "eval", "the papers' experiments over a data set (faithfulness table, P2, sampling study)",
     "usage: attx eval MODEL DATASET [--methods LIST] [--limit N] [--seed S] [--samples N]\n"
-    "                 [--sampler S] [--exact] [--json] [--csv FILE] [--html FILE] [--int8] [--threads N]\n"
+    "                 [--sampler S] [--exact] [--ties RULE] [--json] [--csv FILE] [--html FILE] [--int8]\n"
+    "                 [--threads N]\n"
     "       attx eval MODEL p2-theorem41|p2-lime|p2-correlations [--data DATASET] [--limit N] [--json]\n"
     "       attx eval MODEL DATASET --sampling-study [--methods LIST] [--counts LIST] [--samplers LIST]\n"
     "       attx eval MODEL DATASET --accuracy [--json]\n"
@@ -48,6 +49,11 @@ const cli_command cmd_eval = {
     "                   attn1: " ATTN1_METHODS ")\n"
     "  --limit N        the first N examples only\n"
     "  --seed S, --samples N, --sampler S, --exact, --steps N, --batch N   as attx explain\n"
+    "  --ties RULE      scores equal in float32 at a comp/suff bin's edge: first (default: by the\n"
+    "                   double score, then the lower position), p1 (the tokens torch.topk picks\n"
+    "                   on the CPU, as P1 ranks over inputs padded to the longest), average (the\n"
+    "                   expectation over the tied choices: exact up to --tie-samples N choices,\n"
+    "                   default 64, else N random ones). The table's ties column counts them.\n"
     "  --json           print the whole result as one JSON object instead of the table\n"
     "  --csv FILE       one row per example and method\n"
     "  --html FILE      a self-contained report: the table and SVG plots of the comprehensiveness\n"
@@ -246,9 +252,21 @@ static int run_faithfulness(const eval_args *a, attx_model *m)
     attx_eval_row *rows = malloc((size_t)n_names * sizeof *rows);
     if (!rows) cli_failf("out of memory");
     if (d.note[0]) fprintf(stderr, "attx: note: %s\n", d.note);
+    attx_eval_options opt = a->opt;
+    if (opt.ties == ATTX_TIES_P1) {
+        /* P1 pads the list of inputs it is given to the longest (torch.topk then ranks vectors
+         * of that length): the longest of the examples evaluated, [CLS] and [SEP] included */
+        for (size_t i = 0; i < d.ds.n; i++) {
+            int32_t *ids = NULL;
+            int length = 0, n_players;
+            if (attx_eval_encode(m, d.ds.texts[i], &ids, &length, &n_players, &err) == 0 && length > opt.padded_length)
+                opt.padded_length = length;
+            free(ids);
+        }
+    }
     double start = cli_now();
     for (size_t i = (size_t)mpi_rank; i < d.ds.n && !interrupted; i += (size_t)mpi_size) {   /* MPI: round robin */
-        if (attx_eval_example(m, d.ds.texts[i], d.ds.labels[i], i, (const char *const *)names, n_names, &a->opt,
+        if (attx_eval_example(m, d.ds.texts[i], d.ds.labels[i], i, (const char *const *)names, n_names, &opt,
                               rows, &err) != 0) {
             if (!res.n_skipped) snprintf(res.first_skip, sizeof res.first_skip, "%.150s", err.msg);
             res.n_skipped++;
@@ -831,6 +849,15 @@ static int run_accuracy(const eval_args *a, attx_model *m)
     return interrupted ? 130 : n ? EXIT_OK : EXIT_BAD_INPUT;
 }
 
+static attx_tie_rule parse_ties(const char *v)
+{
+    if (strcmp(v, "first") == 0) return ATTX_TIES_FIRST;
+    if (strcmp(v, "p1") == 0) return ATTX_TIES_P1;
+    if (strcmp(v, "average") == 0) return ATTX_TIES_AVERAGE;
+    cli_usage_error(&cmd_eval, "--ties must be first, p1 or average, not '%s'", v);
+    return ATTX_TIES_FIRST;
+}
+
 static int run_eval(int argc, char **argv)
 {
     eval_args a = {0};
@@ -865,6 +892,8 @@ static int run_eval(int argc, char **argv)
         else if (cli_value(argc, argv, &i, "--steps", &v)) eo->steps = (int)cli_parse_long(&cmd_eval, "--steps", v, 1, 100000);
         else if (cli_value(argc, argv, &i, "--batch", &v)) eo->batch_size = (int)cli_parse_long(&cmd_eval, "--batch", v, 1, 4096);
         else if (cli_value(argc, argv, &i, "--sampler", &v)) eo->sampler = parse_sampler(v);
+        else if (cli_value(argc, argv, &i, "--ties", &v)) a.opt.ties = parse_ties(v);
+        else if (cli_value(argc, argv, &i, "--tie-samples", &v)) a.opt.tie_samples = (int)cli_parse_long(&cmd_eval, "--tie-samples", v, 1, 100000);
         else if (cli_is_option(argv[i])) cli_unknown_option(&cmd_eval, argv[i]);
         else if (!a.model_path) a.model_path = argv[i];
         else if (!a.dataset) a.dataset = argv[i];

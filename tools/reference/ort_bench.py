@@ -39,40 +39,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import onnxruntime as ort  # noqa: E402
+from st_io import read_attx_model  # noqa: E402
 
 
 def log(msg):
     print("# ort_bench: " + msg, file=sys.stderr, flush=True)
-
-
-def read_attx_safetensors(path):
-    """name -> float32 torch tensor, and the HF config dict: from __metadata__ attx.config, or
-    for a directory from its config.json (the weights in its model.safetensors)."""
-    cfg = None
-    if os.path.isdir(path):
-        with open(os.path.join(path, "config.json")) as f:
-            cfg = json.load(f)
-        path = os.path.join(path, "model.safetensors")
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        base = 8 + n
-        data = f.read()
-    meta = header.pop("__metadata__", {})
-    cfg = cfg or json.loads(meta["attx.config"])
-    kinds = {"F32": np.float32, "F16": np.float16, "BF16": None}
-    P = {}
-    for name, t in header.items():
-        a, b = t["data_offsets"]
-        raw = data[a:b]
-        if t["dtype"] == "BF16":
-            u = np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16
-            arr = u.view(np.float32)
-        else:
-            arr = np.frombuffer(raw, dtype=kinds[t["dtype"]]).astype(np.float32)
-        P[name] = torch.from_numpy(arr.reshape(t["shape"]).copy())
-    del base
-    return cfg, P
 
 
 class Classifier(torch.nn.Module):
@@ -151,7 +122,7 @@ def optimise(cfg, src, dst):
 class Model:
     def __init__(self, name, path, cache):
         os.makedirs(cache, exist_ok=True)
-        cfg, P = read_attx_safetensors(path)
+        cfg, P = read_attx_model(path)
         self.module = Classifier(cfg, P).eval()
         stem = os.path.join(cache, name)
         st = os.stat(os.path.join(path, "model.safetensors") if os.path.isdir(path) else path)
