@@ -96,6 +96,23 @@ static void test_train_predict_log(void **state)
     free(out);
 }
 
+/* The checkpoints (model and optimizer state) of runs OUT_A and OUT_B hold the same bytes. */
+static void assert_same_checkpoints(const char *out_a, const char *out_b)
+{
+    const char *files[] = {"%s/%s.resume.safetensors", "%s/%s.resume.optim.safetensors"};
+    for (int f = 0; f < 2; f++) {
+        char pa[1024], pb[1024];
+        snprintf(pa, sizeof pa, files[f], dir, out_a);
+        snprintf(pb, sizeof pb, files[f], dir, out_b);
+        size_t la, lb;
+        char *a = tu_read(pa, &la), *b = tu_read(pb, &lb);
+        assert_int_equal(la, lb);
+        assert_memory_equal(a, b, la);
+        free(a);
+        free(b);
+    }
+}
+
 static void test_resume_same_bytes(void **state)
 {
     (void)state;
@@ -118,18 +135,7 @@ static void test_resume_same_bytes(void **state)
     if (rc != 0) fail_msg("resume exited %d: %s", rc, err);
     assert_contains(err, "resuming after epoch 1");
     free(err);
-    const char *files[] = {"%s/%c.resume.safetensors", "%s/%c.resume.optim.safetensors"};
-    for (int f = 0; f < 2; f++) {
-        char pa[1024], pb[1024];
-        snprintf(pa, sizeof pa, files[f], dir, 'a');
-        snprintf(pb, sizeof pb, files[f], dir, 'b');
-        size_t la, lb;
-        char *a = tu_read(pa, &la), *b = tu_read(pb, &lb);
-        assert_int_equal(la, lb);
-        assert_memory_equal(a, b, la);   /* and 1 thread vs 2 threads for the resumed part */
-        free(a);
-        free(b);
-    }
+    assert_same_checkpoints("a", "b");   /* and 1 thread vs 2 threads for the resumed part */
 }
 
 /* --ema: a run resumed after its first epoch writes the same bytes as one that ran straight
@@ -151,18 +157,7 @@ static void test_ema(void **state)
     int rc = tu_run(cmd, NULL, &err);
     if (rc != 0) fail_msg("resume exited %d: %s", rc, err);
     free(err);
-    const char *files[] = {"%s/e%c.resume.safetensors", "%s/e%c.resume.optim.safetensors"};
-    for (int f = 0; f < 2; f++) {
-        char pa[1024], pb[1024];
-        snprintf(pa, sizeof pa, files[f], dir, 'a');
-        snprintf(pb, sizeof pb, files[f], dir, 'b');
-        size_t la, lb;
-        char *a = tu_read(pa, &la), *b = tu_read(pb, &lb);
-        assert_int_equal(la, lb);
-        assert_memory_equal(a, b, la);
-        free(a);
-        free(b);
-    }
+    assert_same_checkpoints("ea", "eb");
     /* one epoch: its only dev check saves the model, which must be the average, not the weights */
     snprintf(extra, sizeof extra, "--ema 0.9 --epochs 1 --out %s/ec.safetensors", dir);
     assert_int_equal(train(extra, NULL, NULL), 0);

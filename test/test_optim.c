@@ -42,6 +42,19 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The fixture's parameters at their initial values, with room for a gradient. */
+static void init_params(attx_tensor *params, attx_tensor **list)
+{
+    for (int i = 0; i < N_PARAMS; i++) {
+        memset(&params[i], 0, sizeof params[i]);
+        params[i].data = load("p%d.init", i, 0, &params[i].numel);
+        params[i].grad = malloc((size_t)params[i].numel * sizeof(float));
+        params[i].ndim = 1;
+        params[i].shape[0] = params[i].numel;
+        list[i] = &params[i];
+    }
+}
+
 static void test_schedule(void **state)
 {
     (void)state;
@@ -58,14 +71,7 @@ static void test_adamw_matches_torch(void **state)
     (void)state;
     attx_tensor params[N_PARAMS];
     attx_tensor *list[N_PARAMS];
-    for (int i = 0; i < N_PARAMS; i++) {
-        memset(&params[i], 0, sizeof params[i]);
-        params[i].data = load("p%d.init", i, 0, &params[i].numel);
-        params[i].grad = malloc((size_t)params[i].numel * sizeof(float));
-        params[i].ndim = 1;
-        params[i].shape[0] = params[i].numel;
-        list[i] = &params[i];
-    }
+    init_params(params, list);
     const uint8_t decay[N_PARAMS] = {1, 0, 1};               /* p1 is in the no-decay group */
     attx_adamw_config cfg = attx_adamw_defaults();
     cfg.lr = 0.01;
@@ -118,13 +124,8 @@ static void test_weight_average(void **state)
     attx_tensor params[N_PARAMS];
     attx_tensor *list[N_PARAMS];
     double *want[N_PARAMS];
+    init_params(params, list);
     for (int i = 0; i < N_PARAMS; i++) {
-        memset(&params[i], 0, sizeof params[i]);
-        params[i].data = load("p%d.init", i, 0, &params[i].numel);
-        params[i].grad = malloc((size_t)params[i].numel * sizeof(float));
-        params[i].ndim = 1;
-        params[i].shape[0] = params[i].numel;
-        list[i] = &params[i];
         want[i] = malloc((size_t)params[i].numel * sizeof(double));
         for (int64_t k = 0; k < params[i].numel; k++) want[i][k] = params[i].data[k];
     }
