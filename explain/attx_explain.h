@@ -9,7 +9,7 @@
  *   permutation         antithetic permutation pairs, standard error         samples*(n-1)
  *   Kernel SHAP         Shapley-kernel weighted least squares (shap's scheme) samples
  *   paper samplers      P1's "random" and "kernel_shap" unnormalised sums   2*n*count
- *   partition (Owen)    shap's PartitionExplainer on a balanced binary tree  max_evals
+ *   partition (Owen)    shap's PartitionExplainer on a binary tree           max_evals
  *
  * On the same games: LIME (lime_text semantics, weighted ridge surrogate) and the faithfulness
  * metrics (P1's comprehensiveness / sufficiency, ERASER's AOPC) with the prediction F1.
@@ -254,13 +254,18 @@ int attx_shapley_paper(const attx_game *g, attx_paper_sampler kind, int count, u
  * at a time (shap's Text masker batch size 5), which decides the order near the budget.
  * Results: the Owen values of the hierarchy when the budget covers the whole tree
  * (attx_partition_full_evals), so the Shapley values of additive games; efficiency always.
- * Note: shap's Text masker builds its own token-merging tree (with [CLS]/[SEP] as leaves); attx
- * uses the balanced tree over the players, so values agree with shap's where the two trees
- * agree (and on additive games with a budget that covers the tree). */
+ * Any other binary tree over the players runs the same way (`tree`), e.g. shap's Text masker's
+ * token-merging tree (attx_shap_text_tree, with [CLS]/[SEP] as leaves); an internal node then
+ * hands its amount to its children in proportion to their numbers of leaves. */
 typedef struct attx_partition_options {
     uint64_t seed;          /* breaks ties between equal priorities (shap: np.random.randn) */
     int max_evals;          /* evaluation budget, v(empty) and v(N) included; 0 = 500 */
     int batch_size;         /* 0 = 5 */
+    const int32_t *tree;    /* NULL: the balanced tree above. Else a binary tree over the n players
+                               laid out as shap's clustering matrix (its first two columns):
+                               internal node n+k (k = 0..n-2) has children tree[2k] and
+                               tree[2k+1]; ids < n are players; each id below 2n-2 is the child
+                               of exactly one node with a larger id; the root is 2n-2 */
 } attx_partition_options;
 
 /* Runs the partition explainer. Evaluations <= max_evals + 1 (shap's loop may overshoot by one
@@ -272,6 +277,9 @@ int attx_shapley_partition(const attx_game *g, const attx_partition_options *opt
 /* Evaluations the partition explainer needs to expand the whole hierarchy of n players (so that
  * it returns the Owen values): 2 + 2 * sum over internal nodes of 2^depth. */
 uint64_t attx_partition_full_evals(int n);
+
+/* The balanced tree of attx_shapley_partition in the `tree` layout: tree[2 * (n - 1)]. */
+void attx_partition_balanced_tree(int n, int32_t *tree);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Weighted ridge regression (LIME's surrogate model)                                          */
@@ -516,6 +524,10 @@ typedef struct attx_model_game_options {
     int32_t mask_id;           /* text: replacement token; < 0 = the vocabulary's [MASK] */
     float baseline;            /* images: pixel value of removed patches (0 = the mean colour
                                   for ViTImageProcessor's normalisation) */
+    int special_players;       /* BERT text: 1 = the players are every token [CLS] ... [SEP]
+                                  (n = length), and the bits of [CLS] and [SEP] change nothing:
+                                  they stay, as shap's Text masker keeps them (keep_prefix /
+                                  keep_suffix). 0 = the content tokens only */
 } attx_model_game_options;
 
 /* The text game on one encoded sequence ids[length] ([CLS] content [SEP]); players are the
@@ -536,6 +548,72 @@ int attx_game_model_image(attx_game *g, const attx_model *m, const float *pixels
 uint64_t attx_game_model_forwards(const attx_game *g);
 
 /* ------------------------------------------------------------------------------------------ */
+/* shap's Text masker (string-level masking) and its token tree                                */
+/*                                                                                             */
+/* shap's Text masker cuts the text into one substring ("segment") per token of [CLS] content */
+/* [SEP]: a token's segment runs from its start to the next token's start (so it carries the  */
+/* whitespace after it; the last content token ends at its own end), [CLS]'s is the text      */
+/* before the first token and [SEP]'s is empty. Token ranges are those of the tokenizer's     */
+/* offsets: a WordPiece piece's own characters, not its word's. A coalition is the string of  */
+/* the kept tokens' segments with " [MASK]" for each removed token (collapse_mask_token is    */
+/* False for a tokenizer with a mask token), whitespace runs made one space, ends stripped;   */
+/* the model sees that string tokenized again. This differs from replacing ids where the      */
+/* string re-tokenizes differently: "un ##believ ##able" with the middle removed is          */
+/* "un [MASK]able", whose "able" is a word of its own.                                        */
+
+typedef struct attx_text_segments {
+    char *text;                /* the text the segments index (owned, NUL-terminated) */
+    size_t text_len;
+    size_t *start, *end;       /* [length] segment [start, end) of each token in text */
+    int length;                /* tokens, [CLS] and [SEP] included */
+} attx_text_segments;
+
+/* Segments of a text encoded as attx_encode_text does it (truncated alike: tokens past the
+ * model's positions are not part of it). A word whose pieces cannot be matched to its
+ * characters one to one (a combining mark typed separately, a letter that lowercases to two)
+ * makes every segment come from the tokens, as attx_text_segments_from_ids. Errors: those of
+ * attx_encode_text, out of memory. */
+int attx_text_segments_from_text(const attx_model *m, const char *text, size_t len, attx_text_segments *out,
+                                 attx_error *err);
+/* Segments of encoded ids[length] ([CLS] content [SEP]) without their text: the text is the
+ * tokens written out, a "##" piece glued to the token before it, others after one space.
+ * Errors: not a BERT vocabulary with [CLS]/[SEP]/[MASK], length < 2, an id out of range. */
+int attx_text_segments_from_ids(const attx_model *m, const int32_t *ids, int length, attx_text_segments *out,
+                                attx_error *err);
+void attx_text_segments_free(attx_text_segments *s);
+
+/* The masked string of one coalition (NUL-terminated, malloc'ed into *out, length *len):
+ * special_players as in attx_model_game_options (player i is token i, or content token i). */
+int attx_text_segments_mask(const attx_text_segments *s, const uint64_t *mask, int special_players, char **out,
+                            size_t *len, attx_error *err);
+
+/* shap's partition_tree over the segments (shap/maskers/_text.py, written from its rules):
+ * tree[2 * (length - 1)] in attx_partition_options' layout over all `length` tokens, [CLS] and
+ * [SEP] included; size[length - 1] (may be NULL) the leaves under each internal node.
+ * Each segment becomes a tree token: stripped of whitespace, with "##" before it when it starts
+ * with an ASCII letter, the segment before it does not end in a non-word character and the
+ * token before it is not empty. Then, while more than one group is left, the two adjacent
+ * groups with the largest merge score are merged (the leftmost on ties):
+ *   +20 right group starts with "##"            +15 an apostrophe joins "t"/"s" (either side)
+ *   -1000 exactly one of (left starts, right ends) with a "[...]" control token
+ *   -100 an unbalanced "(" starts the right, or an unbalanced ")" ends the left group
+ *   -2 left starts with "("   -2 "but"/"and"/"or" at the seam   -10 left ends with ","
+ *   right starts with ",": -10 (-1 when it is the "," alone); the same for ". ? !" with -20
+ *   -inf two [SEP]s at the seam;   minus the number of tokens in both groups.
+ * A "(" and ")" are balanced once a merged group starts with the one and ends with the other.
+ * Non-ASCII characters count as word characters unless they are punctuation, whitespace,
+ * control characters or combining marks (Python's \W also counts symbols as non-word). Errors:
+ * length < 1, out of memory. */
+int attx_shap_text_tree(const attx_text_segments *s, int32_t *tree, int32_t *size, attx_error *err);
+
+/* The text game on segments: v(S) = the model's value on the masked string of S, encoded as
+ * attx_encode_text does ([CLS] ... [SEP], truncated to the model's positions), in batches
+ * padded to the batch's longest sequence. Players: the content tokens, or every token with
+ * opts->special_players. BERT text models only (attn1 has no [MASK]). Copies the segments. */
+int attx_game_model_text_masked(attx_game *g, const attx_model *m, const attx_text_segments *s,
+                                const attx_model_game_options *opts, attx_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Explanation methods and the driver                                                          */
 /*                                                                                             */
 /* Every method gives one score per player. Names are stable (kebab-case):                     */
@@ -545,7 +623,8 @@ uint64_t attx_game_model_forwards(const attx_game *g);
 /*                  exact enumeration up to 16 players unless --samples; sampled otherwise     */
 /*   shap           partition (Owen) explainer on the model game, max_evals = samples or 500;  */
 /*                  value = the class's logit-odds log(p/(1-p)); shap_p1: P1's quirk, always   */
-/*                  log(p1/(1-p1)) of class 1 whatever the explained class                     */
+/*                  log(p1/(1-p1)) of class 1 whatever the explained class; shap_masker and    */
+/*                  shap_tree choose id or string masking and the balanced or shap's tree      */
 /*   grad-sam       P1: sum over keys of A * ReLU(dA), mean over heads and layers, / T         */
 /*   att            P1's baseline: sum over keys of A / (H L T). Every softmax row sums to 1,  */
 /*                  so every player gets 1/T (degenerate, kept to reproduce P1)                */
@@ -588,6 +667,18 @@ typedef enum attx_ig_baseline {
     ATTX_IG_BASELINE_ZERO           /* text: zero embedding */
 } attx_ig_baseline;
 
+typedef enum attx_shap_masker {
+    ATTX_SHAP_MASKER_IDS = 0,       /* attx's: [MASK] in place of the token's id (players fixed) */
+    ATTX_SHAP_MASKER_TEXT           /* P1's (shap's Text masker): " [MASK]" in the string, which
+                                       is tokenized again (attx_game_model_text_masked) */
+} attx_shap_masker;
+
+typedef enum attx_shap_tree {
+    ATTX_SHAP_TREE_BALANCED = 0,    /* attx's: the balanced tree over the content tokens */
+    ATTX_SHAP_TREE_SHAP             /* P1's: shap's partition_tree over every token, [CLS] and
+                                       [SEP] included as players whose values are dropped */
+} attx_shap_tree;
+
 typedef struct attx_explain_options {
     int klass;                  /* explained class; < 0 = the predicted one */
     int exact;                  /* Shapley by enumeration (pairwise games and shapley-input) */
@@ -598,7 +689,10 @@ typedef struct attx_explain_options {
     attx_layer_set layers;      /* influence / rollout / att-avg layers; all (att-avg: last) */
     attx_ig_baseline ig_baseline;
     float image_baseline;       /* removed patches' pixel value (model games, IG) */
-    int shap_p1;                /* shap explains logit(P(class 1)) as P1's code does */
+    int shap_p1;                /* shap explains logit(P(class 1)) as P1's code does (the CLI's
+                                   --shap-p1 also sets the next two to P1's) */
+    attx_shap_masker shap_masker;   /* shap's removal of tokens (BERT text; others: ids) */
+    attx_shap_tree shap_tree;   /* shap's hierarchy (BERT text; others: balanced) */
     int batch_size;             /* forward batch of the model games and IG; 0 = 32 */
 } attx_explain_options;
 

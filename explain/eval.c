@@ -109,7 +109,13 @@ int attx_eval_example(const attx_model *m, const char *text, int gold, size_t ex
     attx_game g = {0};
     memo_game memo = {0};
     uint64_t *mask = NULL;
-    if (attx_explain_ids(m, ids, length, names, n_names, &eo, &ex, err) != 0) goto done;
+    /* from the text, so that a string-level game (shap's Text masker) cuts the text itself;
+     * attx_explain_text encodes it to the same ids */
+    if (attx_explain_text(m, text, strlen(text), names, n_names, &eo, &ex, err) != 0) goto done;
+    if (ex.n_players != n) {
+        attx_fail(err, "the explanation has %d players, the evaluation %d", ex.n_players, n);
+        goto done;
+    }
     /* the faithfulness game: p(predicted | players outside S removed) */
     attx_model_game_options go = {.klass = ex.predicted, .value = ATTX_VALUE_PROB, .batch_size = eo.batch_size,
                                   .mask_id = -1};

@@ -219,7 +219,7 @@ int attx_explain_text(const attx_model *m, const char *text, size_t len, const c
     out->n_players = out->arch == ATTX_ARCH_ATTN1 ? (int)out->enc.tokens.n : out->enc.length - 2;
     if (out->n_players < 1) return attx_fail(err, "the text has no tokens to explain");
     method_ctx mc = {.model = m, .cfg = attx_model_config(m), .opt = opts, .n = out->n_players, .first = 1,
-                     .T = out->enc.length, .ids = out->enc.ids};
+                     .T = out->enc.length, .ids = out->enc.ids, .text = text, .text_len = len};
     return explain_example(&mc, names, n_names, out, err);
 }
 

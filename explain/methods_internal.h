@@ -16,6 +16,8 @@ typedef struct method_ctx {
     int first;                  /* token position of player 0 (1) */
     int T;                      /* tokens of the sequence ([CLS] ... [SEP], or [CLS] + patches) */
     const int32_t *ids;         /* text: [T] */
+    const char *text;           /* attx_explain_text: the text ids came from (NULL otherwise) */
+    size_t text_len;
     const float *pixels;        /* images: [C*H*W] */
     const attx_outputs *out;    /* the tape pass: attn (with grads), inputs_embeds (with grad) */
     double pass_ms;             /* its wall time */

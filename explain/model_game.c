@@ -1,30 +1,13 @@
 /* model_game.c — games whose value is the model's output on the input with the players
  * outside the coalition removed: text tokens replaced by [MASK], image patches set to a
  * baseline pixel value. Coalitions run through the engine in batches, tape off. */
-#include "attx_explain.h"
+#include "model_game_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct model_game {
-    const attx_model *model;
-    attx_ctx *ctx;
-    attx_model_game_options opt;
-    int n;
-    /* text */
-    int32_t *ids;               /* [length] the full sequence */
-    int length;
-    int32_t *batch_ids;         /* [batch_size * length] */
-    int32_t *batch_len;         /* [batch_size] */
-    /* images */
-    float *pixels;              /* [C*H*W] */
-    float *batch_pixels;        /* [batch_size * C*H*W] */
-    int C, H, W, P, grid_w;
-    uint64_t forwards;
-} model_game;
-
-static void model_game_free(void *user)
+void model_game_free(void *user)
 {
     model_game *mg = user;
     if (!mg) return;
@@ -32,6 +15,7 @@ static void model_game_free(void *user)
     free(mg->ids);
     free(mg->batch_ids);
     free(mg->batch_len);
+    attx_text_segments_free(&mg->segs);
     free(mg->pixels);
     free(mg->batch_pixels);
     free(mg);
@@ -54,12 +38,25 @@ static double logit_value(const float *z, int C, int k, attx_model_value value)
     return ((double)z[k] - max) - log(others);
 }
 
+int model_game_values(model_game *mg, const attx_batch *batch, double *values, attx_error *err)
+{
+    int C = attx_model_config(mg->model)->num_labels;
+    attx_outputs out;
+    attx_ctx_reset(mg->ctx);
+    if (attx_forward(mg->model, mg->ctx, batch, &out, err) != 0) return -1;
+    mg->forwards += (uint64_t)batch->B;
+    for (int b = 0; b < batch->B; b++)
+        values[b] = logit_value(out.logits->data + (size_t)b * (size_t)C, C, mg->opt.klass, mg->opt.value);
+    return 0;
+}
+
 static int model_game_eval(void *user, int n, size_t count, const uint64_t *masks, double *values,
                            attx_error *err)
 {
     model_game *mg = user;
     size_t words = attx_mask_words(n), bs = (size_t)mg->opt.batch_size;
-    int C = attx_model_config(mg->model)->num_labels;
+    /* special players: player p is token p ([CLS] and [SEP] bits ignored); else token 1 + p */
+    int first = mg->opt.special_players ? 0 : 1;
     for (size_t start = 0; start < count; start += bs) {
         int B = (int)(count - start < bs ? count - start : bs);
         attx_batch batch = {.B = B};
@@ -68,8 +65,10 @@ static int model_game_eval(void *user, int n, size_t count, const uint64_t *mask
             if (mg->ids) {
                 int32_t *row = mg->batch_ids + (size_t)b * (size_t)mg->length;
                 memcpy(row, mg->ids, (size_t)mg->length * sizeof *row);
-                for (int i = 0; i < n; i++)
-                    if (!attx_mask_has(mask, i)) row[1 + i] = mg->opt.mask_id;
+                for (int i = 0; i < n; i++) {
+                    int t = first + i;
+                    if (t >= 1 && t <= mg->n_content && !attx_mask_has(mask, i)) row[t] = mg->opt.mask_id;
+                }
                 mg->batch_len[b] = mg->length;
             } else {
                 size_t plane = (size_t)mg->H * (size_t)mg->W;
@@ -92,19 +91,12 @@ static int model_game_eval(void *user, int n, size_t count, const uint64_t *mask
         } else {
             batch.pixels = mg->batch_pixels;
         }
-        attx_outputs out;
-        attx_ctx_reset(mg->ctx);
-        if (attx_forward(mg->model, mg->ctx, &batch, &out, err) != 0) return -1;
-        mg->forwards += (uint64_t)B;
-        for (int b = 0; b < B; b++)
-            values[start + (size_t)b] = logit_value(out.logits->data + (size_t)b * (size_t)C, C, mg->opt.klass,
-                                                    mg->opt.value);
+        if (model_game_values(mg, &batch, values + start, err) != 0) return -1;
     }
     return 0;
 }
 
-/* Common checks and the shell of the game. */
-static int model_game_new(attx_game *g, const attx_model *m, const attx_model_game_options *opts, attx_arch arch,
+int model_game_new(attx_game *g, const attx_model *m, const attx_model_game_options *opts, attx_arch arch,
                           model_game **out, attx_error *err)
 {
     memset(g, 0, sizeof *g);
@@ -129,10 +121,10 @@ static int model_game_new(attx_game *g, const attx_model *m, const attx_model_ga
     return 0;
 }
 
-static void model_game_finish(attx_game *g, model_game *mg)
+void model_game_finish(attx_game *g, model_game *mg, attx_game_eval_fn eval)
 {
     g->n = mg->n;
-    g->eval = model_game_eval;
+    g->eval = eval;
     g->user = mg;
     g->free_user = model_game_free;
     g->kind = ATTX_GAME_CUSTOM;
@@ -160,6 +152,12 @@ int attx_game_model_text(attx_game *g, const attx_model *m, const int32_t *ids, 
         return attx_fail(err, "model game: %d tokens for an attn1 model of %d positions ([cls] included)", length,
                          T_full);
     }
+    if (attn1 && opts->special_players) {
+        model_game_free(mg);
+        return attx_fail(err, "model game: attn1 has no [SEP] to make a player of");
+    }
+    int n_content = n;
+    if (opts->special_players) n = length;   /* [CLS] content [SEP] */
     if (n > ATTX_GAME_MAX_PLAYERS) {
         model_game_free(mg);
         return attx_fail(err, "model game: %d tokens (the limit is %d)", n, ATTX_GAME_MAX_PLAYERS);
@@ -174,6 +172,7 @@ int attx_game_model_text(attx_game *g, const attx_model *m, const int32_t *ids, 
     size_t bs = (size_t)mg->opt.batch_size;
     mg->length = T_full;
     mg->n = n;
+    mg->n_content = n_content;
     mg->ids = malloc((size_t)T_full * sizeof *mg->ids);
     mg->batch_ids = malloc(bs * (size_t)T_full * sizeof *mg->batch_ids);
     mg->batch_len = malloc(bs * sizeof *mg->batch_len);
@@ -183,7 +182,7 @@ int attx_game_model_text(attx_game *g, const attx_model *m, const int32_t *ids, 
     }
     memcpy(mg->ids, ids, (size_t)length * sizeof *ids);
     for (int t = length; t < T_full; t++) mg->ids[t] = sp.unk;   /* attn1: UNK padding to exactly T */
-    model_game_finish(g, mg);
+    model_game_finish(g, mg, model_game_eval);
     return 0;
 }
 
@@ -216,12 +215,12 @@ int attx_game_model_image(attx_game *g, const attx_model *m, const float *pixels
         return attx_fail(err, "model game: out of memory");
     }
     memcpy(mg->pixels, pixels, numel * sizeof *pixels);
-    model_game_finish(g, mg);
+    model_game_finish(g, mg, model_game_eval);
     return 0;
 }
 
 uint64_t attx_game_model_forwards(const attx_game *g)
 {
-    if (!g || g->eval != model_game_eval || !g->user) return 0;
+    if (!g || g->free_user != model_game_free || !g->user) return 0;
     return ((const model_game *)g->user)->forwards;
 }

@@ -1,5 +1,6 @@
-/* shapley_partition.c — shap's Partition explainer (the owen algorithm) on a balanced binary
- * hierarchy of contiguous players.
+/* shapley_partition.c — shap's Partition explainer (the owen algorithm) on a binary hierarchy
+ * of the players: the balanced tree of contiguous players, or a tree given by the caller (shap's
+ * Text masker's token tree).
  *
  * Facts from shap/explainers/_partition.py (own code): the queue starts with the root in the
  * context (empty, N) and weight 1; budget max_evals - 2 after v(empty) and v(N); an entry's
@@ -7,10 +8,9 @@
  * expanding an internal node evaluates context+left and context+right and queues left and right
  * each in the context without and with its sibling, weight halved; leaves add
  * (v(with) - v(without)) * weight; when the budget is spent the queued entries leave the same
- * amount on their node, and a final pass hands every internal node's amount to its two children
- * in proportion to their sizes. Batches are filled while fewer than batch_size masks are queued
- * and the evaluation count plus the batch stays below the budget.
- */
+ * amount on their node, and a final pass (lower_credit) hands every internal node's amount to
+ * its two children in proportion to their numbers of leaves. Batches are filled while fewer than
+ * batch_size masks are queued and the evaluation count plus the batch stays below the budget. */
 #include "shapley_internal.h"
 #include "rng.h"
 
@@ -21,7 +21,7 @@
 #define PARTITION_DEFAULT_BATCH 5
 
 typedef struct pnode {
-    int lo, hi;          /* players [lo, hi) */
+    int lo, hi;          /* its players are order[lo..hi) (leaves in depth-first order) */
     int left, right;     /* children (-1 for leaves) */
 } pnode;
 
@@ -83,24 +83,69 @@ static pentry pq_pop(pqueue *q)
     return top;
 }
 
-/* Builds [lo, hi) post-order: leaves are 0..n-1, internal nodes n.. in creation order, so a
- * parent's id is larger than its children's. Returns the node id. */
-static int build(pnode *nodes, int *next, int lo, int hi)
+/* The balanced tree over [lo, hi): leaves are 0..n-1, internal nodes n.. in creation order
+ * (post-order), so a parent's id is larger than its children's. Returns the node id. */
+static int balanced(int32_t *tree, int n, int *next, int lo, int hi)
 {
-    if (hi - lo == 1) {
-        nodes[lo] = (pnode){lo, hi, -1, -1};
-        return lo;
-    }
+    if (hi - lo == 1) return lo;
     int mid = lo + (hi - lo + 1) / 2;
-    int l = build(nodes, next, lo, mid), r = build(nodes, next, mid, hi);
+    int l = balanced(tree, n, next, lo, mid), r = balanced(tree, n, next, mid, hi);
     int id = (*next)++;
-    nodes[id] = (pnode){lo, hi, l, r};
+    tree[2 * (id - n)] = l;
+    tree[2 * (id - n) + 1] = r;
     return id;
 }
 
-static void set_range(uint64_t *m, int lo, int hi)
+void attx_partition_balanced_tree(int n, int32_t *tree)
 {
-    for (int i = lo; i < hi; i++) attx_mask_set(m, i);
+    if (n < 2 || !tree) return;
+    int next = n;
+    balanced(tree, n, &next, 0, n);
+}
+
+/* Lays node id's leaves out in order[] from *pos, depth first, filling lo/hi. */
+static void place(pnode *nodes, int id, int *order, int *pos)
+{
+    pnode *nd = &nodes[id];
+    nd->lo = *pos;
+    if (nd->left < 0) {
+        order[(*pos)++] = id;
+    } else {
+        place(nodes, nd->left, order, pos);
+        place(nodes, nd->right, order, pos);
+    }
+    nd->hi = *pos;
+}
+
+/* nodes[2n-1] and order[n] from tree (checked: see attx_partition_options). */
+static int load_tree(const int32_t *tree, int n, pnode *nodes, int *order, attx_error *err)
+{
+    int n_nodes = 2 * n - 1;
+    char *has_parent = calloc((size_t)n_nodes, 1);
+    if (!has_parent) return attx_fail(err, "partition explainer: out of memory");
+    for (int id = 0; id < n_nodes; id++) nodes[id] = (pnode){0, 0, -1, -1};
+    for (int k = 0; k < n - 1; k++) {
+        for (int side = 0; side < 2; side++) {
+            int32_t c = tree[2 * k + side];
+            if (c < 0 || c >= n + k || has_parent[c]) {
+                free(has_parent);
+                return attx_fail(err, "partition explainer: node %d of the tree has child %d (each id below "
+                                 "the node's used once)", n + k, (int)c);
+            }
+            has_parent[c] = 1;
+        }
+        nodes[n + k].left = tree[2 * k];
+        nodes[n + k].right = tree[2 * k + 1];
+    }
+    free(has_parent);   /* n-1 nodes took 2n-2 distinct children: every id but the root */
+    int pos = 0;
+    place(nodes, n_nodes - 1, order, &pos);
+    return 0;
+}
+
+static void set_players(uint64_t *m, const int *order, const pnode *nd)
+{
+    for (int i = nd->lo; i < nd->hi; i++) attx_mask_set(m, order[i]);
 }
 
 static uint64_t full_evals(int size, int depth)
@@ -135,6 +180,8 @@ int attx_shapley_partition(const attx_game *g, const attx_partition_options *opt
     int rc = -1;
     int n_nodes = 2 * n - 1;
     pnode *nodes = malloc((size_t)n_nodes * sizeof *nodes);
+    int *order = malloc((size_t)n * sizeof *order);
+    int32_t *own_tree = o.tree ? NULL : malloc((size_t)(n > 1 ? 2 * (n - 1) : 1) * sizeof *own_tree);
     double *dvalues = calloc((size_t)n_nodes, sizeof *dvalues);
     pqueue q = {0};
     /* every queued entry's context is a mask of the pool; each expansion adds two masks
@@ -146,14 +193,16 @@ int attx_shapley_partition(const attx_game *g, const attx_partition_options *opt
     uint64_t *bmasks = malloc(batch_cap * words * sizeof *bmasks);
     double *bvalues = malloc(batch_cap * sizeof *bvalues);
     pitem *bitems = malloc(batch_cap * sizeof *bitems);
-    if (!nodes || !dvalues || !pool || !bmasks || !bvalues || !bitems) goto oom;
-    int next = n;
-    int root = build(nodes, &next, 0, n);
+    if (!nodes || !order || (!o.tree && !own_tree) || !dvalues || !pool || !bmasks || !bvalues || !bitems)
+        goto oom;
+    if (!o.tree) attx_partition_balanced_tree(n, own_tree);
+    if (load_tree(o.tree ? o.tree : own_tree, n, nodes, order, err) != 0) goto done;
+    int root = n_nodes - 1;
 
     /* v(empty) (pool mask 0) and v(N) */
     uint64_t *ends = bmasks;
     memset(ends, 0, 2 * words * sizeof *ends);
-    set_range(ends + words, 0, n);
+    for (int i = 0; i < n; i++) attx_mask_set(ends + words, i);
     double v_ends[2];
     if (attx_game_eval(g, 2, ends, v_ends, err) != 0) goto done;
     pool_len = 1;   /* the empty context */
@@ -188,8 +237,8 @@ int attx_shapley_partition(const attx_game *g, const attx_partition_options *opt
             uint64_t *m10 = pool + pool_len * words, *m01 = m10 + words;
             memcpy(m10, m00, words * sizeof *m00);
             memcpy(m01, m00, words * sizeof *m00);
-            set_range(m10, nodes[nd->left].lo, nodes[nd->left].hi);
-            set_range(m01, nodes[nd->right].lo, nodes[nd->right].hi);
+            set_players(m10, order, &nodes[nd->left]);
+            set_players(m01, order, &nodes[nd->right]);
             memcpy(bmasks + nb * words, m10, 2 * words * sizeof *m10);
             bitems[items] = (pitem){e, pool_len};
             items++;
@@ -234,6 +283,8 @@ oom:
     attx_fail(err, "partition explainer: out of memory");
 done:
     free(nodes);
+    free(order);
+    free(own_tree);
     free(dvalues);
     free(q.e);
     free(pool);

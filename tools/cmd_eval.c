@@ -4,6 +4,7 @@
  * SIGINT stops after the current example and the reports are written for what was done. */
 #include "cli.h"
 #include "attx_eval.h"
+#include "cmd_explain.h"   /* the SHAP options */
 
 #include <math.h>
 #include <signal.h>
@@ -49,6 +50,7 @@ const cli_command cmd_eval = {
     "                   attn1: " ATTN1_METHODS ")\n"
     "  --limit N        the first N examples only\n"
     "  --seed S, --samples N, --sampler S, --exact, --steps N, --batch N   as attx explain\n"
+    EXPLAIN_SHAP_HELP
     "  --ties RULE      scores equal in float32 at a comp/suff bin's edge: first (default: by the\n"
     "                   double score, then the lower position), p1 (the tokens torch.topk picks\n"
     "                   on the CPU, as P1 ranks over inputs padded to the longest), average (the\n"
@@ -864,6 +866,7 @@ static int run_eval(int argc, char **argv)
     const char *v;
     attx_eval_options_init(&a.opt);
     attx_explain_options *eo = &a.opt.explain;
+    explain_shap_flags shap_set = {0};
     size_t used = 0;
     for (int i = 0; i < argc && used + 2 < sizeof a.command_line; i++)
         used += (size_t)snprintf(a.command_line + used, sizeof a.command_line - used, "%s%s", i ? " " : "attx ", argv[i]);
@@ -892,6 +895,7 @@ static int run_eval(int argc, char **argv)
         else if (cli_value(argc, argv, &i, "--steps", &v)) eo->steps = (int)cli_parse_long(&cmd_eval, "--steps", v, 1, 100000);
         else if (cli_value(argc, argv, &i, "--batch", &v)) eo->batch_size = (int)cli_parse_long(&cmd_eval, "--batch", v, 1, 4096);
         else if (cli_value(argc, argv, &i, "--sampler", &v)) eo->sampler = parse_sampler(v);
+        else if (explain_shap_option(&cmd_eval, argc, argv, &i, eo, &shap_set)) continue;
         else if (cli_value(argc, argv, &i, "--ties", &v)) a.opt.ties = parse_ties(v);
         else if (cli_value(argc, argv, &i, "--tie-samples", &v)) a.opt.tie_samples = (int)cli_parse_long(&cmd_eval, "--tie-samples", v, 1, 100000);
         else if (cli_is_option(argv[i])) cli_unknown_option(&cmd_eval, argv[i]);
@@ -900,6 +904,7 @@ static int run_eval(int argc, char **argv)
         else cli_usage_error(&cmd_eval, "unexpected argument '%s'", argv[i]);
     }
     if (!a.model_path || !a.dataset) cli_usage_error(&cmd_eval, "MODEL and DATASET are both needed");
+    explain_shap_defaults(eo, &shap_set);
     if (eo->exact && eo->samples) cli_usage_error(&cmd_eval, "--exact and --samples exclude each other");
     if (eo->sampler != ATTX_SAMPLER_NONE && !eo->samples) cli_usage_error(&cmd_eval, "--sampler needs --samples N");
     int p2 = strncmp(a.dataset, "p2-", 3) == 0 && strcmp(a.dataset, "p2-imdb") != 0;

@@ -45,7 +45,7 @@ const cli_command cmd_explain = {
     "                   (default all; att-avg/att-max: the last layer)\n"
     "  --ig-baseline B  pad (default: [PAD]'s embedding) or zero\n"
     "  --baseline V     pixel value of removed image patches, after normalisation (default 0)\n"
-    "  --shap-p1        shap explains log(p1/(1-p1)) of class 1 whatever the class (P1's code)\n"
+    EXPLAIN_SHAP_HELP
     "  --batch N        forward batch of the model games and integrated gradients\n"
     "  --png FILE       image models: the first method's patch scores as a PNG over the image\n"
     "  --html FILE      write a self-contained HTML page: a row per method, tokens (or the patch\n"
@@ -317,6 +317,35 @@ static float *load_pixels(const attx_model *m, const char *path)
     return pixels;
 }
 
+int explain_shap_option(const cli_command *cmd, int argc, char **argv, int *i, attx_explain_options *o,
+                        explain_shap_flags *set)
+{
+    const char *v;
+    if (cli_flag(argv[*i], "--shap-p1")) {
+        o->shap_p1 = 1;
+    } else if (cli_value(argc, argv, i, "--shap-masker", &v)) {
+        if (strcmp(v, "ids") == 0) o->shap_masker = ATTX_SHAP_MASKER_IDS;
+        else if (strcmp(v, "text") == 0) o->shap_masker = ATTX_SHAP_MASKER_TEXT;
+        else cli_usage_error(cmd, "--shap-masker must be ids or text, not '%s'", v);
+        set->masker_set = 1;
+    } else if (cli_value(argc, argv, i, "--shap-tree", &v)) {
+        if (strcmp(v, "balanced") == 0) o->shap_tree = ATTX_SHAP_TREE_BALANCED;
+        else if (strcmp(v, "shap") == 0) o->shap_tree = ATTX_SHAP_TREE_SHAP;
+        else cli_usage_error(cmd, "--shap-tree must be balanced or shap, not '%s'", v);
+        set->tree_set = 1;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+void explain_shap_defaults(attx_explain_options *o, const explain_shap_flags *set)
+{
+    if (!o->shap_p1) return;
+    if (!set->masker_set) o->shap_masker = ATTX_SHAP_MASKER_TEXT;
+    if (!set->tree_set) o->shap_tree = ATTX_SHAP_TREE_SHAP;
+}
+
 static int run_explain(int argc, char **argv)
 {
     const char *model_path = NULL, *input = NULL, *threads = NULL, *methods = DEFAULT_METHODS, *v, *html = NULL, *png = NULL;
@@ -324,6 +353,7 @@ static int run_explain(int argc, char **argv)
     int *layers = NULL;
     attx_explain_options opt;
     attx_explain_options_init(&opt);
+    explain_shap_flags shap_set = {0};
     for (int i = 1; i < argc; i++) {
         if (cli_end_of_options(argv[i])) continue;
         if (cli_flag(argv[i], "--json")) json = 1;
@@ -332,7 +362,7 @@ static int run_explain(int argc, char **argv)
         else if (cli_flag(argv[i], "--int8")) int8 = 1;
         else if (cli_flag(argv[i], "--trace")) trace = 1;
         else if (cli_flag(argv[i], "--exact")) opt.exact = 1;
-        else if (cli_flag(argv[i], "--shap-p1")) opt.shap_p1 = 1;
+        else if (explain_shap_option(&cmd_explain, argc, argv, &i, &opt, &shap_set)) continue;
         else if (cli_value(argc, argv, &i, "--threads", &threads)) continue;
         else if (cli_value(argc, argv, &i, "--html", &html)) continue;
         else if (cli_value(argc, argv, &i, "--png", &png)) continue;
@@ -366,6 +396,7 @@ static int run_explain(int argc, char **argv)
         else cli_usage_error(&cmd_explain, "unexpected argument '%s' (quote a text with spaces)", argv[i]);
     }
     if (!model_path || !input) cli_usage_error(&cmd_explain, "MODEL and INPUT are both needed");
+    explain_shap_defaults(&opt, &shap_set);
     if (attentions && !json) cli_usage_error(&cmd_explain, "--attentions adds to --json's output; give both");
     if (opt.exact && opt.samples) cli_usage_error(&cmd_explain, "--exact and --samples exclude each other");
     if (opt.sampler != ATTX_SAMPLER_NONE && !opt.samples) cli_usage_error(&cmd_explain, "--sampler needs --samples N");

@@ -5,6 +5,7 @@
 #define ATTX_CMD_EXPLAIN_H
 
 #include "attx_explain.h"
+#include "cli.h"
 
 #include <stdio.h>
 
@@ -26,5 +27,25 @@ int explain_trace(FILE *out, const attx_model *m, const attx_explanation *ex, co
  * grid over the picture given as a data: URI, which may be NULL). */
 int explain_write_html(const char *path, const attx_model *m, const attx_explanation *ex, const char *model_path,
                        const char *input, const char *picture_uri, attx_error *err);
+
+/* The SHAP options of attx explain and attx eval: --shap-p1, --shap-masker ids|text and
+ * --shap-tree balanced|shap. explain_shap_option returns 1 when argv[*i] is one of them (set in
+ * o, a bad value a usage error of cmd); after the loop explain_shap_defaults gives --shap-p1's
+ * defaults (text masker, shap's tree) to those not set explicitly. */
+typedef struct explain_shap_flags {
+    int masker_set, tree_set;
+} explain_shap_flags;
+int explain_shap_option(const cli_command *cmd, int argc, char **argv, int *i, attx_explain_options *o,
+                        explain_shap_flags *set);
+void explain_shap_defaults(attx_explain_options *o, const explain_shap_flags *set);
+
+/* The help lines of those options. */
+#define EXPLAIN_SHAP_HELP \
+    "  --shap-p1        shap explains log(p1/(1-p1)) of class 1 whatever the class (P1's code),\n" \
+    "                   with --shap-masker text and --shap-tree shap unless given\n" \
+    "  --shap-masker M  ids (default: [MASK] in place of a token's id) or text (P1's, shap's Text\n" \
+    "                   masker: \" [MASK]\" in the string, tokenized again)\n" \
+    "  --shap-tree T    balanced (default, over the content tokens) or shap (P1's: shap's\n" \
+    "                   token-merging tree over every token, [CLS] and [SEP] dropped after)\n"
 
 #endif

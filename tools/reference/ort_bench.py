@@ -25,10 +25,8 @@ plain export; session graph optimisations are on (ORT_ENABLE_ALL) in both cases,
 stderr says which graph was used. Sessions use intra_op_num_threads = THREADS, inter_op 1,
 sequential execution.
 """
-import json
 import math
 import os
-import struct
 import sys
 import time
 
