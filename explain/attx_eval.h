@@ -138,6 +138,7 @@ typedef struct attx_eval_report_info {
     const char *model;          /* the model's path */
     const attx_eval_data *data;
     const char *options;        /* one line of the options used (e.g. the command line) */
+    const char *protocol;       /* a line on the protocol when it is not attx's default (or NULL) */
 } attx_eval_report_info;
 
 /* "partial: N of M examples" when r is partial, then one line per method like P1's table. */

@@ -682,6 +682,8 @@ typedef enum attx_shap_tree {
 typedef struct attx_explain_options {
     int klass;                  /* explained class; < 0 = the predicted one */
     int exact;                  /* Shapley by enumeration (pairwise games and shapley-input) */
+    int max_players;            /* exact: refuse games with more players; 0 = the game's limit
+                                   (attention games 24, model games 16); at most 30 */
     int samples;                /* > 0: sample with `sampler` (its own unit); shap: max_evals */
     attx_sampler sampler;       /* NONE with samples > 0 = permutation */
     uint64_t seed;

@@ -31,6 +31,7 @@ void attx_eval_report_table(attx_buf *out, const attx_eval_result *r, const attx
         attx_buf_printf(out, "data: %s\n", info->data->source);
         if (info->data->note[0]) attx_buf_printf(out, "note: %s\n", info->data->note);
     }
+    if (info && info->protocol) attx_buf_printf(out, "protocol: %s\n", info->protocol);
     if (is_partial(r)) attx_buf_printf(out, "partial: %zu of %zu examples\n", r->n_done + r->n_skipped, r->n_examples);
     if (r->n_skipped) attx_buf_printf(out, "skipped: %zu examples (first: %s)\n", r->n_skipped, r->first_skip);
     double f1m = NAN, f1w = NAN;
@@ -111,6 +112,10 @@ void attx_eval_report_json(attx_buf *out, const attx_eval_result *r, const attx_
     if (info && info->options) {
         attx_jw_key(&w, "options");
         attx_jw_string(&w, info->options);
+    }
+    if (info && info->protocol) {
+        attx_jw_key(&w, "protocol");
+        attx_jw_string(&w, info->protocol);
     }
     attx_jw_key(&w, "examples");
     attx_jw_uint(&w, r->n_examples);

@@ -47,10 +47,10 @@ int method_solve(const attx_game *g, const attx_explain_options *opt, attx_metho
         snprintf(r->how, sizeof r->how, "closed form");
         return attx_shapley_closed_form(g, r->scores, info, err);
     }
-    int limit = g->exact_max_players ? g->exact_max_players : 16;
+    int limit = opt->max_players > 0 ? opt->max_players : g->exact_max_players ? g->exact_max_players : 16;
     if (n > limit)
-        return attx_fail(err, "%d players is too many to enumerate 2^%d coalitions (the limit is %d); "
-                              "sample with --samples N", n, n, limit);
+        return attx_fail(err, "%d players is too many to enumerate 2^%d coalitions (the limit is %d; "
+                              "--max-players raises it, up to 30); sample with --samples N", n, n, limit);
     if (attx_shapley_exact(g, limit, r->scores, info, err) != 0) return -1;
     snprintf(r->how, sizeof r->how, "exact, %llu coalitions", (unsigned long long)info->evaluations);
     return 0;

@@ -281,6 +281,20 @@ static void test_errors(void **state)
     expect_status("explain test/fixtures/bert/tiny 'good' --sampler kernel", 2, "--sampler needs --samples");
     expect_status("explain test/fixtures/bert/tiny 'good' --exact --samples 4", 2, "exclude each other");
     expect_status("explain test/fixtures/bert/tiny 'good' --layers 1-x", 2, "--layers");
+    expect_status("explain test/fixtures/bert/tiny 'good' --exact --max-players 31", 2, "--max-players");
+    /* --max-players moves exact shapley-input's limit (16 by default) both ways */
+    expect_status("explain test/fixtures/bert/tiny 'the movie was good fun' --method shapley-input --exact "
+                  "--max-players 4", 1, "5 players is too many");
+    {
+        int st;
+        char *e, *o = run_attx("explain test/fixtures/bert/tiny 'the movie was good fun' --method shapley-input "
+                               "--exact --max-players 5 --json", &st, &e);
+        assert_int_equal(st, 0);
+        assert_int_equal(check_json(o, 1, 2, "shapley-input"), 5);
+        assert_contains(o, "\"forward_passes\":32");   /* 2^5 coalitions, each a forward pass */
+        free(o);
+        free(e);
+    }
     expect_status("explain test/fixtures/bert/tiny", 2, "MODEL and INPUT");
     expect_status("explain test/fixtures/bert/tiny 'good' --class 5", 1, "class 5 is out of range");
     expect_status("explain test/fixtures/bert/tiny 'good' --layers 4", 1, "layer 4 is out of range");

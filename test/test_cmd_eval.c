@@ -674,6 +674,41 @@ static void test_ties_p1_reference(void **state)
     free(fixture);
 }
 
+/* --p1 is --shap-p1 (text masker, shap's tree) with --ties p1: the same rows as those flags
+ * given one by one, and the report says which protocol ran. */
+static void test_p1_flag(void **state)
+{
+    (void)state;
+    char *dir, *tsv = write_tsv(&dir);
+    const char *variants[2] = {"--p1", "--shap-p1 --shap-masker text --shap-tree shap --ties p1"};
+    char *outs[2];
+    attx_json_doc *docs[2];
+    for (int v = 0; v < 2; v++) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "%s eval " TINY " '%s' --methods att,shap --json --threads 1 %s", tu_attx(), tsv,
+                 variants[v]);
+        assert_int_equal(tu_run(cmd, &outs[v], NULL), 0);
+        docs[v] = parse(outs[v]);
+        const attx_json_value *protocol = attx_json_get(attx_json_root(docs[v]), "protocol");
+        if (v == 0) assert_non_null(strstr(attx_json_str(protocol, NULL), "P1's pipeline"));
+        else assert_null(protocol);
+    }
+    const attx_json_value *a = attx_json_get(attx_json_root(docs[0]), "rows");
+    const attx_json_value *b = attx_json_get(attx_json_root(docs[1]), "rows");
+    assert_int_equal(attx_json_len(a), attx_json_len(b));
+    assert_true(attx_json_len(a) > 0);
+    const char *keys[5] = {"comp", "suff", "aopc_comp", "aopc_suff", "tied_bins"};
+    for (size_t r = 0; r < attx_json_len(a); r++)
+        for (int k = 0; k < 5; k++)
+            assert_true(num(attx_json_item(a, r), keys[k]) == num(attx_json_item(b, r), keys[k]));
+    for (int v = 0; v < 2; v++) {
+        attx_json_free(docs[v]);
+        free(outs[v]);
+    }
+    tu_rmdir(dir);
+    free(tsv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -688,6 +723,7 @@ int main(void)
         cmocka_unit_test(test_accuracy_images),
         cmocka_unit_test(test_mpi_same_report),
         cmocka_unit_test(test_ties_p1_reference),
+        cmocka_unit_test(test_p1_flag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

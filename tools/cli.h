@@ -84,6 +84,8 @@ int html_write(const char *path, attx_buf *b, attx_error *err);
 
 /* Seconds on a monotonic clock. */
 double cli_now(void);
+/* A duration for people: "42s", "3m07s", "2h05m", "3d04h", "12 years". */
+void cli_duration(double seconds, char *buf, size_t cap);
 /* "[=====>    ] 12/100  3.10 s/example  ETA 4m33s" on stderr (or "250 texts/s" when an item
  * takes under 0.1 s): redrawn in place on a terminal, else a line every 10%. start is cli_now()
  * when the work began; unit names one item. */

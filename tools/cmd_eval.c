@@ -49,8 +49,11 @@ const cli_command cmd_eval = {
     "                   (sst2-short: and shapley-input, exact);\n"
     "                   attn1: " ATTN1_METHODS ")\n"
     "  --limit N        the first N examples only\n"
-    "  --seed S, --samples N, --sampler S, --exact, --steps N, --batch N   as attx explain\n"
+    "  --seed S, --samples N, --sampler S, --exact, --max-players N, --steps N, --batch N\n"
+    "                   as attx explain\n"
     EXPLAIN_SHAP_HELP
+    "  --p1             P1's pipeline end to end: --shap-p1 (class 1's logit-odds, shap's Text\n"
+    "                   masker and tree) and --ties p1, each unless given otherwise\n"
     "  --ties RULE      scores equal in float32 at a comp/suff bin's edge: first (default: by the\n"
     "                   double score, then the lower position), p1 (the tokens torch.topk picks\n"
     "                   on the CPU, as P1 ranks over inputs padded to the longest), average (the\n"
@@ -161,7 +164,7 @@ typedef struct eval_args {
     attx_dataset_spec spec;
     attx_eval_options opt;
     size_t limit;
-    int json, study, accuracy, int8;
+    int json, study, accuracy, int8, p1;
     char command_line[1024];
     char model_label[1024];       /* the model as the text reports name it: "PATH", "PATH (int8)" */
 } eval_args;
@@ -266,6 +269,8 @@ static int run_faithfulness(const eval_args *a, attx_model *m)
             free(ids);
         }
     }
+    if (!a->opt.explain.samples && wants_method(names, n_names, "shapley-input") && mpi_rank == 0)
+        explain_exact_estimate(m, (const char *const *)d.ds.texts, d.ds.n, a->opt.explain.max_players);
     double start = cli_now();
     for (size_t i = (size_t)mpi_rank; i < d.ds.n && !interrupted; i += (size_t)mpi_size) {   /* MPI: round robin */
         if (attx_eval_example(m, d.ds.texts[i], d.ds.labels[i], i, (const char *const *)names, n_names, &opt,
@@ -291,7 +296,15 @@ static int run_faithfulness(const eval_args *a, attx_model *m)
 #endif
     if (interrupted) fprintf(stderr, "\nattx: interrupted: partial: %zu of %zu examples\n", res.n_done + res.n_skipped,
                              d.ds.n);
-    attx_eval_report_info info = {.model = a->model_path, .data = &d, .options = a->command_line};
+    char protocol[400] = "";
+    if (a->p1)
+        snprintf(protocol, sizeof protocol,
+                 "P1's pipeline (--p1): shap explains class 1's logit-odds with shap's Text masker and tree%s; "
+                 "ties are broken %s", a->opt.explain.shap_masker == ATTX_SHAP_MASKER_TEXT &&
+                 a->opt.explain.shap_tree == ATTX_SHAP_TREE_SHAP ? "" : " (as overridden)",
+                 opt.ties == ATTX_TIES_P1 ? "as torch.topk breaks them on the CPU" : "by --ties");
+    attx_eval_report_info info = {.model = a->model_path, .data = &d, .options = a->command_line,
+                                  .protocol = protocol[0] ? protocol : NULL};
     attx_buf out = {0};
     if (a->json) {
         attx_eval_report_json(&out, &res, &info);
@@ -867,6 +880,7 @@ static int run_eval(int argc, char **argv)
     attx_eval_options_init(&a.opt);
     attx_explain_options *eo = &a.opt.explain;
     explain_shap_flags shap_set = {0};
+    int ties_set = 0;
     size_t used = 0;
     for (int i = 0; i < argc && used + 2 < sizeof a.command_line; i++)
         used += (size_t)snprintf(a.command_line + used, sizeof a.command_line - used, "%s%s", i ? " " : "attx ", argv[i]);
@@ -875,6 +889,7 @@ static int run_eval(int argc, char **argv)
         if (cli_flag(argv[i], "--json")) a.json = 1;
         else if (cli_flag(argv[i], "--int8")) a.int8 = 1;
         else if (cli_flag(argv[i], "--exact")) eo->exact = 1;
+        else if (cli_value(argc, argv, &i, "--max-players", &v)) eo->max_players = (int)cli_parse_long(&cmd_eval, "--max-players", v, 1, 30);
         else if (cli_flag(argv[i], "--sampling-study")) a.study = 1;
         else if (cli_flag(argv[i], "--accuracy")) a.accuracy = 1;
         else if (cli_value(argc, argv, &i, "--methods", &a.methods)) continue;
@@ -896,7 +911,8 @@ static int run_eval(int argc, char **argv)
         else if (cli_value(argc, argv, &i, "--batch", &v)) eo->batch_size = (int)cli_parse_long(&cmd_eval, "--batch", v, 1, 4096);
         else if (cli_value(argc, argv, &i, "--sampler", &v)) eo->sampler = parse_sampler(v);
         else if (explain_shap_option(&cmd_eval, argc, argv, &i, eo, &shap_set)) continue;
-        else if (cli_value(argc, argv, &i, "--ties", &v)) a.opt.ties = parse_ties(v);
+        else if (cli_flag(argv[i], "--p1")) a.p1 = 1;
+        else if (cli_value(argc, argv, &i, "--ties", &v)) a.opt.ties = parse_ties(v), ties_set = 1;
         else if (cli_value(argc, argv, &i, "--tie-samples", &v)) a.opt.tie_samples = (int)cli_parse_long(&cmd_eval, "--tie-samples", v, 1, 100000);
         else if (cli_is_option(argv[i])) cli_unknown_option(&cmd_eval, argv[i]);
         else if (!a.model_path) a.model_path = argv[i];
@@ -904,6 +920,10 @@ static int run_eval(int argc, char **argv)
         else cli_usage_error(&cmd_eval, "unexpected argument '%s'", argv[i]);
     }
     if (!a.model_path || !a.dataset) cli_usage_error(&cmd_eval, "MODEL and DATASET are both needed");
+    if (a.p1) {   /* P1's pipeline: its SHAP and its tie order, unless given otherwise */
+        eo->shap_p1 = 1;
+        if (!ties_set) a.opt.ties = ATTX_TIES_P1;
+    }
     explain_shap_defaults(eo, &shap_set);
     if (eo->exact && eo->samples) cli_usage_error(&cmd_eval, "--exact and --samples exclude each other");
     if (eo->sampler != ATTX_SAMPLER_NONE && !eo->samples) cli_usage_error(&cmd_eval, "--sampler needs --samples N");

@@ -35,7 +35,9 @@ const cli_command cmd_explain = {
     "                   all                   every method\n"
     "  --class K        explain class K (default: the predicted class)\n"
     "  --exact          Shapley values by enumerating every coalition (attention games <= 24\n"
-    "                   players, model games <= 16)\n"
+    "                   players, model games <= 16; shapley-input prints its time first)\n"
+    "  --max-players N  with --exact: enumerate games of up to N players (at most 30; 2^N\n"
+    "                   coalitions, each a forward pass for shapley-input)\n"
     "  --samples N      sample instead: permutations (permutation), coalitions (kernel,\n"
     "                   paper-*); for shap the evaluation budget (default 500)\n"
     "  --sampler S      permutation (default), kernel, paper-random, paper-kernel\n"
@@ -339,6 +341,76 @@ int explain_shap_option(const cli_command *cmd, int argc, char **argv, int *i, a
     return 1;
 }
 
+int wants_method(char *const *names, int n_names, const char *method)
+{
+    for (int i = 0; i < n_names; i++)
+        if (strcmp(names[i], method) == 0 || strcmp(names[i], "all") == 0) return 1;
+    return 0;
+}
+
+void explain_exact_estimate(const attx_model *m, const char *const *texts, size_t count, int max_players)
+{
+    int limit = max_players > 0 ? max_players : 16, largest = 0;
+    double forwards = 0, refused_forwards = 0;   /* within the limit; above it */
+    size_t refused = 0;
+    int32_t *probe_ids = NULL;
+    int probe_length = 0;
+    for (size_t i = 0; i < count; i++) {
+        attx_encoding enc = {0};
+        attx_error err;
+        if (attx_encode_text(m, texts[i], strlen(texts[i]), &enc, &err) != 0) continue;
+        int n = enc.length - 2;
+        if (n > limit) {
+            refused++;
+            refused_forwards += ldexp(1.0, n);
+        } else if (n >= 1) {
+            forwards += ldexp(1.0, n);
+            if (n > largest) largest = n;
+        }
+        if (!probe_ids && n >= 1 && (probe_ids = malloc((size_t)enc.length * sizeof *probe_ids))) {
+            memcpy(probe_ids, enc.ids, (size_t)enc.length * sizeof *probe_ids);
+            probe_length = enc.length;
+        }
+        attx_encoding_free(&enc);
+    }
+    if (count == 1) refused = 0;   /* one input: its own error says it is refused */
+    if (!probe_ids || (forwards < 4096 && !refused)) {   /* seconds at most: nothing to say */
+        free(probe_ids);
+        return;
+    }
+    /* the rate: 64 coalitions of the first input's game, in the game's own batches */
+    attx_model_game_options go = {.klass = 0, .value = ATTX_VALUE_PROB, .mask_id = -1};
+    attx_game g;
+    attx_error err;
+    double rate = 0;
+    int n = probe_length - 2;
+    size_t words = attx_mask_words(n), probe = 64;
+    uint64_t *masks = calloc(probe * words, sizeof *masks);
+    double *values = malloc(probe * sizeof *values);
+    if (masks && values && attx_game_model_text(&g, m, probe_ids, probe_length, &go, &err) == 0) {
+        for (size_t c = 0; c < probe; c++)
+            for (int i = 0; i < n; i++)
+                if ((c * 2654435761u >> (i % 16)) & 1) attx_mask_set(masks + c * words, i);
+        double start = cli_now();
+        if (attx_game_eval(&g, probe, masks, values, &err) == 0) rate = (double)probe / (cli_now() - start);
+        attx_game_free(&g);
+    }
+    free(masks);
+    free(values);
+    free(probe_ids);
+    char took[32] = "?", more[32] = "?";
+    if (rate > 0) {
+        cli_duration(forwards / rate, took, sizeof took);
+        cli_duration(refused_forwards / rate, more, sizeof more);
+    }
+    if (forwards > 0)
+        fprintf(stderr, "attx: exact shapley-input: %.0f forward passes (2^n for n players, n up to %d); at %.0f a "
+                        "second, measured here, about %s\n", forwards, largest, rate, took);
+    if (refused)
+        fprintf(stderr, "attx: %zu input(s) have more than %d players (--max-players): they would need %.0f more "
+                        "forward passes, about %s at %.0f a second\n", refused, limit, refused_forwards, more, rate);
+}
+
 void explain_shap_defaults(attx_explain_options *o, const explain_shap_flags *set)
 {
     if (!o->shap_p1) return;
@@ -362,6 +434,7 @@ static int run_explain(int argc, char **argv)
         else if (cli_flag(argv[i], "--int8")) int8 = 1;
         else if (cli_flag(argv[i], "--trace")) trace = 1;
         else if (cli_flag(argv[i], "--exact")) opt.exact = 1;
+        else if (cli_value(argc, argv, &i, "--max-players", &v)) opt.max_players = (int)cli_parse_long(&cmd_explain, "--max-players", v, 1, 30);
         else if (explain_shap_option(&cmd_explain, argc, argv, &i, &opt, &shap_set)) continue;
         else if (cli_value(argc, argv, &i, "--threads", &threads)) continue;
         else if (cli_value(argc, argv, &i, "--html", &html)) continue;
@@ -421,6 +494,8 @@ static int run_explain(int argc, char **argv)
     } else if (cfg->arch == ATTX_ARCH_BERT || cfg->arch == ATTX_ARCH_ATTN1) {
         size_t len;
         char *text = cli_read_input(input, &len);
+        if (opt.exact && wants_method(names, n_names, "shapley-input"))
+            explain_exact_estimate(model, (const char *const *)&text, 1, opt.max_players);
         rc = attx_explain_text(model, text, len, (const char *const *)names, n_names, &opt, &ex, &err);
         if (rc != 0 && input[0] == '@' && ex.enc.ids == NULL) attx_fail_prefix(&err, "%s", input + 1);
         free(text);

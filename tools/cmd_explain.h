@@ -39,6 +39,16 @@ int explain_shap_option(const cli_command *cmd, int argc, char **argv, int *i, a
                         explain_shap_flags *set);
 void explain_shap_defaults(attx_explain_options *o, const explain_shap_flags *set);
 
+/* 1 when the method list names[n_names] asks for method (or "all"). */
+int wants_method(char *const *names, int n_names, const char *method);
+
+/* Before an exact Shapley-input over texts[count] (shapley-input's model game, 2^n forward
+ * passes for n players): prints on stderr how many forward passes that is and how long it
+ * should take at the rate measured here on the first text's game (64 coalitions), and how many
+ * texts have more than max_players players (they will be refused; with one text, its own error
+ * says so). */
+void explain_exact_estimate(const attx_model *m, const char *const *texts, size_t count, int max_players);
+
 /* The help lines of those options. */
 #define EXPLAIN_SHAP_HELP \
     "  --shap-p1        shap explains log(p1/(1-p1)) of class 1 whatever the class (P1's code),\n" \

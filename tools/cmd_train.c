@@ -468,14 +468,6 @@ static void epoch_order(const examples *ex, size_t *order, size_t n, int B, uint
     free(keys);
 }
 
-static void format_duration(double s, char *buf, size_t cap)
-{
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, cap, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else if (t >= 60) snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
-    else snprintf(buf, cap, "%lds", t);
-}
-
 static char *path_with(const char *out, const char *suffix)
 {
     size_t n = strlen(out);
@@ -724,7 +716,7 @@ static int run_train(int argc, char **argv)
                 last_print = t;
                 double el = t - epoch_start, frac = (double)(s + 1) / (double)steps_per_epoch;
                 char eta[32];
-                format_duration(el / frac - el, eta, sizeof eta);
+                cli_duration(el / frac - el, eta, sizeof eta);
                 int bar = (int)(frac * 24);
                 fprintf(stderr, "%sepoch %ld/%ld [%.*s%*s] %3.0f%% loss %.4f acc %5.1f%% %6.0f %s ETA %s%s",
                         tty ? "\r" : "", epoch + 1, o.epochs, bar, "########################", 24 - bar, "",
@@ -751,7 +743,7 @@ static int run_train(int argc, char **argv)
             attx_adamw_save(&opt, names, resume_optim, progress, &err) != 0)
             cli_fail(&err);
         char took[32];
-        format_duration(train_time, took, sizeof took);
+        cli_duration(train_time, took, sizeof took);
         fprintf(stderr, "%sepoch %ld/%ld: train loss %.4f acc %.2f%%, dev acc %.2f%%%s (%s, %.0f %s)\n",
                 tty ? "\n" : "", epoch + 1, o.epochs, loss_sum / (double)seen, 100.0 * (double)correct / (double)seen,
                 100 * dev_acc, improved ? ", best: saved" : "", took, (double)tokens / train_time, unit);
@@ -777,7 +769,7 @@ static int run_train(int argc, char **argv)
         }
     }
     char total[32];
-    format_duration(cli_now() - start, total, sizeof total);
+    cli_duration(cli_now() - start, total, sizeof total);
     if (last_epoch < o.epochs)
         printf("stopped after epoch %ld of %ld (%s); continue with --resume. Best so far in %s: dev accuracy %.2f%%\n",
                last_epoch, o.epochs, total, o.out, 100 * best_dev);
