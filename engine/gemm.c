@@ -26,8 +26,15 @@
 #include "kernels.h"
 #include "parallel.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#define ATTX_GEMM_X86 1
+#else
+#define ATTX_GEMM_X86 0
+#endif
+
+#if ATTX_GEMM_X86
 #include <immintrin.h>
-#include <omp.h>
+#endif
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -76,6 +83,7 @@ static void kernel_portable(int kc, const float *a, const float *b, float *c, pt
             c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
 }
 
+#if ATTX_GEMM_X86   /* the x86 kernels; elsewhere (WebAssembly) the portable ones only */
 /* ---- AVX2 + FMA: 6×16 = 6 rows × 2 ymm accumulators (12 registers), plus 2 for the B row and
  * 1 for the broadcast A element: 15 of the 16 ymm registers. */
 enum { AVX2_MR = 6, AVX2_NR = 16 };
@@ -167,6 +175,7 @@ AVX512_TARGET static void kernel_avx512_8x48(int kc, const float *a, const float
 {
     avx512_tile(3, kc, a, b, c, ldc, accumulate);
 }
+#endif
 
 /* ============================================================================================
  * Packing
@@ -189,6 +198,7 @@ static void pack_portable(float *restrict dst, int W, int len, int kc, const flo
     }
 }
 
+#if ATTX_GEMM_X86
 /* In-place transpose of the 8×8 block r[0..7] (row i = r[i]). */
 AVX2_TARGET __attribute__((always_inline)) static inline void transpose8x8(__m256 r[8])
 {
@@ -307,6 +317,7 @@ AVX2_TARGET static void pack_avx2(float *restrict dst, int W, int len, int kc,
         dst += (size_t)W * kc;
     }
 }
+#endif
 
 /* ============================================================================================
  * The ISAs: kernels and block sizes
@@ -338,6 +349,7 @@ typedef struct gemm_isa_impl {
 static const gemm_isa_impl impl_portable = {
     0, PORT_MR, 512, 96, 2048, pack_portable, 1, {{PORT_NR, kernel_portable}},
 };
+#if ATTX_GEMM_X86
 static const gemm_isa_impl impl_avx2 = {
     1, AVX2_MR, 512, 120, 480, pack_avx2, 1, {{AVX2_NR, kernel_avx2_6x16}},
 };
@@ -345,6 +357,7 @@ static const gemm_isa_impl impl_avx512 = {
     1, AVX512_MR, 512, 128, 480, pack_avx2, 3,
     {{48, kernel_avx512_8x48}, {32, kernel_avx512_8x32}, {16, kernel_avx512_8x16}},
 };
+#endif
 
 /* ============================================================================================
  * ISA selection
@@ -370,9 +383,14 @@ const char *attx_gemm_isa_name(int isa)
 
 static const gemm_isa_impl *impl_for(int isa)
 {
+#if ATTX_GEMM_X86
     return isa == ATTX_ISA_AVX512 ? &impl_avx512
            : isa == ATTX_ISA_AVX2 ? &impl_avx2
                                   : &impl_portable;
+#else
+    (void)isa;
+    return &impl_portable;
+#endif
 }
 
 /* K is cut into ceil(K / kc) blocks of equal length (the last one shorter), so that no block

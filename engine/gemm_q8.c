@@ -23,7 +23,12 @@
 #include "mathf.h"
 #include "parallel.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#define ATTX_Q8_X86 1
 #include <immintrin.h>
+#else
+#define ATTX_Q8_X86 0
+#endif
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -160,6 +165,14 @@ static void range_portable(const float *x, int K, float *lo, float *hi)
     *hi = h;
 }
 
+#if !ATTX_Q8_X86   /* elsewhere (WebAssembly) attx_gemm_isa() is always portable: the x86 names
+                      stand for the portable code, which is all that runs */
+#define range_avx2 range_portable
+#define range_avx512 range_portable
+#define codes_avx512 codes_portable
+#define q8_kernel_avx2 q8_kernel_portable
+#define q8_kernel_vnni q8_kernel_portable
+#else
 AVX2_TARGET static void range_avx2(const float *x, int K, float *lo, float *hi)
 {
     __m256 l = _mm256_setzero_ps(), h = _mm256_setzero_ps();
@@ -197,6 +210,7 @@ AVX512_TARGET static void range_avx512(const float *x, int K, float *lo, float *
         *hi = hv[i] > *hi ? hv[i] : *hi;
     }
 }
+#endif
 
 /* u[k] = clamp(round(x[k]·inv) + z, 0, 255), NaN -> 0 */
 ATTX_CLONES static void codes_portable(const float *x, int K, float inv, float z, uint8_t *u)
@@ -209,6 +223,7 @@ ATTX_CLONES static void codes_portable(const float *x, int K, float inv, float z
     }
 }
 
+#if ATTX_Q8_X86
 /* The same operations 16 at a time (gcc's own vectorisation of the loop above narrowed to
  * bytes slowly: 8% of an int8 forward). max(v, 0) returns 0 for a NaN v, as the C does. */
 AVX512_TARGET static void codes_avx512(const float *x, int K, float inv, float z, uint8_t *u)
@@ -225,6 +240,7 @@ AVX512_TARGET static void codes_avx512(const float *x, int K, float inv, float z
     }
     codes_portable(x + k, K - k, inv, z, u + k);
 }
+#endif
 
 void attx_q8_quantize_row(const float *x, int K, uint8_t *u, float *scale, int32_t *zero)
 {
@@ -294,6 +310,7 @@ static void q8_kernel_portable(int nv, int groups, const uint8_t *u, ptrdiff_t x
             }
 }
 
+#if ATTX_Q8_X86
 /* AVX2: 4 rows × 8 channels (half a panel). A group's 32 bytes of the 8 channels widen to two
  * vectors of s16 [4 channels][4 k]; the row's 4 bytes widen to [4 k] repeated 4 times; vpmaddwd
  * gives per channel two partial sums (k 0-1 and 2-3), added at the end. */
@@ -371,6 +388,7 @@ VNNI_TARGET static void q8_kernel_vnni(int nv, int groups, const uint8_t *u, ptr
     default: vnni_tile(1, groups, u, x_stride, w, panel_stride, tile); break;
     }
 }
+#endif
 
 /* The kernel of the ISA in use (attx_gemm_isa, so that tests can force each): VNNI when the
  * CPU has it, else AVX2, else portable C. */

@@ -15,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef ATTX_NO_CODECS   /* defined by the WebAssembly build (make web): PPM/PGM only */
 #include <jpeglib.h>
 #include <jerror.h>
 #include <png.h>
+#endif
 
 void attx_image_free(attx_image *img)
 {
@@ -169,6 +171,7 @@ static int alloc_rgb(attx_image *img, int width, int height, const char *name, a
     return 0;
 }
 
+#ifndef ATTX_NO_CODECS
 /* ------------------------------------------------------------------------------------------ */
 /* PNG                                                                                         */
 
@@ -459,6 +462,21 @@ static int decode_jpeg(attx_image *img, const unsigned char *data, size_t size, 
     free(job);
     return rc;
 }
+#else
+static int decode_png(attx_image *img, const unsigned char *data, size_t size, uint64_t max_pixels,
+                      const char *name, attx_error *err)
+{
+    (void)img, (void)data, (void)size, (void)max_pixels;
+    return attx_fail(err, "%s: this build reads no PNG (only PPM/PGM)", name);
+}
+
+static int decode_jpeg(attx_image *img, const unsigned char *data, size_t size, uint64_t max_pixels,
+                       const char *name, attx_error *err)
+{
+    (void)img, (void)data, (void)size, (void)max_pixels;
+    return attx_fail(err, "%s: this build reads no JPEG (only PPM/PGM)", name);
+}
+#endif
 
 /* ------------------------------------------------------------------------------------------ */
 /* PPM (P6) and PGM (P5)                                                                       */

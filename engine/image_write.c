@@ -5,9 +5,11 @@
 #include "attx_engine.h"
 
 #include <errno.h>
-#include <png.h>
 #include <stdio.h>
 #include <string.h>
+
+#ifndef ATTX_NO_CODECS   /* defined by the WebAssembly build (make web) */
+#include <png.h>
 
 struct png_write_job {
     png_structp png;
@@ -66,3 +68,10 @@ int attx_image_save_png(const attx_image *img, const char *path, attx_error *err
     }
     return 0;
 }
+#else
+int attx_image_save_png(const attx_image *img, const char *path, attx_error *err)
+{
+    (void)img;
+    return attx_fail(err, "%s: this build writes no PNG", path);
+}
+#endif

@@ -11,6 +11,16 @@
 
 #include <stdint.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#else   /* built without OpenMP (the WebAssembly page): one thread, and its team is itself */
+static inline int omp_in_parallel(void) { return 0; }
+static inline int omp_get_max_threads(void) { return 1; }
+static inline int omp_get_num_threads(void) { return 1; }
+static inline int omp_get_thread_num(void) { return 0; }
+static inline void omp_set_num_threads(int n) { (void)n; }
+#endif
+
 enum {
     ATTX_WORK_STREAM,      /* elements of a loop with a few loads, adds and stores each: residual
                               add, bias and its gradient, patch copies, AdamW */

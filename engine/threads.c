@@ -2,8 +2,6 @@
 #include "attx_engine.h"
 #include "parallel.h"
 
-#include <omp.h>
-
 /* Measured with test/bench_threads (--budget 300, three runs, best of each) on the 2-core
  * development machine while a training run and builds kept it busy (load average 6-8): for
  * each kind, the smallest work from which 2 threads beat 1 in the runs that found both cores

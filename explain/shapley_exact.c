@@ -12,7 +12,6 @@
 #include "shapley_internal.h"
 #include "parallel.h"
 
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 

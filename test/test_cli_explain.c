@@ -193,12 +193,62 @@ static void expect_status(const char *args, int want, const char *phrase)
 }
 
 /* --html: a row per method, a shaded token per player whose hover value is the JSON score */
+/* The JSON document a teaching page embeds (<script type="application/json" id="attx-data">),
+ * parsed. */
+static attx_json_doc *page_document(const char *html)
+{
+    static const char open_tag[] = "<script type=\"application/json\" id=\"attx-data\">";
+    const char *start = strstr(html, open_tag);
+    assert_non_null(start);
+    start += strlen(open_tag);
+    const char *end = strstr(start, "</script>");
+    assert_non_null(end);
+    attx_json_doc *doc;
+    attx_error e;
+    if (attx_json_parse(start, (size_t)(end - start), NULL, &doc, &e) != 0) fail_msg("the page's JSON: %s", e.msg);
+    return doc;
+}
+
+/* No resource from the network: no src, href, url() or @import outside the page. */
+static void assert_self_contained(const char *html)
+{
+    static const char *const remote[] = {"src=\"http", "src='http", "href=\"http", "href='http", "url(http",
+                                         "url(\"http", "@import", "<link", "src=\"//", "href=\"//"};
+    for (size_t i = 0; i < sizeof remote / sizeof remote[0]; i++)
+        if (strstr(html, remote[i])) fail_msg("the page loads '%s...'", remote[i]);
+    assert_null(strstr(html, "<script src"));
+}
+
+static double json_number(const attx_json_value *v)
+{
+    double x;
+    assert_int_equal(attx_json_double(v, &x), 0);
+    return x;
+}
+
+/* Two JSON arrays of numbers nested alike, equal number for number. */
+static void assert_same_numbers(const attx_json_value *a, const attx_json_value *b)
+{
+    if (attx_json_kind(a) != ATTX_JSON_ARRAY) {
+        assert_true(json_number(a) == json_number(b));
+        return;
+    }
+    assert_int_equal(attx_json_kind(b), ATTX_JSON_ARRAY);
+    assert_int_equal(attx_json_len(a), attx_json_len(b));
+    for (size_t i = 0; i < attx_json_len(a); i++) assert_same_numbers(attx_json_item(a, i), attx_json_item(b, i));
+}
+
+/* --html: the teaching page. Self-contained, its script inline; the embedded document holds
+ * the prediction, every method's scores as --json gives them, the attention of every layer and
+ * head equal to --json --attentions', dA of the same shape, the influence matrices, each
+ * attention game's closed form (equal to the method's scores), the faithfulness curves and the
+ * samplers' convergence towards the closed form. */
 static void test_html(void **state)
 {
     (void)state;
     char *dir = tu_mkdtemp(), *page = tu_path(dir, "e.html"), args[4096];
-    const char *common = "explain test/fixtures/bert/heads4 'the movie was not good , really' --method att-cls,grad-x-input,lime "
-                         "--samples 200";
+    const char *common = "explain test/fixtures/bert/heads4 'the movie was not good , really' "
+                         "--method grad-att-max-mutual,att-cls,grad-att-mutual,grad-x-input,shapley-input";
     snprintf(args, sizeof args, "%s --html %s", common, page);
     int status;
     char *err, *out = run_attx(args, &status, &err);
@@ -206,41 +256,224 @@ static void test_html(void **state)
     assert_contains(err, "wrote");
     free(out);
     free(err);
-    snprintf(args, sizeof args, "%s --json", common);
+    snprintf(args, sizeof args, "%s --json --attentions", common);
     out = run_attx(args, &status, &err);
     assert_int_equal(status, 0);
-    attx_json_doc *doc;
+    attx_json_doc *native;
     attx_error e;
-    if (attx_json_parse(out, strlen(out), NULL, &doc, &e) != 0) fail_msg("%s", e.msg);
-    const attx_json_value *methods = attx_json_get(attx_json_root(doc), "methods");
+    if (attx_json_parse(out, strlen(out), NULL, &native, &e) != 0) fail_msg("%s", e.msg);
+    const attx_json_value *want = attx_json_root(native);
     size_t len;
     char *html = tu_read(page, &len);
     assert_true(strncmp(html, "<!DOCTYPE html>", 15) == 0);
     assert_non_null(strstr(html, "</html>"));
-    assert_null(strstr(html, "<script"));
-    assert_null(strstr(html, "http"));                       /* self-contained */
-    const char *p = html;
+    assert_non_null(strstr(html, "function attxRender"));   /* the renderer, inline */
+    assert_self_contained(html);
+    attx_json_doc *doc = page_document(html);
+    const attx_json_value *got = attx_json_root(doc);
+
+    /* the prediction, the players, the scores and the attention: as --json --attentions */
+    int64_t klass, want_klass;
+    assert_int_equal(attx_json_i64(attx_json_get(got, "class"), &klass), 0);
+    assert_int_equal(attx_json_i64(attx_json_get(want, "class"), &want_klass), 0);
+    assert_int_equal(klass, want_klass);
+    const attx_json_value *tokens = attx_json_get(got, "tokens");
+    int n = (int)attx_json_len(tokens);
+    assert_int_equal(n, 7);
+    for (int i = 0; i < n; i++)
+        assert_string_equal(attx_json_str(attx_json_item(tokens, (size_t)i), NULL),
+                            attx_json_str(attx_json_item(attx_json_get(want, "tokens"), (size_t)i), NULL));
+    assert_same_numbers(attx_json_get(got, "logits"), attx_json_get(want, "logits"));
+    const attx_json_value *methods = attx_json_get(got, "methods"), *want_methods = attx_json_get(want, "methods");
+    assert_int_equal(attx_json_len(methods), 5);
     for (size_t k = 0; k < attx_json_len(methods); k++) {
-        char row[64];
-        snprintf(row, sizeof row, "<tr><th>%s<", attx_json_key(methods, k, NULL));
-        p = strstr(p, row);
-        if (!p) fail_msg("no row for %s", attx_json_key(methods, k, NULL));
-        const attx_json_value *scores = attx_json_get(attx_json_member(methods, k), "scores");
-        for (size_t i = 0; i < attx_json_len(scores); i++) {
-            p = strstr(p, "<span class=\"tok\"");
-            assert_non_null(p);
-            p = strstr(p, "title=\"");
-            double shown, want;
-            assert_int_equal(sscanf(p + 7, "%lf", &shown), 1);
-            assert_int_equal(attx_json_double(attx_json_item(scores, i), &want), 0);
-            assert_true(fabs(shown - want) <= 1e-5 * fmax(1e-3, fabs(want)));
-        }
+        const char *name = attx_json_key(methods, k, NULL);
+        assert_string_equal(name, attx_json_key(want_methods, k, NULL));
+        assert_same_numbers(attx_json_get(attx_json_member(methods, k), "scores"),
+                            attx_json_get(attx_json_member(want_methods, k), "scores"));
     }
-    assert_null(strstr(p, "<span class=\"tok\""));          /* no more tokens than players */
+    const attx_json_value *att = attx_json_get(got, "attentions"), *grad = attx_json_get(got, "gradients");
+    assert_int_equal(attx_json_len(att), 3);                          /* heads4: 3 layers of 4 heads */
+    assert_int_equal(attx_json_len(attx_json_item(att, 0)), 4);
+    assert_same_numbers(att, attx_json_get(want, "attentions"));
+    assert_int_equal(attx_json_len(grad), 3);
+    assert_int_equal(attx_json_len(attx_json_item(attx_json_item(attx_json_item(grad, 1), 3), 8)), 9);   /* T = 9 */
+
+    /* the influence matrices and each attention game's closed form = attx's scores */
+    const attx_json_value *M = attx_json_get(attx_json_get(attx_json_get(got, "influence"), "grad-att"), "M");
+    assert_int_equal(attx_json_len(M), (size_t)n);
+    assert_int_equal(attx_json_len(attx_json_item(M, 0)), (size_t)n);
+    const attx_json_value *views = attx_json_get(got, "views");
+    int games = 0;
+    for (size_t k = 0; k < attx_json_len(methods); k++) {
+        const char *name = attx_json_key(methods, k, NULL);
+        const attx_json_value *view = attx_json_get(views, name), *cf = attx_json_get(view, "closed_form");
+        const attx_json_value *scores = attx_json_get(attx_json_member(methods, k), "scores");
+        assert_non_null(view);
+        if (strncmp(name, "grad-att", 8) == 0 || strcmp(name, "att-cls") == 0) {
+            assert_non_null(cf);
+            games++;
+            for (int i = 0; i < n; i++) {
+                double a = json_number(attx_json_item(cf, (size_t)i)), b = json_number(attx_json_item(scores, (size_t)i));
+                if (fabs(a - b) > 1e-12 * fmax(1e-6, fabs(b))) fail_msg("%s player %d: closed form %.17g, score %.17g", name, i, a, b);
+            }
+        } else {
+            assert_null(cf);
+        }
+        /* the faithfulness curve: every tenth of the players, v at 0% removed = v(N) */
+        const attx_json_value *f = attx_json_get(view, "faithfulness");
+        assert_int_equal(attx_json_len(attx_json_get(f, "percent")), 11);
+        double v_full = json_number(attx_json_get(f, "v_full"));
+        assert_true(v_full > 0 && v_full <= 1);
+        assert_true(json_number(attx_json_item(attx_json_get(f, "v_removed"), 0)) == v_full);
+        assert_true(json_number(attx_json_item(attx_json_get(f, "v_kept"), 10)) == v_full);
+    }
+    assert_int_equal(games, 3);
+    /* convergence: the first game's samplers approach its closed form */
+    const attx_json_value *conv = attx_json_get(got, "convergence");
+    assert_string_equal(attx_json_str(attx_json_get(conv, "method"), NULL), "grad-att-max-mutual");
+    assert_same_numbers(attx_json_get(conv, "exact"), attx_json_get(attx_json_get(views, "grad-att-max-mutual"), "closed_form"));
+    const attx_json_value *runs = attx_json_get(attx_json_item(attx_json_get(conv, "samplers"), 1), "runs");
+    assert_true(attx_json_len(runs) >= 3);
     attx_json_free(doc);
+    attx_json_free(native);
     free(html);
     free(out);
     free(err);
+    free(page);
+    tu_rmdir(dir);
+}
+
+/* The page's own script in a real browser (Debian's chromium, headless; skipped without it):
+ * its closed form and its enumeration of every coalition (n <= 10), computed from the embedded
+ * influence matrix, equal attx's closed form and scores (#attx-checks). */
+static void test_html_in_browser(void **state)
+{
+    (void)state;
+    if (tu_run("command -v chromium >/dev/null 2>&1", NULL, NULL) != 0) {
+        print_message("skipped: chromium is not installed (apt-get install -y chromium)\n");
+        skip();
+    }
+    char *dir = tu_mkdtemp(), *page = tu_path(dir, "b.html"), args[4096], cmd[8192];
+    snprintf(args, sizeof args, "explain test/fixtures/bert/heads4 'the movie was not good , really' "
+                                "--method grad-att-max-mutual,grad-att-mutual,att-cls --html %s", page);
+    int status;
+    char *err, *out = run_attx(args, &status, &err);
+    if (status != 0) fail_msg("exit %d: %s", status, err);
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd, "timeout 120 chromium --headless --no-sandbox --disable-gpu --user-data-dir=%s/profile "
+                              "--dump-dom file://%s%s 2>/dev/null", dir, page[0] == '/' ? "" : "$PWD/", page);
+    assert_int_equal(tu_run(cmd, &out, NULL), 0);
+    const char *checks = strstr(out, "id=\"attx-checks\"");
+    if (!checks) fail_msg("no #attx-checks in the page the browser drew");
+    checks = strchr(checks, '>') + 1;
+    const char *end = strstr(checks, "</pre>");
+    assert_non_null(end);
+    attx_json_doc *doc;
+    attx_error e;
+    /* the DOM escapes nothing in this JSON but &quot; would not appear inside <pre> text */
+    if (attx_json_parse(checks, (size_t)(end - checks), NULL, &doc, &e) != 0) fail_msg("#attx-checks: %s", e.msg);
+    const attx_json_value *root = attx_json_root(doc);
+    assert_int_equal(attx_json_len(root), 3);
+    for (size_t k = 0; k < attx_json_len(root); k++) {
+        const attx_json_value *c = attx_json_member(root, k);
+        double to_attx = json_number(attx_json_get(c, "closed_form_vs_attx"));
+        double to_scores = json_number(attx_json_get(c, "closed_form_vs_scores"));
+        double enumeration = json_number(attx_json_get(c, "enumeration_vs_closed_form"));   /* 7 players */
+        if (to_attx > 1e-12 || to_scores > 1e-12 || enumeration > 1e-12)
+            fail_msg("%s: the page's closed form is %.3g from attx's, %.3g from the scores; its enumeration %.3g",
+                     attx_json_key(root, k, NULL), to_attx, to_scores, enumeration);
+    }
+    attx_json_free(doc);
+    free(out);
+    free(page);
+    tu_rmdir(dir);
+}
+
+/* The bytes of a base64 text (RFC 4648), malloc'd. */
+static unsigned char *base64_decode(const char *s, size_t n, size_t *out_n)
+{
+    unsigned char *out = malloc(n / 4 * 3 + 3);
+    assert_non_null(out);
+    size_t o = 0;
+    unsigned v = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n && s[i] != '='; i++) {
+        const char *digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", *d = strchr(digits, s[i]);
+        assert_non_null(d);
+        v = v << 6 | (unsigned)(d - digits);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(v >> bits & 255);
+        }
+    }
+    *out_n = o;
+    return out;
+}
+
+/* --html on an image model: the page embeds the picture (a PNG data: URI) that the overlay is
+ * drawn on: the input as the model sees it (resized as its preprocessing does), enlarged to 224
+ * pixels a side; and a score for each patch of the grid. */
+static void test_html_image(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), *page = tu_path(dir, "v.html"), *png = tu_path(dir, "embedded.png"), args[4096];
+    const char *image = "test/fixtures/images/picture_319x241.png";
+    snprintf(args, sizeof args, "explain test/fixtures/vit/p8 %s --method grad-att-cls,grad-x-input --html %s", image, page);
+    int status;
+    char *err, *out = run_attx(args, &status, &err);
+    if (status != 0) fail_msg("exit %d: %s", status, err);
+    free(out);
+    free(err);
+    size_t len;
+    char *html = tu_read(page, &len);
+    assert_self_contained(html);
+    attx_json_doc *doc = page_document(html);
+    const attx_json_value *root = attx_json_root(doc);
+    const char *uri = attx_json_str(attx_json_get(root, "image"), NULL);
+    assert_non_null(uri);
+    const char *prefix = "data:image/png;base64,";
+    assert_true(strncmp(uri, prefix, strlen(prefix)) == 0);
+    size_t bytes_n;
+    unsigned char *bytes = base64_decode(uri + strlen(prefix), strlen(uri + strlen(prefix)), &bytes_n);
+    tu_write(png, bytes, bytes_n);
+    free(bytes);
+    attx_image shown, input, small;
+    attx_error e;
+    if (attx_image_load(&shown, png, &e) != 0) fail_msg("the embedded image: %s", e.msg);
+    assert_int_equal(shown.width, 224);    /* 32 pixels x 7 */
+    assert_int_equal(shown.height, 224);
+    /* the same pixels as the input resized to the model's 32 x 32, each repeated 7 x 7 */
+    attx_model *m;
+    if (attx_model_open(&m, "test/fixtures/vit/p8", &e) != 0) fail_msg("%s", e.msg);
+    const attx_config *cfg = attx_model_config(m);
+    attx_preprocessor pp;
+    const char *source = NULL, *json = attx_model_preprocessor_json(m, &source);
+    assert_int_equal(attx_preprocessor_parse(&pp, json, json ? strlen(json) : 0, "preprocessor", cfg->image_height,
+                                             cfg->image_width, &e), 0);
+    assert_int_equal(attx_image_load(&input, image, &e), 0);
+    assert_int_equal(attx_image_resize(&input, cfg->image_width, cfg->image_height, (attx_resample)pp.resample, &small, &e), 0);
+    for (int y = 0; y < shown.height; y++)
+        for (int x = 0; x < shown.width; x++)
+            for (int c = 0; c < 3; c++)
+                assert_int_equal(shown.rgb[((size_t)y * shown.width + x) * 3 + c],
+                                 small.rgb[((size_t)(y / 7) * small.width + x / 7) * 3 + c]);
+    /* a score per patch of the grid */
+    const attx_json_value *grid = attx_json_get(root, "grid");
+    double gh = json_number(attx_json_item(grid, 0)), gw = json_number(attx_json_item(grid, 1));
+    assert_true(gh == 4 && gw == 4);
+    const attx_json_value *scores = attx_json_get(attx_json_member(attx_json_get(root, "methods"), 0), "scores");
+    assert_int_equal(attx_json_len(scores), 16);
+    assert_int_equal(attx_json_len(attx_json_item(attx_json_item(attx_json_get(root, "attentions"), 0), 0)), 17);
+    attx_image_free(&shown);
+    attx_image_free(&input);
+    attx_image_free(&small);
+    attx_model_close(m);
+    attx_json_free(doc);
+    free(html);
+    free(png);
     free(page);
     tu_rmdir(dir);
 }
@@ -379,6 +612,8 @@ int main(void)
         cmocka_unit_test(test_terminal_and_trace),
         cmocka_unit_test(test_image_model),
         cmocka_unit_test(test_html),
+        cmocka_unit_test(test_html_image),
+        cmocka_unit_test(test_html_in_browser),
         cmocka_unit_test(test_png),
         cmocka_unit_test(test_errors),
     };

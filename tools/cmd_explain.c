@@ -2,6 +2,7 @@
  * requested method, as shaded tokens (patches) in the terminal or one JSON object. */
 #include "cli.h"
 #include "cmd_explain.h"
+#include "explain_view.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -50,8 +51,11 @@ const cli_command cmd_explain = {
     EXPLAIN_SHAP_HELP
     "  --batch N        forward batch of the model games and integrated gradients\n"
     "  --png FILE       image models: the first method's patch scores as a PNG over the image\n"
-    "  --html FILE      write a self-contained HTML page: a row per method, tokens (or the patch\n"
-    "                   grid) shaded by score, values on hover\n"
+    "  --html FILE      write the teaching page, one self-contained HTML file (no network): each\n"
+    "                   method's scores (text shaded, or a heat overlay on the image), A and dA\n"
+    "                   per layer and head, the influence matrix and the game it defines (click\n"
+    "                   coalitions; closed form beside the enumeration up to 10 players), the\n"
+    "                   comprehensiveness / sufficiency curves and the samplers' convergence\n"
     "  --json           print one JSON object on stdout:\n"
     "                   {\"tokens\":[...],\"class\":k,\"logits\":[...],\"methods\":{NAME:{\"scores\":[...],\n"
     "                   \"time_ms\":t,\"forward_passes\":f,\"backward_passes\":b}}}\n"
@@ -201,96 +205,14 @@ static void print_method(const attx_model *m, const attx_explanation *ex, const 
     free(order);
 }
 
-/* "sequence": every position's label ([CLS] and [SEP] too), then "attentions": the attention
- * probabilities of one more forward pass, [layer][head][query][key] (attn1: one query, [cls]). */
-static void write_attentions(attx_json_writer *w, const attx_model *m, const attx_explanation *ex, const float *pixels)
+/* explain_document's object on stdout (--attentions: with "sequence" and "attentions"). */
+static void print_json(const attx_model *m, const attx_explanation *ex, const float *pixels,
+                       const attx_explain_options *opt, int attentions)
 {
-    const attx_config *cfg = attx_model_config(m);
-    attx_ctx *ctx = attx_ctx_new();
-    if (!ctx) cli_failf("out of memory");
-    attx_ctx_set_tape(ctx, 1);
-    int32_t T = cfg->arch == ATTX_ARCH_VIT ? (cfg->image_height / cfg->patch_size) * (cfg->image_width / cfg->patch_size) + 1
-                                           : ex->enc.length;
-    attx_batch batch = {.B = 1, .T = T, .ids = ex->enc.ids, .lengths = &T, .pixels = pixels};
-    attx_outputs out;
-    attx_error err;
-    if (attx_forward(m, ctx, &batch, &out, &err) != 0) cli_fail(&err);
-    char buf[64];
-    attx_jw_key(w, "sequence");
-    attx_jw_array_begin(w);
-    for (int t = 0; t < T; t++) {
-        if (cfg->arch == ATTX_ARCH_VIT) {
-            if (t == 0) snprintf(buf, sizeof buf, "[CLS]");
-            else snprintf(buf, sizeof buf, "patch %d,%d", (t - 1) / ex->grid_w, (t - 1) % ex->grid_w);
-            attx_jw_string(w, buf);
-        } else {
-            attx_jw_string(w, attx_wordpiece_token(attx_model_tokenizer(m), ex->enc.ids[t]));
-        }
-    }
-    attx_jw_array_end(w);
-    attx_jw_key(w, "attentions");
-    attx_jw_array_begin(w);
-    for (int l = 0; l < cfg->num_layers; l++) {
-        const attx_tensor *a = out.attn[l];   /* [1, H, Q, T] */
-        int64_t H = a->shape[1], Q = a->shape[2], K = a->shape[3];
-        attx_jw_array_begin(w);
-        for (int64_t h = 0; h < H; h++) {
-            attx_jw_array_begin(w);
-            for (int64_t q = 0; q < Q; q++) {
-                attx_jw_array_begin(w);
-                for (int64_t k = 0; k < K; k++) attx_jw_float(w, a->data[(h * Q + q) * K + k]);
-                attx_jw_array_end(w);
-            }
-            attx_jw_array_end(w);
-        }
-        attx_jw_array_end(w);
-    }
-    attx_jw_array_end(w);
-    attx_ctx_free(ctx);
-}
-
-static void print_json(const attx_model *m, const attx_explanation *ex, const float *pixels, int attentions)
-{
-    char buf[64];
     attx_buf out = {0};
-    attx_json_writer w;
-    attx_jw_init(&w, &out, 0);
-    attx_jw_object_begin(&w);
-    attx_jw_key(&w, "tokens");
-    attx_jw_array_begin(&w);
-    for (int i = 0; i < ex->n_players; i++) attx_jw_string(&w, explain_player_label(m, ex, i, buf, sizeof buf));
-    attx_jw_array_end(&w);
-    attx_jw_key(&w, "class");
-    attx_jw_int(&w, ex->klass);
-    attx_jw_key(&w, "logits");
-    attx_jw_array_begin(&w);
-    for (int k = 0; k < ex->num_labels; k++) attx_jw_float(&w, ex->logits[k]);
-    attx_jw_array_end(&w);
-    attx_jw_key(&w, "methods");
-    attx_jw_object_begin(&w);
-    for (int i = 0; i < ex->n_methods; i++) {
-        const attx_method_result *r = &ex->methods[i];
-        attx_jw_key(&w, r->name);
-        attx_jw_object_begin(&w);
-        attx_jw_key(&w, "scores");
-        attx_jw_array_begin(&w);
-        for (int j = 0; j < r->n; j++) attx_jw_double(&w, r->scores[j]);
-        attx_jw_array_end(&w);
-        attx_jw_key(&w, "time_ms");
-        attx_jw_double(&w, r->time_ms);
-        attx_jw_key(&w, "forward_passes");
-        attx_jw_uint(&w, r->forward_passes);
-        attx_jw_key(&w, "backward_passes");
-        attx_jw_uint(&w, r->backward_passes);
-        if (!isnan(r->completeness_error)) {      /* integrated-gradients only */
-            attx_jw_key(&w, "completeness_error");
-            attx_jw_double(&w, r->completeness_error);
-        }
-        attx_jw_object_end(&w);
-    }
-    attx_jw_object_end(&w);
-    if (attentions) write_attentions(&w, m, ex, pixels);
-    attx_jw_object_end(&w);
+    attx_error err;
+    explain_doc_options d = {.opts = opt, .pixels = pixels, .attentions = attentions};
+    if (explain_document(&out, m, ex, &d, &err) != 0) cli_fail(&err);
     cli_print_json(&out);
     attx_buf_free(&out);
 }
@@ -540,11 +462,12 @@ static int run_explain(int argc, char **argv)
         fprintf(stderr, "attx: wrote %s (%s over the image)\n", png, ex.methods[0].name);
     }
     if (html) {
-        if (explain_write_html(html, model, &ex, model_path, input, NULL, &err) != 0) cli_fail(&err);
+        explain_doc_options d = {.opts = &opt, .pixels = pixels, .model_path = model_path, .input = input};
+        if (explain_write_html(html, model, &ex, &d, &err) != 0) cli_fail(&err);
         fprintf(stderr, "attx: wrote %s\n", html);
     }
     if (json) {
-        print_json(model, &ex, pixels, attentions);
+        print_json(model, &ex, pixels, &opt, attentions);
     } else if (brief) {
         print_brief(model, &ex, cli_colour(stdout));
     } else {

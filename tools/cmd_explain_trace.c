@@ -1,7 +1,7 @@
 /* cmd_explain_trace.c — `attx explain --trace`: the five steps of an attention explanation,
  * printed with their numbers, for teaching (DESIGN.md "Explain"). */
 #include "cli.h"
-#include "cmd_explain.h"
+#include "explain_view.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,92 +1,66 @@
-/* explain_html.c — `attx explain --html FILE`: one self-contained page (no scripts, no external
- * resources). A row per method: the tokens shaded by their score (red positive, blue negative,
- * the strongest |score| of the method at full strength; hovering shows the value), or for an
- * image the picture with the patch grid laid over it in the same colours. */
+/* explain_html.c — `attx explain --html FILE`: the teaching page, one self-contained file (no
+ * network: the script, the style and the data are inline). explain_document's teaching object
+ * is embedded as JSON (<script type="application/json" id="attx-data">) and drawn by the
+ * page's script (web/explain_page.js): the input shaded by each method (an image under a heat
+ * overlay), A and dA per layer and head, the influence matrix and its game, the faithfulness
+ * curves and the samplers' convergence. The WebAssembly page (make web) runs the same script
+ * on the same document computed in the browser. */
 #include "cli.h"
-#include "cmd_explain.h"
+#include "explain_view.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-static double max_abs(const double *x, int n)
+/* The picture as the model sees it (resized, enlarged to >= 224 pixels a side), a PNG data:
+ * URI: the heat map of heatmap_png.c with every score 0, read back by html.c. */
+static int picture_uri(attx_buf *b, const attx_model *m, const attx_explanation *ex, const char *image_path,
+                       attx_error *err)
 {
-    double m = 0;
-    for (int i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
-    return m;
+    char tmp[] = "/tmp/attx-picture-XXXXXX";
+    int fd = mkstemp(tmp);
+    if (fd < 0) return attx_fail(err, "%s: cannot make a temporary file", tmp);
+    close(fd);
+    double *zeros = calloc((size_t)ex->n_players, sizeof *zeros);
+    int rc = zeros ? cli_patch_heatmap_png(m, image_path, zeros, tmp, err) : attx_fail(err, "out of memory");
+    if (rc == 0) rc = html_data_uri(b, "image/png", tmp, err);
+    unlink(tmp);
+    free(zeros);
+    return rc;
 }
 
-/* The patch grid of one method as SVG rectangles over the picture (a data: URI, or none). */
-static void put_patch_grid(attx_buf *b, const attx_explanation *ex, const attx_method_result *r,
-                           const char *picture_uri, int width, int height)
+int explain_write_html(const char *path, const attx_model *m, const attx_explanation *ex,
+                       const explain_doc_options *d, attx_error *err)
 {
-    double scale = max_abs(r->scores, r->n);
-    int pw = width / ex->grid_w, ph = height / ex->grid_h;
-    attx_buf_printf(b, "<svg width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">", 2 * width, 2 * height, width, height);
-    if (picture_uri)
-        attx_buf_printf(b, "<image href=\"%s\" width=\"%d\" height=\"%d\" style=\"image-rendering:pixelated\"/>",
-                        picture_uri, width, height);
-    for (int y = 0; y < ex->grid_h; y++)
-        for (int x = 0; x < ex->grid_w; x++) {
-            double s = r->scores[y * ex->grid_w + x];
-            attx_buf_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"", x * pw, y * ph, pw, ph);
-            html_score_colour(b, s, scale);
-            attx_buf_printf(b, "\"><title>patch %d,%d: %.6g</title></rect>", y, x, s);
-        }
-    attx_buf_puts(b, "</svg>");
-}
-
-int explain_write_html(const char *path, const attx_model *m, const attx_explanation *ex, const char *model_path,
-                       const char *input, const char *picture_uri, attx_error *err)
-{
-    const attx_config *cfg = attx_model_config(m);
-    attx_buf b = {0};
-    attx_buf_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>attx explain</title>\n"
-                      "<style>body{font-family:sans-serif;margin:2em;color:#222}"
-                      "table{border-collapse:collapse}td,th{padding:.5em .8em;border-bottom:1px solid #ddd;"
-                      "vertical-align:top;text-align:left}th{font-weight:600;white-space:nowrap}"
-                      ".tok{padding:.15em .25em;margin:.1em;border-radius:.25em;display:inline-block;"
-                      "font-family:monospace;font-size:1.1em}.how{color:#777;font-size:.85em}"
-                      ".key span{padding:.1em .5em;margin-right:.5em}</style></head><body>\n");
-    attx_buf_puts(&b, "<h1>attx explain</h1>\n<p>model <code>");
-    attx_buf_html(&b, model_path);
-    attx_buf_puts(&b, "</code>, input <code>");
-    attx_buf_html(&b, input);
-    attx_buf_puts(&b, "</code></p>\n<p>prediction: <b>");
-    attx_buf_html(&b, cfg->labels[ex->predicted]);
-    attx_buf_printf(&b, "</b> (p = %.4f)", ex->probs[ex->predicted]);
-    if (ex->klass != ex->predicted) {
-        attx_buf_puts(&b, "; explaining class <b>");
-        attx_buf_html(&b, cfg->labels[ex->klass]);
-        attx_buf_printf(&b, "</b> (p = %.4f)", ex->probs[ex->klass]);
+    explain_doc_options o = *d;
+    attx_buf picture = {0}, json = {0}, b = {0};
+    o.teaching = 1;
+    o.attentions = 1;
+    if (ex->arch == ATTX_ARCH_VIT && o.input) {
+        if (picture_uri(&picture, m, ex, o.input, err) != 0) goto fail;
+        o.picture_uri = picture.data;
     }
-    attx_buf_printf(&b, "; %d players (%s)</p>\n", ex->n_players, ex->grid_w ? "patches" : "content tokens");
-    attx_buf_puts(&b, "<p class=\"key\"><span style=\"background:rgba(214,39,40,.85)\">for the class</span>"
-                      "<span style=\"background:rgba(31,119,180,.85)\">against it</span>"
-                      "each row scaled to its own largest |score|; hover for the values</p>\n<table>\n");
-    for (int k = 0; k < ex->n_methods; k++) {
-        const attx_method_result *r = &ex->methods[k];
-        attx_buf_puts(&b, "<tr><th>");
-        attx_buf_html(&b, r->name);
-        attx_buf_puts(&b, "<div class=\"how\">");
-        attx_buf_html(&b, r->how);
-        attx_buf_printf(&b, "<br>%.1f ms, %llu forward, %llu backward</div></th><td>", r->time_ms,
-                        (unsigned long long)r->forward_passes, (unsigned long long)r->backward_passes);
-        if (ex->grid_w) {
-            put_patch_grid(&b, ex, r, picture_uri, cfg->image_width, cfg->image_height);
-        } else {
-            double scale = max_abs(r->scores, r->n);
-            char label[64];
-            for (int i = 0; i < r->n; i++) {
-                attx_buf_puts(&b, "<span class=\"tok\" style=\"background:");
-                html_score_colour(&b, r->scores[i], scale);
-                attx_buf_printf(&b, "\" title=\"%.6g\">", r->scores[i]);
-                attx_buf_html(&b, explain_player_label(m, ex, i, label, sizeof label));
-                attx_buf_puts(&b, "</span>");
-            }
-        }
-        attx_buf_puts(&b, "</td></tr>\n");
+    if (explain_document(&json, m, ex, &o, err) != 0) goto fail;
+    attx_buf_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                      "<title>attx explain</title>\n<style>\n");
+    attx_buf_puts(&b, explain_page_css);
+    attx_buf_puts(&b, "</style></head><body>\n<main id=\"attx-page\"><noscript>This page draws its views with "
+                      "JavaScript.</noscript></main>\n<script type=\"application/json\" id=\"attx-data\">");
+    for (const char *s = json.data; *s; s++) {   /* "</" would end the script element */
+        if (s[0] == '<' && s[1] == '/') attx_buf_puts(&b, "<\\");
+        else attx_buf_append(&b, s, 1);
     }
-    attx_buf_puts(&b, "</table>\n</body></html>\n");
+    attx_buf_puts(&b, "</script>\n<script>\n");
+    attx_buf_puts(&b, explain_page_js);
+    attx_buf_puts(&b, "attxRender(document.getElementById(\"attx-page\"),\n"
+                      "           JSON.parse(document.getElementById(\"attx-data\").textContent));\n"
+                      "</script>\n</body></html>\n");
+    attx_buf_free(&picture);
+    attx_buf_free(&json);
     return html_write(path, &b, err);
+fail:
+    attx_buf_free(&picture);
+    attx_buf_free(&json);
+    return -1;
 }
