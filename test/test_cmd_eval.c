@@ -616,12 +616,13 @@ static void test_accuracy_images(void **state)
     tu_rmdir(dir);
 }
 
-/* --ties p1 against P1's pipeline run in PyTorch (tools/reference/p1_ref.py) on the first ten
- * sst2-short sentences with data/sst2-bert.safetensors: Grad-SAM's comp/suff on every example,
- * and Att's on every example where P1's own float32 scores tie exactly (9 of 10: on the tenth
- * PyTorch's float32 sums leave one token 1 ulp lower, which attx cannot reproduce from its own
- * attention probabilities). With --ties first, Att's values differ: the rule matters. */
-static void test_ties_p1_reference(void **state)
+/* `attx eval --p1` against P1's pipeline run in PyTorch with shap itself
+ * (tools/reference/p1_ref.py --shap) on the first ten sst2-short sentences with
+ * data/sst2-bert.safetensors: SHAP's and Grad-SAM's comp/suff on every example, and Att's on
+ * every example where P1's own float32 scores tie exactly (9 of 10: on the tenth PyTorch's
+ * float32 sums leave one token 1 ulp lower, which attx cannot reproduce from its own attention
+ * probabilities). With --ties first (attx's default), Att's values differ: the rule matters. */
+static void test_p1_pipeline_reference(void **state)
 {
     (void)state;
     tu_need_file(SST2_DEV);
@@ -630,20 +631,18 @@ static void test_ties_p1_reference(void **state)
     attx_json_doc *ref = parse(fixture);
     const attx_json_value *examples = attx_json_get(attx_json_root(ref), "examples");
     assert_int_equal(attx_json_len(examples), 10);
-    const char *rules[2] = {"p1", "first"};
+    const char *runs[2] = {"--p1 --methods att,grad-sam,shap", "--ties first --methods att"};
     int att_matches[2] = {0, 0};
-    for (int rule = 0; rule < 2; rule++) {
+    for (int run = 0; run < 2; run++) {
         char cmd[1024];
-        snprintf(cmd, sizeof cmd,
-                 "%s eval data/sst2-bert.safetensors sst2-short --limit 10 --methods att,grad-sam --ties %s --json "
-                 "--threads 1",
-                 tu_attx(), rules[rule]);
+        snprintf(cmd, sizeof cmd, "%s eval data/sst2-bert.safetensors sst2-short --limit 10 %s --json --threads 1",
+                 tu_attx(), runs[run]);
         char *out;
         assert_int_equal(tu_run(cmd, &out, NULL), 0);
         attx_json_doc *doc = parse(out);
         const attx_json_value *rows = attx_json_get(attx_json_root(doc), "rows");
-        assert_int_equal(attx_json_len(rows), 20);
-        for (size_t r = 0; r < 20; r++) {
+        assert_int_equal(attx_json_len(rows), run == 0 ? 30 : 10);
+        for (size_t r = 0; r < attx_json_len(rows); r++) {
             const attx_json_value *row = attx_json_item(rows, r);
             int64_t example = inum(row, "example");
             const char *method = attx_json_str(attx_json_get(row, "method"), NULL);
@@ -655,19 +654,19 @@ static void test_ties_p1_reference(void **state)
             double ds = fabs(num(row, "suff") - num(attx_json_get(e, "suff"), method));
             int same = dc <= 1e-5 && ds <= 1e-5;
             if (strcmp(method, "att") == 0) {
-                att_matches[rule] += same;
-                if (rule == 0 && tied && !same)
+                att_matches[run] += same;
+                if (run == 0 && tied && !same)
                     fail_msg("att, example %lld (all tied in P1): comp differs by %.3g, suff by %.3g",
                              (long long)example, dc, ds);
-            } else if (rule == 0 && !same) {
-                fail_msg("grad-sam, example %lld: comp differs by %.3g, suff by %.3g", (long long)example, dc, ds);
+            } else if (!same) {
+                fail_msg("%s, example %lld: comp differs by %.3g, suff by %.3g", method, (long long)example, dc, ds);
             }
         }
         attx_json_free(doc);
         free(out);
     }
-    printf("att's comp/suff equal to P1's on %d of 10 sentences with --ties p1, %d with --ties first\n",
-           att_matches[0], att_matches[1]);
+    printf("P1's pipeline: shap and grad-sam equal on 10 of 10 sentences; att on %d of 10 with --p1, %d with "
+           "--ties first\n", att_matches[0], att_matches[1]);
     assert_true(att_matches[0] >= 9);
     assert_true(att_matches[1] < att_matches[0]);
     attx_json_free(ref);
@@ -722,7 +721,7 @@ int main(void)
         cmocka_unit_test(test_p2_correlations_bert),
         cmocka_unit_test(test_accuracy_images),
         cmocka_unit_test(test_mpi_same_report),
-        cmocka_unit_test(test_ties_p1_reference),
+        cmocka_unit_test(test_p1_pipeline_reference),
         cmocka_unit_test(test_p1_flag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

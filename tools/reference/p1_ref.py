@@ -20,8 +20,12 @@ The model is bert_ref.bert_forward (checked against Hugging Face's BERT elsewher
 tokenizer wordpiece_ref (Hugging Face's BertTokenizer). sst2-short is selected as attx does:
 the SST-2 dev sentences with 1..15 WordPiece tokens, in file order.
 
-    /usr/bin/python3 tools/reference/p1_ref.py data/sst2-bert.safetensors ../shared/data/sst2/dev.tsv 10 \
-        > test/fixtures/p1/sst2-bert-short10.json
+    /work/venv/bin/python tools/reference/p1_ref.py data/sst2-bert.safetensors ../shared/data/sst2/dev.tsv 10 \
+        --shap > test/fixtures/p1/sst2-bert-short10.json
+
+With --shap (a Python with shap, see shap_ref.py) it adds P1's SHAP: shap.Explainer(f, tokenizer)
+on each sentence (shap_ref.p1_shap_setup: class 1's logit-odds, shap's Text masker and tree,
+500 evaluations), the [CLS]/[SEP] values dropped, the tokens ranked by |value|.
 """
 import csv
 import json
@@ -78,10 +82,11 @@ def comp_suff(P, cfg, ids, amask, scores, n_players, predicted, p_full, special)
 
 def main():
     model_path, dev_path, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    with_shap = "--shap" in sys.argv[4:]
     cfg, P = read_attx_model(model_path)
     vocab = {t: i for i, t in enumerate(cfg["attx.vocab"])}
     cls, sep, pad = vocab["[CLS]"], vocab["[SEP]"], vocab["[PAD]"]
-    sentences = []
+    sentences, texts = [], []
     with open(dev_path, newline="", encoding="utf-8") as f:
         rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         next(rows)
@@ -89,6 +94,7 @@ def main():
             ids = encode(text, vocab)
             if 1 <= len(ids) <= 15:
                 sentences.append([cls] + ids + [sep])
+                texts.append(text)
             if len(sentences) == limit:
                 break
     T = max(len(s) for s in sentences)   # P1 pads the list it is given to its longest input
@@ -115,7 +121,21 @@ def main():
     gsam = gsam / (H * L * amask.sum(1, keepdim=True))                    # Grad-SAM
     result = {"model": os.path.basename(model_path), "padded_length": T, "examples": []}
     per = {}
-    for name, s in (("att", att), ("grad-sam", gsam)):
+    methods = [("att", att), ("grad-sam", gsam)]
+    if with_shap:
+        import numpy as np
+        import shap
+        from shap_ref import p1_shap_setup
+        _, _, tokenizer, f = p1_shap_setup(model_path)
+        np.random.seed(1337)   # P1's set_seed before its loop
+        explainer = shap.Explainer(f, tokenizer)
+        shap_abs = torch.full((len(texts), T), 0.0)
+        for b, text in enumerate(texts):
+            values = explainer([text]).values[0]
+            assert len(values) == len(sentences[b]), "shap's tokens are not attx's"
+            shap_abs[b, 1:len(values) - 1] = torch.tensor(abs(values[1:-1]), dtype=torch.float32)
+        methods.append(("shap", shap_abs))
+    for name, s in methods:
         masked = s.masked_fill(~valid, float("-inf"))
         per[name] = comp_suff(P, cfg, ids, amask, masked, n_players, predicted, p_full, special)
         tied = [len(set(masked[b, 1:n + 1].tolist())) == 1 for b, n in enumerate(n_players)]
@@ -123,9 +143,9 @@ def main():
     for b in range(len(sentences)):
         result["examples"].append({
             "n_players": n_players[b], "predicted": int(predicted[b]),
-            "comp": {m: per[m][0][b] for m in ("att", "grad-sam")},
-            "suff": {m: per[m][1][b] for m in ("att", "grad-sam")},
-            "all_tied": {m: per[m + ".tied"][b] for m in ("att", "grad-sam")}})
+            "comp": {m: per[m][0][b] for m, _ in methods},
+            "suff": {m: per[m][1][b] for m, _ in methods},
+            "all_tied": {m: per[m + ".tied"][b] for m, _ in methods}})
     json.dump(result, sys.stdout, indent=1)
     print()
 

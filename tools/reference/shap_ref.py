@@ -54,13 +54,11 @@ HAND_MADE = [
     "half-baked, over-heated: 1990s detox and Gutterball's end.",
 ]
 
-def main():
-    random.seed(SEED)
-    np.random.seed(SEED)
-    torch.manual_seed(SEED)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(1)
-    cfg, P = read_attx_model(MODEL)
+def p1_shap_setup(model_path):
+    """(cfg, P, tokenizer, f) for shap.Explainer(f, tokenizer) as P1 calls it, on an attx model:
+    a fast BERT tokenizer from the model's vocabulary and P1's f (class 1's logit-odds on the
+    strings tokenized again, padded to the model's length)."""
+    cfg, P = read_attx_model(model_path)
     vocab_lines = cfg["attx.vocab"]
     max_len = cfg["max_position_embeddings"]
     cls = getattr(transformers, "BertTokenizerFast", transformers.BertTokenizer)
@@ -86,6 +84,17 @@ def main():
         others = np.delete(z, 1, axis=1)
         m = others.max(axis=1, keepdims=True)
         return z[:, 1] - (m[:, 0] + np.log(np.exp(others - m).sum(axis=1)))
+
+    return cfg, P, tokenizer, f
+
+
+def main():
+    random.seed(SEED)
+    np.random.seed(SEED)
+    torch.manual_seed(SEED)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)
+    cfg, P, tokenizer, f = p1_shap_setup(MODEL)
 
     # the sentences: the first short ones of the dev set without and with word pieces
     plain, subword = [], []
