@@ -847,13 +847,28 @@ typedef struct attx_tcav_view {
 } attx_tcav_view;
 typedef int (*attx_tcav_view_fn)(void *user, const attx_tcav_view *v, attx_error *err);
 
+/* What the directional derivatives differentiate, for class k (z: the logits, p = softmax(z)):
+ *   LOGIT       z_k (P1's T-TCAV; seed e_k)
+ *   CENTRED     z_k - (1/C) sum_j z_j (softmax ignores a common shift; seed e_k - 1/C)
+ *   LOGSOFTMAX  log p_k (Kim et al.'s TCAV loss; seed e_k - p)
+ *   MARGIN      z_k - z_r, r the largest other logit of the example (seed e_k - e_r) */
+typedef enum attx_tcav_objective {
+    ATTX_TCAV_LOGIT = 0,
+    ATTX_TCAV_CENTRED,
+    ATTX_TCAV_LOGSOFTMAX,
+    ATTX_TCAV_MARGIN
+} attx_tcav_objective;
+
+/* "logit", "centred", "logsoftmax", "margin" */
+const char *attx_tcav_objective_name(attx_tcav_objective o);
+
 /* Streams the examples of src in batches (forward with the tape, one backward per batch seeded
  * with a one-hot on logit klass of every example, which keeps the examples independent) and
- * calls fn once per (example, layer), examples in order, layers in the order given. centred:
- * the gradient of the centred logit z_klass - (1/C) sum_j z_j instead (seed e_klass - 1/C).
+ * calls fn once per (example, layer), examples in order, layers in the order given; g is the
+ * gradient of the objective for class klass (attx_tcav_objective; LOGIT: a one-hot seed).
  * Only one batch is in memory at a time. Errors: as attx_tcav_activations, klass out of range,
  * a model without a classifier, fn's own. */
-int attx_tcav_gradients(const attx_model *m, const attx_tcav_source *src, int klass, int centred,
+int attx_tcav_gradients(const attx_model *m, const attx_tcav_source *src, int klass, attx_tcav_objective objective,
                         const int *layers, int n_layers, int batch_size, attx_tcav_view_fn fn, void *user,
                         attx_error *err);
 
@@ -968,10 +983,7 @@ typedef struct attx_tcav_options {
     size_t max_activation_bytes;    /* activations held at once (layers are done in groups that
                                        fit); 0 = 1 GiB; at least one layer is always held */
     attx_logreg_options logreg;
-    int centred_logit;              /* differentiate the centred logit z_k - (1/C) sum_j z_j, not
-                                       z_k: softmax ignores a shift of every logit, so the raw
-                                       logit's derivative along a CAV mixes in that of an
-                                       arbitrary common term; the centred one does not */
+    attx_tcav_objective objective;  /* what is differentiated (LOGIT, P1's, by default) */
     int null_baseline;              /* relative mode: also n_cavs null CAVs (attx_tcav_null_halves,
                                        seed + 1000003 + i), and each concept's scores tested
                                        against theirs (two-sample t-test) instead of against 0.5 */
@@ -1014,7 +1026,7 @@ typedef struct attx_tcav_result {
     attx_tcav_cell *cells;          /* [n_layers * n_concepts], cell (j, c) at j * n_concepts + c */
     attx_tcav_cell *baselines;      /* classic or null_baseline: [n_layers]; else NULL */
     int null_baseline;              /* the baselines are relative null CAVs */
-    int centred_logit;              /* the gradients are of the centred logit */
+    attx_tcav_objective objective;  /* what the gradients are of */
     double *cavs;                   /* [n_layers * n_concepts * n_cavs * dim] the CAVs */
     int dim;
     /* heatmap (heat_T = 0 when none): s[heat_T] token scores incl. t = 0, and S */

@@ -179,7 +179,7 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
     attx_tcav_result *r = out;
     r->classic = classic;
     r->null_baseline = null;
-    r->centred_logit = o.centred_logit;
+    r->objective = o.objective;
     r->klass = o.klass;
     r->n_layers = n_layers;
     r->n_concepts = n_concepts;
@@ -326,7 +326,7 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
         goto done;
     }
     for (size_t i = 0; i < (size_t)n_layers * per_layer * (size_t)D; i++) st.V[i] = (float)cavs[i];
-    if (attx_tcav_gradients(m, targets, o.klass, o.centred_logit, r->layers, n_layers, o.batch_size, on_target, &st, err) != 0) {
+    if (attx_tcav_gradients(m, targets, o.klass, o.objective, r->layers, n_layers, o.batch_size, on_target, &st, err) != 0) {
         attx_fail_prefix(err, "targets");
         goto done;
     }

@@ -2,6 +2,7 @@
  * for sets of examples streamed through the model in batches. */
 #include "attx_explain.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -207,14 +208,45 @@ done:
 
 /* ---- gradients ---------------------------------------------------------------------------- */
 
-int attx_tcav_gradients(const attx_model *m, const attx_tcav_source *src, int klass, int centred,
+const char *attx_tcav_objective_name(attx_tcav_objective o)
+{
+    switch (o) {
+    case ATTX_TCAV_LOGIT: return "logit";
+    case ATTX_TCAV_CENTRED: return "centred";
+    case ATTX_TCAV_LOGSOFTMAX: return "logsoftmax";
+    case ATTX_TCAV_MARGIN: return "margin";
+    }
+    return "?";
+}
+
+/* The backward seed of one example's objective (attx_tcav_objective) from its logits z[C]. */
+static void objective_seed(attx_tcav_objective objective, const float *z, int C, int klass, float *seed)
+{
+    for (int j = 0; j < C; j++) seed[j] = j == klass ? 1.0f : 0.0f;
+    if (objective == ATTX_TCAV_CENTRED) {
+        for (int j = 0; j < C; j++) seed[j] -= 1.0f / (float)C;
+    } else if (objective == ATTX_TCAV_LOGSOFTMAX) {
+        /* d log p_k / d z_j = [j = k] - p_j */
+        double max = z[0], sum = 0;
+        for (int j = 1; j < C; j++) max = z[j] > max ? z[j] : max;
+        for (int j = 0; j < C; j++) sum += exp((double)z[j] - max);
+        for (int j = 0; j < C; j++) seed[j] -= (float)(exp((double)z[j] - max) / sum);
+    } else if (objective == ATTX_TCAV_MARGIN && C > 1) {
+        int r = klass == 0 ? 1 : 0;   /* the runner-up: the largest other logit (the first on ties) */
+        for (int j = 0; j < C; j++)
+            if (j != klass && z[j] > z[r]) r = j;
+        seed[r] -= 1.0f;
+    }
+}
+
+int attx_tcav_gradients(const attx_model *m, const attx_tcav_source *src, int klass, attx_tcav_objective objective,
                         const int *layers, int n_layers, int batch_size, attx_tcav_view_fn fn, void *user,
                         attx_error *err)
 {
     batcher bt;
     attx_ctx *ctx = NULL;
     float *seed = NULL, *a = NULL;
-    int *klasses = NULL, rc = -1;
+    int rc = -1;
     if (batcher_init(&bt, m, batch_size, err) != 0) goto done;
     if (check_layers(bt.cfg, layers, n_layers, err) != 0) goto done;
     if (!attx_model_has_classifier(m)) {
@@ -232,10 +264,9 @@ int attx_tcav_gradients(const attx_model *m, const attx_tcav_source *src, int kl
     }
     ctx = attx_ctx_new();
     seed = malloc((size_t)bt.batch_size * (size_t)C * sizeof *seed);
-    klasses = malloc((size_t)bt.batch_size * sizeof *klasses);
     int max_T = bt.text ? bt.max_len : 1 + (bt.cfg->image_height / bt.cfg->patch_size) * (bt.cfg->image_width / bt.cfg->patch_size);
     a = malloc((size_t)max_T * sizeof *a);
-    if (!ctx || !seed || !klasses || !a) {
+    if (!ctx || !seed || !a) {
         attx_fail(err, "out of memory");
         goto done;
     }
@@ -247,11 +278,8 @@ int attx_tcav_gradients(const attx_model *m, const attx_tcav_source *src, int kl
         attx_ctx_reset(ctx);
         attx_outputs o;
         if (attx_forward(m, ctx, &batch, &o, err) != 0) goto done;
-        for (int b = 0; b < B; b++) klasses[b] = klass;
-        attx_seed_explained_logits(B, C, klasses, seed);
-        /* the centred logit z_k - (1/C) sum_j z_j: its seed is e_k - 1/C */
-        if (centred)
-            for (int q = 0; q < B * C; q++) seed[q] -= 1.0f / (float)C;
+        for (int b = 0; b < B; b++)
+            objective_seed(objective, o.logits->data + (size_t)b * (size_t)C, C, klass, seed + (size_t)b * (size_t)C);
         if (attx_backward(ctx, o.logits, seed) != 0) {
             attx_fail(err, "out of memory (backward pass)");
             goto done;
@@ -287,7 +315,6 @@ done:
     attx_ctx_free(ctx);
     batcher_free(&bt);
     free(seed);
-    free(klasses);
     free(a);
     return rc;
 }

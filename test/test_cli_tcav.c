@@ -241,6 +241,25 @@ static void test_vit_relative(void **state)
     assert_contains(out, "\"objective\":\"centred_logit\"");
     free(out);
     free(errout);
+    /* --objective: each says so in the JSON and the table; a bad one is a usage error */
+    const char *objectives[2] = {"logsoftmax", "margin"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(args, sizeof args, "tcav %s --target 1 --concept %s %s %s --targets %s --cavs 3 --layers 1 --objective %s%s",
+                 model, concept[0], concept[1], concept[2], targets, objectives[k], k ? "" : " --json");
+        out = run_attx(args, &status, &errout);
+        if (status != 0) fail_msg("exit %d: %s", status, errout);
+        if (k == 0) assert_contains(out, "\"objective\":\"logsoftmax\"");
+        else assert_contains(out, "margin to the runner-up (not P1's)");
+        free(out);
+        free(errout);
+    }
+    snprintf(args, sizeof args, "tcav %s --target 1 --concept %s %s --targets %s --objective bogus", model, concept[0],
+             concept[1], targets);
+    out = run_attx(args, &status, &errout);
+    assert_int_equal(status, 2);
+    assert_contains(errout, "--objective must be");
+    free(out);
+    free(errout);
 
     /* classic mode: 3 random folders -> 2 CAVs per concept and a random baseline */
     char *rnd[3] = {make_folder(dir, "random0", 3, 4, 50), make_folder(dir, "random1", 3, 5, 60), make_folder(dir, "random2", 3, 4, 70)};

@@ -392,7 +392,8 @@ static int recompute_view(void *user, const attx_tcav_view *v, attx_error *err)
     return 0;
 }
 
-/* ---- the centred logit: its gradient is g_k - (1/C) sum_j g_j of the raw logits' ---- */
+/* ---- the other objectives from the raw logits' gradients: centred g_k - (1/C) sum_j g_j,
+ * log-softmax g_k - sum_j p_j g_j, margin g_k - g_r ---- */
 
 typedef struct grad_store {
     float g[6][5 * 8];                  /* [example][T * D] at the layer */
@@ -407,7 +408,7 @@ static int store_view(void *user, const attx_tcav_view *v, attx_error *err)
     return 0;
 }
 
-static void test_centred_logit(void **state)
+static void test_objectives(void **state)
 {
     (void)state;
     attx_model *m;
@@ -433,6 +434,45 @@ static void test_centred_logit(void **state)
                   moved);
     assert_true(worst < 1e-5 * scale);
     assert_true(moved > 0.01 * scale);      /* and it is not the raw logit's gradient */
+
+    /* log-softmax and margin: backpropagation is linear in its seed, so with p = softmax(z) and
+     * r the largest other logit, d log p_k = g_k - sum_j p_j g_j and d(z_k - z_r) = g_k - g_r,
+     * from the raw logits' gradients (which test_gradients_match_torch checks against PyTorch) */
+    attx_ctx *ctx = attx_ctx_new();
+    attx_batch batch = {.B = 6, .pixels = tg};
+    attx_outputs out;
+    if (attx_forward(m, ctx, &batch, &out, &err) != 0) fail_msg("%s", err.msg);
+    static grad_store logsoftmax, margin[3];
+    if (attx_tcav_gradients(m, &targets, 2, ATTX_TCAV_LOGSOFTMAX, &layer, 1, 4, store_view, &logsoftmax, &err) != 0)
+        fail_msg("%s", err.msg);
+    for (int k = 0; k < 3; k++)
+        if (attx_tcav_gradients(m, &targets, k, ATTX_TCAV_MARGIN, &layer, 1, 4, store_view, &margin[k], &err) != 0)
+            fail_msg("%s", err.msg);
+    double worst_ls = 0, worst_mg = 0;
+    int runner_ups[3] = {0, 0, 0};
+    for (int b = 0; b < 6; b++) {
+        const float *z = out.logits->data + 3 * b;
+        double mx = fmax(z[0], fmax(z[1], z[2])), p[3], sum = 0;
+        for (int j = 0; j < 3; j++) sum += (p[j] = exp(z[j] - mx));
+        for (int i = 0; i < 5 * 8; i++) {
+            double ls = raw[2].g[b][i];
+            for (int j = 0; j < 3; j++) ls -= p[j] / sum * raw[j].g[b][i];
+            worst_ls = fmax(worst_ls, fabs(logsoftmax.g[b][i] - ls));
+        }
+        for (int k = 0; k < 3; k++) {
+            int r = -1;   /* the largest of the other classes */
+            for (int j = 0; j < 3; j++)
+                if (j != k && (r < 0 || z[j] > z[r])) r = j;
+            runner_ups[r] += k == 2;
+            for (int i = 0; i < 5 * 8; i++)
+                worst_mg = fmax(worst_mg, fabs(margin[k].g[b][i] - (raw[k].g[b][i] - raw[r].g[b][i])));
+        }
+    }
+    print_message("log-softmax: max |err| %.1e; margin (each class): %.1e (class 2's runner-up: 0 in %d, 1 in %d of 6)\n", worst_ls,
+                  worst_mg, runner_ups[0], runner_ups[1]);
+    assert_true(worst_ls < 1e-5 * scale);
+    assert_true(worst_mg < 1e-5 * scale);
+    attx_ctx_free(ctx);
     free(tg);
     attx_model_close(m);
 }
@@ -599,7 +639,7 @@ int main(void)
         cmocka_unit_test(test_null_halves),
         cmocka_unit_test(test_gradients_fixture),
         cmocka_unit_test(test_protocol_vit),
-        cmocka_unit_test(test_centred_logit),
+        cmocka_unit_test(test_objectives),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

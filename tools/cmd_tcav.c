@@ -18,7 +18,7 @@ const cli_command cmd_tcav = {
     "tcav", "concept sensitivity of a class (T-TCAV and TCAV with significance tests)",
     "usage: attx tcav MODEL --target CLASS --concept PATH... --targets PATH [--random PATH...]\n"
     "                 [--layers LIST] [--cavs N] [--seed S] [--batch N] [--alpha A] [--tol T] [--json]\n"
-    "                 [--null] [--centred] [--png FILE] [--html FILE] [--heat-layer L] [--heat-concept C] [--heat-cav K]\n"
+    "                 [--null] [--objective O] [--png FILE] [--html FILE] [--heat-layer L] [--heat-concept C] [--heat-cav K]\n"
     "                 [--heat-target I] [--threads N]\n"
     "\n"
     "Tests whether MODEL's class CLASS is sensitive to concepts. A concept (and a random set) is a\n"
@@ -46,9 +46,11 @@ const cli_command cmd_tcav = {
     "  --null             relative CAVs tested against --cavs null CAVs, each between two random\n"
     "                     disjoint halves of the pooled concept examples (two-sample t-test),\n"
     "                     instead of against 0.5\n"
-    "  --centred          differentiate the centred logit z_CLASS - mean_j z_j instead of the\n"
-    "                     class logit: softmax ignores a shift of every logit, so the raw logit's\n"
-    "                     derivative mixes in that of an arbitrary term common to all classes\n"
+    "  --objective O      what the directional derivatives differentiate: logit (z_CLASS; P1's, the\n"
+    "                     default), centred (z_CLASS - mean_j z_j: softmax ignores a shift of every\n"
+    "                     logit), logsoftmax (log p_CLASS: Kim et al.'s TCAV) or margin\n"
+    "                     (z_CLASS - the largest other logit); only logit is P1's\n"
+    "  --centred          the same as --objective centred\n"
     "  --layers LIST      layers (from 0), e.g. 4,5,8,9 or 0-11 (default every layer)\n"
     "  --cavs N           relative CAVs per concept and layer (default 50)\n"
     "  --seed S           first sampling seed (default 0)\n"
@@ -241,11 +243,31 @@ static void progress(void *user, const char *stage, long done, long total)
     }
 }
 
+static attx_tcav_objective parse_objective(const char *v)
+{
+    for (int o = ATTX_TCAV_LOGIT; o <= ATTX_TCAV_MARGIN; o++)
+        if (!strcmp(v, attx_tcav_objective_name((attx_tcav_objective)o))) return (attx_tcav_objective)o;
+    cli_usage_error(&cmd_tcav, "--objective must be logit, centred, logsoftmax or margin, not '%s'", v);
+    return ATTX_TCAV_LOGIT;
+}
+
+/* ", of the centred logit" and the like after the class in the table's first line (P1's raw
+ * logit: nothing) */
+static const char *objective_phrase(attx_tcav_objective o)
+{
+    switch (o) {
+    case ATTX_TCAV_CENTRED: return ", centred logit (not P1's)";
+    case ATTX_TCAV_LOGSOFTMAX: return ", log-softmax (Kim et al.'s; not P1's)";
+    case ATTX_TCAV_MARGIN: return ", margin to the runner-up (not P1's)";
+    default: return "";
+    }
+}
+
 static void print_table(const attx_tcav_result *r, const example_set *concepts, const attx_config *cfg, double alpha)
 {
     printf("class %d (%s)%s, %d targets; %s, %d CAVs per concept and layer; %s; p Bonferroni-corrected over %d tests, "
            "alpha %g\n",
-           r->klass, cfg->labels[r->klass], r->centred_logit ? ", centred logit" : "", r->n_targets,
+           r->klass, cfg->labels[r->klass], objective_phrase(r->objective), r->n_targets,
            tcav_cav_description(r), r->n_cavs, tcav_test_description(r), r->tests, alpha);
     int w = 8;
     for (int c = 0; c < r->n_concepts; c++) w = (int)strlen(concepts[c].name) > w ? (int)strlen(concepts[c].name) : w;
@@ -342,7 +364,7 @@ static void print_json(const attx_model *m, const attx_tcav_result *r, const exa
     attx_jw_key(&w, "label");
     attx_jw_string(&w, cfg->labels[r->klass]);
     attx_jw_key(&w, "objective");
-    attx_jw_string(&w, r->centred_logit ? "centred_logit" : "logit");
+    attx_jw_string(&w, r->objective == ATTX_TCAV_CENTRED ? "centred_logit" : attx_tcav_objective_name(r->objective));
     attx_jw_key(&w, "mode");
     attx_jw_string(&w, r->classic ? "classic" : r->null_baseline ? "relative-null" : "relative");
     attx_jw_key(&w, "test");
@@ -494,15 +516,17 @@ static int run_tcav(int argc, char **argv)
     const char *heat_concept = NULL;
     const char **concept_paths = calloc((size_t)argc, sizeof *concept_paths), **random_paths = calloc((size_t)argc, sizeof *random_paths);
     if (!concept_paths || !random_paths) cli_failf("out of memory");
-    int n_concepts = 0, n_randoms = 0, json = 0, null_baseline = 0, centred = 0, n_layers = 0, heat_layer = -1, heat_cav = 0, heat_target = 0, cavs_given = 0;
+    int n_concepts = 0, n_randoms = 0, json = 0, null_baseline = 0, n_layers = 0, heat_layer = -1, heat_cav = 0, heat_target = 0, cavs_given = 0;
     int *layers = NULL;
     attx_tcav_options o;
     attx_tcav_options_init(&o);
+    attx_tcav_objective objective = ATTX_TCAV_LOGIT;
     for (int i = 1; i < argc; i++) {
         if (cli_end_of_options(argv[i])) continue;
         if (cli_flag(argv[i], "--json")) json = 1;
         else if (cli_flag(argv[i], "--null")) null_baseline = 1;
-        else if (cli_flag(argv[i], "--centred")) centred = 1;
+        else if (cli_flag(argv[i], "--centred")) objective = ATTX_TCAV_CENTRED;
+        else if (cli_value(argc, argv, &i, "--objective", &v)) objective = parse_objective(v);
         else if (cli_flag(argv[i], "--concept") || cli_flag(argv[i], "--random")) {
             int is_concept = argv[i][2] == 'c';
             int before = is_concept ? n_concepts : n_randoms;
@@ -592,7 +616,7 @@ static int run_tcav(int argc, char **argv)
     o.heat_target = heat_target;
     o.heat_cav = heat_cav;
     o.null_baseline = null_baseline;
-    o.centred_logit = centred;
+    o.objective = objective;
     o.heat_layer_index = 0;
     if (heat_layer >= 0) {
         o.heat_layer_index = -1;

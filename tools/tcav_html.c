@@ -66,7 +66,10 @@ int tcav_write_html(const char *path, const attx_model *m, const attx_tcav_resul
                         "gradients of the %s.</p>\n",
                     tcav_cav_description(r), r->n_cavs, tcav_test_description(r), r->tests, info->alpha,
                     r->baselines ? "the baseline" : "0.5",
-                    r->centred_logit ? "centred logit z<sub>k</sub> &minus; mean<sub>j</sub> z<sub>j</sub>" : "class logit");
+                    r->objective == ATTX_TCAV_CENTRED ? "centred logit z<sub>k</sub> &minus; mean<sub>j</sub> z<sub>j</sub> (not P1's)"
+                    : r->objective == ATTX_TCAV_LOGSOFTMAX ? "log-softmax log p<sub>k</sub> (Kim et al.'s; not P1's)"
+                    : r->objective == ATTX_TCAV_MARGIN ? "margin z<sub>k</sub> &minus; max<sub>j&ne;k</sub> z<sub>j</sub> (not P1's)"
+                    : "class logit (P1's)");
     for (int j = 0; j < r->n_layers; j++) {
         attx_buf_printf(&b, "<h2>layer %d</h2>\n<table><tr><th rowspan=\"2\">concept</th><th colspan=\"4\">T-TCAV</th>"
                             "<th colspan=\"3\">TCAV</th></tr>\n<tr><th>score</th><th>p</th><th>p (corrected)</th>"
