@@ -224,7 +224,7 @@ WEB_CFLAGS := -std=c11 -O2 $(WARN) -Wno-unknown-pragmas -Wno-unused-function -fn
               -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -DATTX_NO_CODECS -I. -Iweights -Iengine -Iexplain
 WEB_LDFLAGS := -O2 -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=2147483648 -sFORCE_FILESYSTEM=1 -sENVIRONMENT=web \
                -sEXPORTED_FUNCTIONS=_attx_web_open,_attx_web_explain -sEXPORTED_RUNTIME_METHODS=ccall,FS
-.PHONY: web test-web web-deps
+.PHONY: web test-web web-deps web-browser
 web: $(WEB_DIR)/attx.html $(WEB_DIR)/attx.js $(WEB_DIR)/attx-serve
 
 web-deps:
@@ -254,7 +254,14 @@ $(WEB_DIR)/attx-serve: web/serve.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $<
 
-test-web: $(BUILD)/attx $(WEB_DIR)/attx-serve $(BUILD)/test/web_check
+# headless chromium for test-web: installed as the other dependencies are (apt-get as root);
+# without it (and not root) the test says so and skips
+web-browser:
+	@if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "attx: installing chromium"; apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || \
+	  echo "attx: chromium did not install; test-web will skip"; fi
+
+test-web: web-browser $(BUILD)/attx $(WEB_DIR)/attx-serve $(BUILD)/test/web_check
 	@sh test/web.sh $(BUILD)/attx $(WEB_DIR) "$(MAKE) BUILD=$(BUILD) web" $(BUILD)/test
 
 # ---------------------------------------------------------------------------------------------
