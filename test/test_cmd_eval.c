@@ -704,6 +704,19 @@ static void test_p1_flag(void **state)
         attx_json_free(docs[v]);
         free(outs[v]);
     }
+    /* bad values of the new options: usage errors that name the option */
+    const char *bad[5][2] = {{"--ties bogus", "--ties must be"}, {"--tie-samples 0", "--tie-samples"},
+                             {"--shap-masker words", "--shap-masker must be"}, {"--shap-tree deep", "--shap-tree must be"},
+                             {"--max-players 31", "--max-players"}};
+    for (int q = 0; q < 5; q++) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "%s eval " TINY " '%s' --methods att %s", tu_attx(), tsv, bad[q][0]);
+        char *out, *err;
+        assert_int_equal(tu_run(cmd, &out, &err), 2);
+        assert_non_null(strstr(err, bad[q][1]));
+        free(out);
+        free(err);
+    }
     tu_rmdir(dir);
     free(tsv);
 }
