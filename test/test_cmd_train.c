@@ -96,6 +96,22 @@ static void test_train_predict_log(void **state)
     free(out);
 }
 
+/* Continues run OUT (stopped after its first epoch) with --resume and the options extra, on 2
+ * threads; the model comes from the checkpoint, so no --vocab. */
+static void resume(const char *extra, const char *out)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "%s train --data %s/train.tsv --dev %s/dev.tsv --labels bad,good --batch 8 --lr 3e-3 --threads 2 "
+             "%s --out %s/%s.safetensors --resume",
+             tu_attx(), dir, dir, extra, dir, out);
+    char *err;
+    int rc = tu_run(cmd, NULL, &err);
+    if (rc != 0) fail_msg("resume exited %d: %s", rc, err);
+    assert_contains(err, "resuming after epoch 1");
+    free(err);
+}
+
 /* The checkpoints (model and optimizer state) of runs OUT_A and OUT_B hold the same bytes. */
 static void assert_same_checkpoints(const char *out_a, const char *out_b)
 {
@@ -124,17 +140,7 @@ static void test_resume_same_bytes(void **state)
     assert_int_equal(train(extra, &out, NULL), 0);
     assert_contains(out, "stopped after epoch 1 of 3");
     free(out);
-    /* --resume: the model comes from the checkpoint, so no --vocab */
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "%s train --data %s/train.tsv --dev %s/dev.tsv --labels bad,good --batch 8 --lr 3e-3 --threads 2 "
-             "--epochs 3 --out %s/b.safetensors --resume",
-             tu_attx(), dir, dir, dir);
-    char *err;
-    int rc = tu_run(cmd, NULL, &err);
-    if (rc != 0) fail_msg("resume exited %d: %s", rc, err);
-    assert_contains(err, "resuming after epoch 1");
-    free(err);
+    resume("--epochs 3", "b");
     assert_same_checkpoints("a", "b");   /* and 1 thread vs 2 threads for the resumed part */
 }
 
@@ -148,15 +154,7 @@ static void test_ema(void **state)
     assert_int_equal(train(extra, NULL, NULL), 0);
     snprintf(extra, sizeof extra, "--ema 0.9 --epochs 2 --stop-after 1 --out %s/eb.safetensors", dir);
     assert_int_equal(train(extra, NULL, NULL), 0);
-    char cmd[4096];   /* --resume: the model comes from the checkpoint, so no --vocab */
-    snprintf(cmd, sizeof cmd,
-             "%s train --data %s/train.tsv --dev %s/dev.tsv --labels bad,good --batch 8 --lr 3e-3 --threads 2 "
-             "--ema 0.9 --epochs 2 --out %s/eb.safetensors --resume",
-             tu_attx(), dir, dir, dir);
-    char *err = NULL;
-    int rc = tu_run(cmd, NULL, &err);
-    if (rc != 0) fail_msg("resume exited %d: %s", rc, err);
-    free(err);
+    resume("--ema 0.9 --epochs 2", "eb");
     assert_same_checkpoints("ea", "eb");
     /* one epoch: its only dev check saves the model, which must be the average, not the weights */
     snprintf(extra, sizeof extra, "--ema 0.9 --epochs 1 --out %s/ec.safetensors", dir);
