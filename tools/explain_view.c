@@ -91,10 +91,18 @@ static int put_faithfulness(attx_json_writer *w, const attx_game *g, const attx_
     static const int tenths[] = {0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100};
     int by_abs = strcmp(r->name, "shap") == 0;
     attx_faithfulness_options curve = {.count = 11, .percents = tenths, .rank_by_abs = by_abs};
-    attx_faithfulness_options p1 = {.bins = ATTX_FAITH_P1, .rank_by_abs = by_abs};
-    attx_faithfulness c, f;
+    attx_faithfulness c;
     if (attx_faithfulness_eval(g, r->scores, &curve, &c, err) != 0) return -1;
-    if (attx_faithfulness_eval(g, r->scores, &p1, &f, err) != 0) return -1;
+    /* P1's bins {0, 10, 20, 50}% are tenths 0, 1, 2 and 5 of the curve: its comp and suff are
+     * sum_k [v(N) - v] / 5 over them, summed in the same order as attx_faithfulness_eval */
+    static const int p1_tenths[] = {0, 1, 2, 5};
+    attx_faithfulness f = {0};
+    for (int b = 0; b < 4; b++) {
+        f.comprehensiveness += c.v_full - c.v_removed[p1_tenths[b]];
+        f.sufficiency += c.v_full - c.v_kept[p1_tenths[b]];
+    }
+    f.comprehensiveness /= 5;
+    f.sufficiency /= 5;
     attx_jw_key(w, "faithfulness");
     attx_jw_object_begin(w);
     attx_jw_key(w, "percent");
