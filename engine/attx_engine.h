@@ -361,9 +361,10 @@ int attx_attn1_vocab_build(const char *const *texts, size_t n, int max_size, int
 /* attx_backward from it, attx_clip_grad_norm, attx_adamw_step with the schedule's rate.       */
 
 /* Mean softmax cross-entropy of logits[B, C] against labels[B] (each in [0, C)), a [1] tensor
- * recorded on the tape (PyTorch's CrossEntropyLoss with reduction "mean"). NULL when out of
- * memory or logits is NULL. */
-attx_tensor *attx_cross_entropy(attx_ctx *ctx, attx_tensor *logits, const int32_t *labels);
+ * recorded on the tape (PyTorch's CrossEntropyLoss with reduction "mean" and label_smoothing:
+ * the target puts 1 − ε + ε/C on the label and ε/C on every other class; ε in [0, 1), 0 for
+ * the plain loss). NULL when out of memory or logits is NULL. */
+attx_tensor *attx_cross_entropy(attx_ctx *ctx, attx_tensor *logits, const int32_t *labels, double label_smoothing);
 
 typedef struct attx_adamw_config {
     double lr;                    /* base learning rate (attx_adamw_step takes the step's own) */
@@ -418,9 +419,15 @@ typedef struct attx_step_stats {
  * that are not finite: logits (attx_forward's check, naming the cause), the loss or the gradient
  * norm (the update is then not made), or a weight after the update (the model then holds it:
  * do not save it). */
+typedef struct attx_step_config {
+    double lr;                    /* this step's learning rate */
+    double max_grad_norm;         /* clipping (≤ 0: none) */
+    double label_smoothing;       /* ε of attx_cross_entropy (0: none) */
+    uint64_t dropout_seed;
+} attx_step_config;
 int attx_train_step(attx_model *m, attx_ctx *ctx, attx_adamw *opt, const attx_batch *batch,
-                    const int32_t *labels, double lr, double max_grad_norm, uint64_t dropout_seed,
-                    attx_step_stats *stats, attx_error *err);
+                    const int32_t *labels, const attx_step_config *step, attx_step_stats *stats,
+                    attx_error *err);
 
 /* The optimizer's moments and step count in a safetensors file (m.NAME, v.NAME), with a free
  * progress string of the caller's (where in the data the run was), so a run can resume. */

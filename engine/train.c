@@ -23,8 +23,8 @@ void attx_weight_decay_mask(const attx_model *m, uint8_t *decay)
 
 /* forward (tape on, dropout on) → mean cross-entropy → backward → clip → AdamW */
 int attx_train_step(attx_model *m, attx_ctx *ctx, attx_adamw *opt, const attx_batch *batch,
-                    const int32_t *labels, double lr, double max_grad_norm, uint64_t dropout_seed,
-                    attx_step_stats *stats, attx_error *err)
+                    const int32_t *labels, const attx_step_config *step, attx_step_stats *stats,
+                    attx_error *err)
 {
     const attx_config *c = m->config;
     for (int b = 0; b < batch->B; b++)
@@ -33,14 +33,14 @@ int attx_train_step(attx_model *m, attx_ctx *ctx, attx_adamw *opt, const attx_ba
                              c->num_labels);
     attx_ctx_reset(ctx);
     attx_ctx_set_tape(ctx, 1);
-    attx_ctx_set_dropout(ctx, 1, dropout_seed);
+    attx_ctx_set_dropout(ctx, 1, step->dropout_seed);
     attx_model_zero_grad(m);
     attx_outputs out;
     int rc = attx_forward(m, ctx, batch, &out, err);
     attx_ctx_set_dropout(ctx, 0, 0);
     if (rc != 0) return -1;
     if (!out.logits) return attx_fail(err, "%s: a model without a classifier cannot be trained", m->files.path);
-    attx_tensor *loss = attx_cross_entropy(ctx, out.logits, labels);
+    attx_tensor *loss = attx_cross_entropy(ctx, out.logits, labels, step->label_smoothing);
     if (!loss || attx_backward(ctx, loss, NULL) != 0)
         return attx_fail(err, "out of memory in the backward pass (batch of %d)", batch->B);
     stats->loss = loss->data[0];
@@ -56,10 +56,10 @@ int attx_train_step(attx_model *m, attx_ctx *ctx, attx_adamw *opt, const attx_ba
             if (z[k] > z[best]) best = k;
         stats->correct += best == labels[b];
     }
-    stats->grad_norm = attx_clip_grad_norm(opt->params, opt->n, max_grad_norm);
+    stats->grad_norm = attx_clip_grad_norm(opt->params, opt->n, step->max_grad_norm);
     if (!isfinite(stats->grad_norm))
         return attx_fail(err, "the gradient norm is %g (loss %g)", stats->grad_norm, stats->loss);
-    attx_adamw_step(opt, lr);
+    attx_adamw_step(opt, step->lr);
     /* finite gradients can still overflow a weight (a learning rate far too large); the next
      * forward would refuse the model, but the caller should know now, before saving it */
     for (size_t i = 0; i < opt->n; i++) {
@@ -69,7 +69,7 @@ int attx_train_step(attx_model *m, attx_ctx *ctx, attx_adamw *opt, const attx_ba
             const char *name = "a parameter";
             for (size_t j = 0; j < m->files.n_specs; j++)
                 if (m->params[j] == p) name = m->files.specs[j].name;
-            return attx_fail(err, "the update (learning rate %g) made %s hold %g", lr, name, (double)p->data[k]);
+            return attx_fail(err, "the update (learning rate %g) made %s hold %g", step->lr, name, (double)p->data[k]);
         }
     }
     return 0;

@@ -80,7 +80,7 @@ int main(void)
         for (int r = -2; r < REPEAT; r++) {
             attx_step_stats st;
             double start = now_s();
-            if (attx_train_step(m, ctx, &opt, &batch, labels, 5e-4, 1.0, (uint64_t)r, &st, &err) != 0) {
+            if (attx_train_step(m, ctx, &opt, &batch, labels, &(attx_step_config){5e-4, 1.0, 0, (uint64_t)r}, &st, &err) != 0) {
                 fprintf(stderr, "bench_train: %s\n", err.msg);
                 return 1;
             }

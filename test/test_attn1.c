@@ -627,7 +627,7 @@ static void test_train_save_reopen(void **state)
     double first_loss = 0;
     int steps = 0;
     for (; steps < 300; steps++) {
-        if (attx_train_step(m, ctx, &opt, &batch, labels, cfg.lr, 1.0, 0, &st, &err) != 0) fail_msg("%s", err.msg);
+        if (attx_train_step(m, ctx, &opt, &batch, labels, &(attx_step_config){.lr = cfg.lr, .max_grad_norm = 1.0}, &st, &err) != 0) fail_msg("%s", err.msg);
         if (steps == 0) first_loss = st.loss;
         if (st.correct == N_TOY && st.loss < 0.05) break;
     }

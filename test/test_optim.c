@@ -208,7 +208,7 @@ static void test_cross_entropy(void **state)
     int64_t shape[2] = {4, 3};
     attx_tensor *z = attx_tensor_wrap(ctx, logits, 2, shape);
     z->flags |= ATTX_REQUIRES_GRAD;
-    attx_tensor *l = attx_cross_entropy(ctx, z, labels);
+    attx_tensor *l = attx_cross_entropy(ctx, z, labels, 0);
     assert_non_null(l);
     assert_true(fabs(l->data[0] - loss[0]) < 1e-6);
     assert_int_equal(attx_backward(ctx, l, NULL), 0);
@@ -238,6 +238,52 @@ static void test_cross_entropy(void **state)
     free(grad);
 }
 
+/* Label smoothing 0.1: loss and gradient equal PyTorch's cross_entropy(..., label_smoothing=0.1)
+ * on the same logits, and the gradient equals central differences of the smoothed loss written
+ * out as Σ_c q[c] (logsumexp − z[c]) in double. */
+static void test_cross_entropy_label_smoothing(void **state)
+{
+    (void)state;
+    float *logits = load("ce.logits", 0, 0, NULL), *loss = load("ce_ls.loss", 0, 0, NULL);
+    float *grad = load("ce_ls.grad", 0, 0, NULL);
+    const int32_t labels[4] = {0, 2, 1, 2};   /* ce.labels of the fixture */
+    const double eps = 0.1;
+    attx_ctx *ctx = attx_ctx_new();
+    attx_ctx_set_tape(ctx, 1);
+    int64_t shape[2] = {4, 3};
+    attx_tensor *z = attx_tensor_wrap(ctx, logits, 2, shape);
+    z->flags |= ATTX_REQUIRES_GRAD;
+    attx_tensor *l = attx_cross_entropy(ctx, z, labels, eps);
+    assert_non_null(l);
+    assert_true(fabs(l->data[0] - loss[0]) < 1e-6);
+    assert_int_equal(attx_backward(ctx, l, NULL), 0);
+    for (int i = 0; i < 12; i++) assert_true(fabs(z->grad[i] - grad[i]) < 1e-7);
+    for (int i = 0; i < 12; i++) {
+        double f[2];
+        for (int side = 0; side < 2; side++) {
+            double h = side ? -1e-4 : 1e-4, total = 0;
+            for (int b = 0; b < 4; b++) {
+                double zb[3], mx = -INFINITY, sum = 0;
+                for (int c = 0; c < 3; c++) {
+                    zb[c] = logits[b * 3 + c] + (b * 3 + c == i ? h : 0);
+                    mx = fmax(mx, zb[c]);
+                }
+                for (int c = 0; c < 3; c++) sum += exp(zb[c] - mx);
+                for (int c = 0; c < 3; c++) {
+                    double q = (c == labels[b] ? 1 - eps : 0) + eps / 3;
+                    total += q * (log(sum) + mx - zb[c]);
+                }
+            }
+            f[side] = total / 4;
+        }
+        assert_true(fabs((f[0] - f[1]) / 2e-4 - z->grad[i]) < 1e-6);
+    }
+    attx_ctx_free(ctx);
+    free(logits);
+    free(loss);
+    free(grad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_weight_average),
         cmocka_unit_test(test_clip_edges),
         cmocka_unit_test(test_cross_entropy),
+        cmocka_unit_test(test_cross_entropy_label_smoothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -120,7 +120,8 @@ static attx_step_stats step(trainer *t, const text_batch *tb, double lr, uint64_
 {
     attx_step_stats st;
     attx_error err;
-    if (attx_train_step(t->m, t->ctx, &t->opt, &tb->batch, tb->labels, lr, 1.0, seed, &st, &err) != 0)
+    if (attx_train_step(t->m, t->ctx, &t->opt, &tb->batch, tb->labels,
+                        &(attx_step_config){.lr = lr, .max_grad_norm = 1.0, .dropout_seed = seed}, &st, &err) != 0)
         fail_msg("%s", err.msg);
     return st;
 }
@@ -464,7 +465,7 @@ static void test_nonfinite_step(void **state)
     while (strcmp(t.names[k], "bert.encoder.layer.1.intermediate.dense.weight") != 0) k++;
     t.params[k]->data[70] = NAN;   /* row 2, column 6 of [64, 32] */
     float **before = snapshot(&t);
-    assert_int_equal(attx_train_step(t.m, t.ctx, &t.opt, &tb.batch, tb.labels, 1e-3, 1.0, 1, &st, &err), -1);
+    assert_int_equal(attx_train_step(t.m, t.ctx, &t.opt, &tb.batch, tb.labels, &(attx_step_config){1e-3, 1.0, 0, 1}, &st, &err), -1);
     assert_contains(err.msg, "the logits are not finite: weight tensor "
                              "'bert.encoder.layer.1.intermediate.dense.weight' holds NaN at [2, 6]");
     assert_unchanged(&t, before);
@@ -472,17 +473,17 @@ static void test_nonfinite_step(void **state)
 
     trainer_init(&t, new_model(0.1f, 5), 1e-3);
     before = snapshot(&t);
-    assert_int_equal(attx_train_step(t.m, t.ctx, &t.opt, &tb.batch, tb.labels, 1e39, 1.0, 1, &st, &err), -1);
+    assert_int_equal(attx_train_step(t.m, t.ctx, &t.opt, &tb.batch, tb.labels, &(attx_step_config){1e39, 1.0, 0, 1}, &st, &err), -1);
     assert_contains(err.msg, "the update (learning rate 1e+39) made bert.embeddings.word_embeddings.weight hold");
     for (size_t i = 0; i < t.n; i++) free(before[i]);
     free(before);
     trainer_free(&t);
 
     trainer_init(&t, new_model(0.1f, 5), 1e-3);
-    if (attx_train_step(t.m, t.ctx, &t.opt, &tb.batch, tb.labels, 1e30, 1.0, 1, &st, &err) != 0)
+    if (attx_train_step(t.m, t.ctx, &t.opt, &tb.batch, tb.labels, &(attx_step_config){1e30, 1.0, 0, 1}, &st, &err) != 0)
         fail_msg("%s", err.msg);
     before = snapshot(&t);
-    assert_int_equal(attx_train_step(t.m, t.ctx, &t.opt, &tb.batch, tb.labels, 1e30, 1.0, 2, &st, &err), -1);
+    assert_int_equal(attx_train_step(t.m, t.ctx, &t.opt, &tb.batch, tb.labels, &(attx_step_config){1e30, 1.0, 0, 2}, &st, &err), -1);
     assert_contains(err.msg, "are not finite");
     assert_unchanged(&t, before);
     trainer_free(&t);

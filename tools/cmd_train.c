@@ -74,6 +74,9 @@ const cli_command cmd_train = {
     "  --warmup X           fraction of the steps with a linear warm-up (default 0.06)\n"
     "  --weight-decay X     AdamW's decoupled weight decay, not on biases/LayerNorm (default 0.01)\n"
     "  --clip X             gradient norm clipping (default 1.0; 0: none)\n"
+    "  --label-smoothing E  train towards 1 - E + E/C on the label and E/C on the other classes\n"
+    "                       (PyTorch's CrossEntropyLoss(label_smoothing=E); default 0); the\n"
+    "                       logged training loss is that loss\n"
     "  --seed N             seed of the initialisation, shuffling and dropout (default 42)\n"
     "  --stop-after N       stop after epoch N, as an interrupted run would (then --resume)\n"
     "  --eval-every N       also evaluate on DEV every N steps within an epoch (the best is kept)\n"
@@ -97,7 +100,7 @@ typedef struct options {
     long image_size, patch;
     int attn1, vit;
     int images;                   /* --data is an image folder */
-    double dropout, lr, warmup, weight_decay, clip, init_range, ema;
+    double dropout, lr, warmup, weight_decay, clip, init_range, ema, label_smoothing;
     unsigned long long seed;
     int resume;
 } options;
@@ -156,6 +159,8 @@ static void parse_options(int argc, char **argv, options *o)
         else if (cli_value(argc, argv, &i, "--weight-decay", &v)) o->weight_decay = parse_double("--weight-decay", v, 0, 10);
         else if (cli_value(argc, argv, &i, "--clip", &v)) o->clip = parse_double("--clip", v, 0, 1e9);
         else if (cli_value(argc, argv, &i, "--ema", &v)) o->ema = parse_double("--ema", v, 0, 0.999999);
+        else if (cli_value(argc, argv, &i, "--label-smoothing", &v))
+            o->label_smoothing = parse_double("--label-smoothing", v, 0, 0.99);
         else if (cli_is_option(argv[i])) cli_unknown_option(&cmd_train, argv[i]);
         else cli_usage_error(&cmd_train, "unexpected argument '%s'", argv[i]);
     }
@@ -696,8 +701,9 @@ static int run_train(int argc, char **argv)
                             ? o.lr * (step < warmup_steps ? (double)step / (double)warmup_steps : 1.0)
                             : o.lr * attx_linear_schedule(step, warmup_steps, total_steps);
             attx_step_stats st;
-            uint64_t dropout_seed = o.seed * 0x9E3779B97F4A7C15ull + (uint64_t)step;
-            if (attx_train_step(model, ctx, &opt, &bb.batch, bb.labels, lr, o.clip, dropout_seed, &st, &err) != 0) {
+            attx_step_config step_cfg = {.lr = lr, .max_grad_norm = o.clip, .label_smoothing = o.label_smoothing,
+                                         .dropout_seed = o.seed * 0x9E3779B97F4A7C15ull + (uint64_t)step};
+            if (attx_train_step(model, ctx, &opt, &bb.batch, bb.labels, &step_cfg, &st, &err) != 0) {
                 /* nothing is saved now: the files of the last finished epoch stay as they are */
                 if (tty) fputc('\n', stderr);
                 if (epoch > 0)

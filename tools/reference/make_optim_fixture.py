@@ -14,6 +14,8 @@ Stored (all F32 unless said):
     p{i}.after.{s}              the parameters after step s
     ce.logits [4,3], ce.labels [4] I64, ce.loss [1], ce.grad [4,3]
                                 CrossEntropyLoss (mean) and its gradient w.r.t. the logits
+    ce_ls.loss [1], ce_ls.grad [4,3]
+                                the same with label_smoothing=0.1 (same logits and labels)
 Re-run from the repository root:
     /usr/bin/python3 tools/reference/make_optim_fixture.py
 """
@@ -65,6 +67,11 @@ def main():
     out["ce.labels"] = labels
     out["ce.loss"] = loss.detach().reshape(1)
     out["ce.grad"] = logits.grad.clone()
+    smoothed = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.1)
+    logits.grad = None
+    smoothed.backward()
+    out["ce_ls.loss"] = smoothed.detach().reshape(1)
+    out["ce_ls.grad"] = logits.grad.clone()
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     path = os.path.join(root, "test", "fixtures", "optim", "reference.safetensors")
