@@ -935,6 +935,8 @@ typedef struct attx_tcav_example_score {
     double ttcav;                   /* S(x) of T-TCAV */
     double tcav;                    /* sum_t d_t */
     double ablation;                /* mean_t d_t */
+    double ttcav_raw;               /* mean_t a_t d_t: T-TCAV's sum before P1's rescaling of d,
+                                       a magnitude comparable across targets and CAVs */
 } attx_tcav_example_score;
 
 /* d[t] = g[t, :] . v for t < T (double accumulation). */
@@ -984,9 +986,14 @@ typedef struct attx_tcav_options {
                                        fit); 0 = 1 GiB; at least one layer is always held */
     attx_logreg_options logreg;
     attx_tcav_objective objective;  /* what is differentiated (LOGIT, P1's, by default) */
-    int null_baseline;              /* relative mode: also n_cavs null CAVs (attx_tcav_null_halves,
+    int null_baseline;              /* relative mode: also n_null_cavs null CAVs (attx_tcav_null_halves,
                                        seed + 1000003 + i), and each concept's scores tested
                                        against theirs (two-sample t-test) instead of against 0.5 */
+    int n_null_cavs;                /* 0 = n_cavs */
+    /* the CAVs (and the baselines' CAVs) of an earlier run on the same model, sets, layers,
+       counts, seed and solver options, used instead of training them again: another class or
+       objective costs only the targets' pass. NULL: train them. */
+    const struct attx_tcav_result *reuse;
     /* the heatmap: T-TCAV token scores s_t of one target, layer index, concept and CAV */
     int heat_target;                /* < 0: none */
     int heat_layer_index, heat_concept, heat_cav;
@@ -1013,6 +1020,7 @@ typedef struct attx_tcav_cell {
     int layer, concept, n_cavs;
     double *score[ATTX_TCAV_KINDS];     /* [n_cavs] fraction of targets with S > 0 */
     double *mean_s[ATTX_TCAV_KINDS];    /* [n_cavs] mean of S over the targets */
+    double *mean_ttcav_raw;             /* [n_cavs] mean of ttcav_raw over the targets */
     double *cav_accuracy;               /* [n_cavs] training accuracy of the CAV's classifier */
     int *cav_iterations;                /* [n_cavs] solver iterations */
     int *cav_converged;                 /* [n_cavs] */
@@ -1028,6 +1036,8 @@ typedef struct attx_tcav_result {
     int null_baseline;              /* the baselines are relative null CAVs */
     attx_tcav_objective objective;  /* what the gradients are of */
     double *cavs;                   /* [n_layers * n_concepts * n_cavs * dim] the CAVs */
+    int n_baseline_cavs;            /* CAVs per baseline cell (0 without baselines) */
+    double *baseline_cavs;          /* [n_layers * n_baseline_cavs * dim], or NULL */
     int dim;
     /* heatmap (heat_T = 0 when none): s[heat_T] token scores incl. t = 0, and S */
     int heat_T, heat_target, heat_layer, heat_concept, heat_cav;

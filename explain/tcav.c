@@ -35,6 +35,7 @@ static void cell_free(attx_tcav_cell *c)
         free(c->score[k]);
         free(c->mean_s[k]);
     }
+    free(c->mean_ttcav_raw);
     free(c->cav_accuracy);
     free(c->cav_iterations);
     free(c->cav_converged);
@@ -52,10 +53,11 @@ static int cell_init(attx_tcav_cell *c, int layer, int concept, int n_cavs)
         c->mean_s[k] = calloc((size_t)n_cavs, sizeof(double));
         ok = ok && c->score[k] && c->mean_s[k];
     }
+    c->mean_ttcav_raw = calloc((size_t)n_cavs, sizeof(double));
     c->cav_accuracy = calloc((size_t)n_cavs, sizeof(double));
     c->cav_iterations = calloc((size_t)n_cavs, sizeof(int));
     c->cav_converged = calloc((size_t)n_cavs, sizeof(int));
-    return ok && c->cav_accuracy && c->cav_iterations && c->cav_converged ? 0 : -1;
+    return ok && c->mean_ttcav_raw && c->cav_accuracy && c->cav_iterations && c->cav_converged ? 0 : -1;
 }
 
 void attx_tcav_result_free(attx_tcav_result *r)
@@ -69,6 +71,7 @@ void attx_tcav_result_free(attx_tcav_result *r)
     free(r->baselines);
     free(r->layers);
     free(r->cavs);
+    free(r->baseline_cavs);
     free(r->heat);
     free(r->heat_ids);
     memset(r, 0, sizeof *r);
@@ -83,6 +86,7 @@ typedef struct target_state {
     double *d;                  /* [T_max] one column */
     long *positive;             /* [n_layers, K, kinds] targets with S > 0 */
     double *sum;                /* [n_layers, K, kinds] sum of S */
+    double *sum_raw;            /* [n_layers, K] sum of ttcav_raw */
     int heat_k;                 /* the heatmap's CAV column */
     const attx_tcav_options *o;
     long done, total;
@@ -110,9 +114,18 @@ static int on_target(void *user, const attx_tcav_view *v, attx_error *err)
             st->positive[at] += vals[kind] > 0;
             st->sum[at] += vals[kind];
         }
+        st->sum_raw[(size_t)j * (size_t)K + (size_t)k] += s.ttcav_raw;
     }
     if (j == r->n_layers - 1 && st->o->progress) st->o->progress(st->o->progress_user, "targets", ++st->done, st->total);
     return 0;
+}
+
+/* Column k of a layer's CAVs: concept k / n_cavs (CAV k % n_cavs), then the baseline's CAVs. */
+static void column_of(size_t k, int n_concepts, int n_cavs, int *c, int *i)
+{
+    size_t concept_cols = (size_t)n_concepts * (size_t)n_cavs;
+    *c = k < concept_cols ? (int)(k / (size_t)n_cavs) : n_concepts;
+    *i = k < concept_cols ? (int)(k % (size_t)n_cavs) : (int)(k - concept_cols);
 }
 
 static void stat_of(attx_tcav_stat *s, int n, const double *x)
@@ -169,6 +182,7 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
         int l = o.layers && o.n_layers > 0 ? o.layers[j] : j;
         if (l < 0 || l >= cfg->num_layers) return attx_fail(err, "layer %d: the model has %d layers (from 0)", l, cfg->num_layers);
     }
+    int n_base = classic ? n_cavs : null ? (o.n_null_cavs > 0 ? o.n_null_cavs : n_cavs) : 0;
     if (o.heat_target >= targets->count) return attx_fail(err, "heatmap target %d: there are %d targets", o.heat_target, targets->count);
     if (o.heat_target >= 0 && (o.heat_layer_index < 0 || o.heat_layer_index >= n_layers || o.heat_concept < 0 ||
                                o.heat_concept >= n_concepts || o.heat_cav < 0 || o.heat_cav >= n_cavs))
@@ -186,6 +200,7 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
     r->n_cavs = n_cavs;
     r->n_targets = targets->count;
     r->tests = n_layers * n_concepts;
+    r->n_baseline_cavs = n_base;
     r->dim = D;
     r->heat_target = o.heat_target;
     r->heat_layer = -1;
@@ -196,15 +211,17 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
     r->layers = malloc((size_t)n_layers * sizeof *r->layers);
     r->cells = calloc((size_t)n_layers * (size_t)n_concepts, sizeof *r->cells);
     r->baselines = has_baseline ? calloc((size_t)n_layers, sizeof *r->baselines) : NULL;
-    size_t per_layer = (size_t)(n_concepts + (has_baseline ? 1 : 0)) * (size_t)n_cavs;   /* K */
+    size_t per_layer = (size_t)n_concepts * (size_t)n_cavs + (size_t)n_base;   /* K */
     double *cavs = calloc((size_t)n_layers * per_layer * (size_t)D, sizeof *cavs);
     r->cavs = malloc((size_t)n_layers * (size_t)n_concepts * (size_t)n_cavs * (size_t)D * sizeof *r->cavs);
+    if (n_base) r->baseline_cavs = malloc((size_t)n_layers * (size_t)n_base * (size_t)D * sizeof *r->baseline_cavs);
     if (o.heat_target >= 0) r->heat = calloc((size_t)max_T, sizeof *r->heat);
     attx_tcav_acts *acts = calloc((size_t)n_sets, sizeof *acts);
     attx_tcav_ref *pos = NULL, *neg = NULL;
     int *sizes = malloc((size_t)n_sets * sizeof *sizes), max_size = 0, rc = -1;
     target_state st = {0};
-    if (!r->layers || !r->cells || (has_baseline && !r->baselines) || !cavs || !r->cavs || (o.heat_target >= 0 && !r->heat) ||
+    if (!r->layers || !r->cells || (has_baseline && (!r->baselines || !r->baseline_cavs)) || !cavs || !r->cavs ||
+        (o.heat_target >= 0 && !r->heat) ||
         !acts || !sizes) {
         attx_fail(err, "out of memory");
         goto done;
@@ -216,7 +233,7 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
                 attx_fail(err, "out of memory");
                 goto done;
             }
-        if (has_baseline && cell_init(&r->baselines[j], r->layers[j], -1, n_cavs) != 0) {
+        if (has_baseline && cell_init(&r->baselines[j], r->layers[j], -1, n_base) != 0) {
             attx_fail(err, "out of memory");
             goto done;
         }
@@ -242,13 +259,39 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
         goto done;
     }
 
-    /* ---- CAVs, layers in groups whose activations fit the budget ---- */
+    /* ---- CAVs: an earlier run's, or trained, layers in groups whose activations fit ---- */
+    if (o.reuse) {
+        const attx_tcav_result *u = o.reuse;
+        int same = u->n_layers == n_layers && u->n_concepts == n_concepts && u->n_cavs == n_cavs &&
+                   u->n_baseline_cavs == n_base && u->dim == D && u->classic == classic && u->null_baseline == null &&
+                   u->cavs && (!n_base || u->baseline_cavs);
+        for (int j = 0; same && j < n_layers; j++) same = u->layers[j] == r->layers[j];
+        if (!same) {
+            attx_fail(err, "the CAVs to reuse come from another setup (layers, concepts, CAV counts or mode differ)");
+            free(sets);
+            goto done;
+        }
+        for (int j = 0; j < n_layers; j++)
+            for (size_t k = 0; k < per_layer; k++) {
+                int c, i;
+                column_of(k, n_concepts, n_cavs, &c, &i);
+                const double *from = c < n_concepts
+                                         ? u->cavs + (((size_t)j * (size_t)n_concepts + (size_t)c) * (size_t)n_cavs + (size_t)i) * (size_t)D
+                                         : u->baseline_cavs + ((size_t)j * (size_t)n_base + (size_t)i) * (size_t)D;
+                memcpy(cavs + ((size_t)j * per_layer + k) * (size_t)D, from, (size_t)D * sizeof *cavs);
+                const attx_tcav_cell *uc = c < n_concepts ? &u->cells[j * n_concepts + c] : &u->baselines[j];
+                attx_tcav_cell *cell = c < n_concepts ? &r->cells[j * n_concepts + c] : &r->baselines[j];
+                cell->cav_accuracy[i] = uc->cav_accuracy[i];
+                cell->cav_iterations[i] = uc->cav_iterations[i];
+                cell->cav_converged[i] = uc->cav_converged[i];
+            }
+    }
     size_t budget = o.max_activation_bytes ? o.max_activation_bytes : (size_t)1 << 30;
     size_t layer_bytes = examples * (size_t)max_T * (size_t)D * sizeof(float);
     int group = layer_bytes ? (int)(budget / layer_bytes) : n_layers;
     if (group < 1) group = 1;
     long cav_total = (long)n_layers * (long)per_layer, cav_done = 0;
-    for (int j0 = 0; j0 < n_layers; j0 += group) {
+    for (int j0 = 0; j0 < n_layers && !o.reuse; j0 += group) {
         int nl = n_layers - j0 < group ? n_layers - j0 : group;
         for (int s = 0; s < n_sets; s++) {
             if (attx_tcav_activations(m, sets[s], r->layers + j0, nl, o.batch_size, &acts[s], err) != 0) {
@@ -262,7 +305,8 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
         for (int li = 0; li < nl; li++) {
             int j = j0 + li;
             for (size_t k = 0; k < per_layer; k++) {
-                int c = (int)(k / (size_t)n_cavs), i = (int)(k % (size_t)n_cavs);   /* c = n_concepts: baseline */
+                int c, i;                               /* c = n_concepts: the baseline */
+                column_of(k, n_concepts, n_cavs, &c, &i);
                 int np, nn;
                 if (null && c == n_concepts) {          /* a null CAV: two random halves of the pool */
                     np = nn = attx_tcav_null_halves(n_concepts, sizes, o.seed + 1000003u + (uint64_t)i, pos, neg);
@@ -300,14 +344,20 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
                 cell->cav_accuracy[i] = info.accuracy;
                 cell->cav_iterations[i] = info.iterations;
                 cell->cav_converged[i] = info.converged;
-                if (c < n_concepts)
-                    memcpy(r->cavs + (((size_t)j * (size_t)n_concepts + (size_t)c) * (size_t)n_cavs + (size_t)i) * (size_t)D, v,
-                           (size_t)D * sizeof *v);
                 if (o.progress) o.progress(o.progress_user, "cavs", ++cav_done, cav_total);
             }
         }
         for (int s = 0; s < n_sets; s++) attx_tcav_acts_free(&acts[s]);
     }
+    for (int j = 0; j < n_layers; j++)                  /* the result's copies */
+        for (size_t k = 0; k < per_layer; k++) {
+            int c, i;
+            column_of(k, n_concepts, n_cavs, &c, &i);
+            double *to = c < n_concepts
+                             ? r->cavs + (((size_t)j * (size_t)n_concepts + (size_t)c) * (size_t)n_cavs + (size_t)i) * (size_t)D
+                             : r->baseline_cavs + ((size_t)j * (size_t)n_base + (size_t)i) * (size_t)D;
+            memcpy(to, cavs + ((size_t)j * per_layer + k) * (size_t)D, (size_t)D * sizeof *to);
+        }
     free(sets);
 
     /* ---- targets: one forward + backward per batch, every CAV of every layer scored ---- */
@@ -321,7 +371,8 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
     st.d = malloc((size_t)max_T * sizeof *st.d);
     st.positive = calloc((size_t)n_layers * per_layer * ATTX_TCAV_KINDS, sizeof *st.positive);
     st.sum = calloc((size_t)n_layers * per_layer * ATTX_TCAV_KINDS, sizeof *st.sum);
-    if (!st.V || !st.dm || !st.d || !st.positive || !st.sum) {
+    st.sum_raw = calloc((size_t)n_layers * per_layer, sizeof *st.sum_raw);
+    if (!st.V || !st.dm || !st.d || !st.positive || !st.sum || !st.sum_raw) {
         attx_fail(err, "out of memory");
         goto done;
     }
@@ -346,23 +397,25 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
     /* ---- scores and tests ---- */
     for (int j = 0; j < n_layers; j++)
         for (size_t k = 0; k < per_layer; k++) {
-            int c = (int)(k / (size_t)n_cavs), i = (int)(k % (size_t)n_cavs);
+            int c, i;
+            column_of(k, n_concepts, n_cavs, &c, &i);
             attx_tcav_cell *cell = c < n_concepts ? &r->cells[j * n_concepts + c] : &r->baselines[j];
             for (int kind = 0; kind < ATTX_TCAV_KINDS; kind++) {
                 size_t at = ((size_t)j * per_layer + k) * ATTX_TCAV_KINDS + (size_t)kind;
                 cell->score[kind][i] = (double)st.positive[at] / targets->count;
                 cell->mean_s[kind][i] = st.sum[at] / targets->count;
             }
+            cell->mean_ttcav_raw[i] = st.sum_raw[(size_t)j * per_layer + k] / targets->count;
         }
     for (int j = 0; j < n_layers; j++) {
         for (int kind = 0; kind < ATTX_TCAV_KINDS; kind++)
-            if (has_baseline) stat_of(&r->baselines[j].stat[kind], n_cavs, r->baselines[j].score[kind]);
+            if (has_baseline) stat_of(&r->baselines[j].stat[kind], n_base, r->baselines[j].score[kind]);
         for (int c = 0; c < n_concepts; c++) {
             attx_tcav_cell *cell = &r->cells[j * n_concepts + c];
             for (int kind = 0; kind < ATTX_TCAV_KINDS; kind++) {
                 attx_tcav_stat *s = &cell->stat[kind];
                 stat_of(s, n_cavs, cell->score[kind]);
-                s->test = has_baseline ? attx_ttest_ind(n_cavs, cell->score[kind], n_cavs, r->baselines[j].score[kind], 0)
+                s->test = has_baseline ? attx_ttest_ind(n_cavs, cell->score[kind], n_base, r->baselines[j].score[kind], 0)
                                   : attx_ttest_1samp(n_cavs, cell->score[kind], 0.5);
                 s->p_bonferroni = attx_bonferroni(s->test.p, r->tests);
                 s->significant = s->p_bonferroni < o.alpha;      /* NAN: not significant */
@@ -384,6 +437,7 @@ done:
     free(st.d);
     free(st.positive);
     free(st.sum);
+    free(st.sum_raw);
     if (rc != 0) attx_tcav_result_free(out);
     return rc;
 }

@@ -125,7 +125,7 @@ void attx_tcav_directional(int T, int D, const float *g, const double *v, double
 
 attx_tcav_example_score attx_tcav_example(int T, const double *d, const float *a, double *s)
 {
-    attx_tcav_example_score r = {0, 0, 0};
+    attx_tcav_example_score r = {0, 0, 0, 0};
     if (T < 1) return r;
     double na = 0, nd = 0, sum_d = 0;
     for (int t = 0; t < T; t++) {
@@ -135,13 +135,15 @@ attx_tcav_example_score attx_tcav_example(int T, const double *d, const float *a
     }
     /* P1: d~ = d * (||a|| / ||d|| + 1e-8); with d = 0 every d~_t is 0 */
     double scale = nd > 0 ? sqrt(na) / sqrt(nd) + 1e-8 : 0;
-    double sum_s = 0;
+    double sum_s = 0, sum_ad = 0;
     for (int t = 0; t < T; t++) {
-        double st = (double)a[t] * d[t] * scale;
-        if (s) s[t] = st;
-        sum_s += st;
+        double ad = (double)a[t] * d[t];
+        if (s) s[t] = ad * scale;
+        sum_s += ad * scale;
+        sum_ad += ad;
     }
     r.ttcav = sum_s / T;
+    r.ttcav_raw = sum_ad / T;
     r.tcav = sum_d;
     r.ablation = sum_d / T;
     return r;

@@ -163,6 +163,8 @@ static void test_example_scores(void **state)
     assert_true(fabs(r.ttcav - (af[0] * 1 - af[1] * 2 + af[2] * 0.5) * scale / 3) < 1e-15);
     assert_true(r.ttcav < 0);
     assert_true(fabs(r.tcav - (-0.5)) < 1e-15 && fabs(r.ablation - (-0.5 / 3)) < 1e-15);
+    /* the magnitude before P1's rescaling: mean_t a_t d_t */
+    assert_true(fabs(r.ttcav_raw - (af[0] * 1 - af[1] * 2 + af[2] * 0.5) / 3) < 1e-15);
 
     /* the [CLS] token counts: a = (0.6, 0.2, 0.2), d = (1, -1, -1): with t = 0 S > 0, without
      * it S would be < 0; the 1e-8 is added to the ratio ||a|| / ||d|| */
@@ -374,6 +376,7 @@ typedef struct recompute {
     const double *cav;          /* [D] */
     int layer;
     int positive, count;
+    double sum_raw;             /* of ttcav_raw */
     double heat[8];
     int heat_T;
 } recompute;
@@ -388,6 +391,7 @@ static int recompute_view(void *user, const attx_tcav_view *v, attx_error *err)
     attx_tcav_example_score s = attx_tcav_example(v->T, d, v->a, v->example == 1 ? r->heat : NULL);
     if (v->example == 1) r->heat_T = v->T;
     r->positive += s.ttcav > 0;
+    r->sum_raw += s.ttcav_raw;
     r->count++;
     return 0;
 }
@@ -528,11 +532,12 @@ static void test_protocol_vit(void **state)
                 if (attx_cav_train(acts, j, pos, sizes[c], neg, nn, NULL, cav, NULL, &err) != 0) fail_msg("%s", err.msg);
                 const double *got = r.cavs + (((size_t)j * 3 + c) * 4 + i) * 8;
                 for (int k = 0; k < 8; k++) worst_cav = fmax(worst_cav, fabs(got[k] - cav[k]));
-                recompute rc = {cav, layers[j], 0, 0, {0}, 0};
+                recompute rc = {cav, layers[j], 0, 0, 0, {0}, 0};
                 if (attx_tcav_gradients(m, &targets, 1, 0, layers, 2, 1, recompute_view, &rc, &err) != 0) fail_msg("%s", err.msg);
                 assert_int_equal(rc.count, 6);
                 const attx_tcav_cell *cell = &r.cells[j * 3 + c];
                 assert_true(fabs(cell->score[ATTX_TCAV_TTCAV][i] - rc.positive / 6.0) < 1e-12);
+                assert_true(fabs(cell->mean_ttcav_raw[i] - rc.sum_raw / 6) < 1e-6 * (1e-6 + fabs(rc.sum_raw / 6)));
                 if (j == 1 && c == 2 && i == 3)
                     for (int t = 0; t < 5; t++) assert_true(fabs(r.heat[t] - rc.heat[t]) < 1e-5 * (1 + fabs(rc.heat[t])));
                 checked++;
@@ -579,28 +584,64 @@ static void test_protocol_vit(void **state)
     /* --null: the same relative CAVs (same scores), tested against null CAVs whose scores are
      * those of a CAV trained on attx_tcav_null_halves' two sides */
     o.null_baseline = 1;
+    o.n_null_cavs = 6;                  /* more null CAVs than relative ones */
     o.heat_cav = 3;
     o.heat_concept = 2;
     if (attx_tcav_run(m, src, 3, NULL, 0, &targets, &o, &r2, &err) != 0) fail_msg("%s", err.msg);
     assert_true(r2.null_baseline && !r2.classic);
     assert_non_null(r2.baselines);
+    assert_int_equal(r2.baselines[0].n_cavs, 6);
+    assert_int_equal(r2.n_baseline_cavs, 6);
     for (int k = 0; k < 6; k++) assert_memory_equal(r.cells[k].score[0], r2.cells[k].score[0], 4 * sizeof(double));
     for (int c = 0; c < 3; c++)
         if (attx_tcav_activations(m, &src[c], layers, 2, 1, &acts[c], &err) != 0) fail_msg("%s", err.msg);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         attx_tcav_ref hp[5], hn[5];
         int h = attx_tcav_null_halves(3, sizes, 5 + 1000003u + (uint64_t)i, hp, hn);
         assert_int_equal(h, 3);
         double cav[8];
         if (attx_cav_train(acts, 0, hp, h, hn, h, NULL, cav, NULL, &err) != 0) fail_msg("%s", err.msg);
-        recompute rc = {cav, layers[0], 0, 0, {0}, 0};
+        for (int k = 0; k < 8; k++) assert_true(fabs(r2.baseline_cavs[(size_t)i * 8 + k] - cav[k]) < 1e-9);
+        recompute rc = {cav, layers[0], 0, 0, 0, {0}, 0};
         if (attx_tcav_gradients(m, &targets, 1, 0, layers, 2, 1, recompute_view, &rc, &err) != 0) fail_msg("%s", err.msg);
         assert_true(fabs(r2.baselines[0].score[ATTX_TCAV_TTCAV][i] - rc.positive / 6.0) < 1e-12);
+        assert_true(fabs(r2.baselines[0].mean_ttcav_raw[i] - rc.sum_raw / 6) < 1e-6 * (1e-6 + fabs(rc.sum_raw / 6)));
     }
     for (int c = 0; c < 3; c++) attx_tcav_acts_free(&acts[c]);
     const attx_tcav_cell *nc = &r2.cells[1];
-    attx_ttest tn = attx_ttest_ind(4, nc->score[0], 4, r2.baselines[0].score[0], 0);
+    attx_ttest tn = attx_ttest_ind(4, nc->score[0], 6, r2.baselines[0].score[0], 0);
     assert_true((isnan(tn.p) && isnan(nc->stat[0].test.p)) || fabs(tn.p - nc->stat[0].test.p) < 1e-15);
+
+    /* reuse: class 0 with class 1's CAVs gives the bits of a run that trains them itself */
+    attx_tcav_result fresh, reused;
+    o.klass = 0;
+    o.objective = ATTX_TCAV_MARGIN;
+    if (attx_tcav_run(m, src, 3, NULL, 0, &targets, &o, &fresh, &err) != 0) fail_msg("%s", err.msg);
+    o.reuse = &r2;
+    if (attx_tcav_run(m, src, 3, NULL, 0, &targets, &o, &reused, &err) != 0) fail_msg("%s", err.msg);
+    for (int k = 0; k < 6; k++) {
+        for (int kind = 0; kind < ATTX_TCAV_KINDS; kind++) {
+            assert_memory_equal(fresh.cells[k].score[kind], reused.cells[k].score[kind], 4 * sizeof(double));
+            assert_memory_equal(fresh.cells[k].mean_s[kind], reused.cells[k].mean_s[kind], 4 * sizeof(double));
+        }
+        assert_memory_equal(fresh.cells[k].mean_ttcav_raw, reused.cells[k].mean_ttcav_raw, 4 * sizeof(double));
+        assert_memory_equal(fresh.cells[k].cav_iterations, reused.cells[k].cav_iterations, 4 * sizeof(int));
+        assert_true(fresh.cells[k].stat[0].test.p == reused.cells[k].stat[0].test.p ||
+                    (isnan(fresh.cells[k].stat[0].test.p) && isnan(reused.cells[k].stat[0].test.p)));
+    }
+    for (int j = 0; j < 2; j++)
+        assert_memory_equal(fresh.baselines[j].score[1], reused.baselines[j].score[1], 6 * sizeof(double));
+    assert_memory_equal(fresh.cavs, reused.cavs, 2 * 3 * 4 * 8 * sizeof(double));
+    assert_memory_equal(fresh.baseline_cavs, reused.baseline_cavs, 2 * 6 * 8 * sizeof(double));
+    attx_tcav_result_free(&fresh);
+    attx_tcav_result_free(&reused);
+    o.n_null_cavs = 5;                  /* another setup: refused */
+    assert_int_equal(attx_tcav_run(m, src, 3, NULL, 0, &targets, &o, &reused, &err), -1);
+    assert_contains(err.msg, "another setup");
+    o.reuse = NULL;
+    o.klass = 1;
+    o.objective = ATTX_TCAV_LOGIT;
+    o.n_null_cavs = 0;
     attx_tcav_result_free(&r2);
     o.null_baseline = 0;
 
