@@ -1057,6 +1057,56 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
                   const attx_tcav_options *opts, attx_tcav_result *out, attx_error *err);
 void attx_tcav_result_free(attx_tcav_result *r);
 
+/* ---- T-TCAV against ground truth (docs/tcav-preregistration.md; tcav_check.c) ---- */
+
+/* The objective's value f at logits z[C] for class k: z_k, z_k − mean_j z_j, log p_k, or
+ * z_k − max_{j≠k} z_j (what attx_tcav_gradients differentiates). */
+double attx_tcav_objective_value(attx_tcav_objective o, const float *z, int C, int k);
+/* Two-sided exact binomial (sign) test of k successes in n at 1/2, as scipy.stats.binomtest. */
+double attx_sign_test(int k, int n);
+
+/* The truth of one (class, concept) cell from its n per-image effects Δ_i (an intervention's
+ * change of f): the t-test of the Δ against 0 and the sign test, both Bonferroni-corrected over
+ * the n_cells cells; verdict +1/−1 when the t-test is significant at alpha and |mean| is at
+ * least min_relative_size times the largest |mean| of the cells, else 0 (null). */
+typedef struct attx_tcav_truth {
+    double mean;                    /* of Δ */
+    double p, p_sign;               /* corrected */
+    int up;                         /* images with Δ > 0 */
+    int verdict;
+} attx_tcav_truth;
+/* delta[n_cells * n], cell c at c * n. */
+void attx_tcav_truth_cells(int n_cells, int n, const double *delta, double alpha, double min_relative_size,
+                           attx_tcav_truth *truth);
+
+/* The four tests of the pre-registration, each a verdict on a (layer, concept) cell:
+ *   P1         one-sample t-test of the relative CAVs' scores against 0.5;
+ *   KIM        the classic run's two-sample t-test against the random baseline;
+ *   RANK       the mean relative score among the null CAVs' scores, p = (1 + #{|null − 0.5| >=
+ *              |mean − 0.5|}) / (N + 1);
+ *   MAGNITUDE  the mean over the relative CAVs of the mean un-normalised score (T-TCAV:
+ *              mean_t a_t d_t; TCAV: sum_t d_t) among the null CAVs' (centred on 0).
+ * p is Bonferroni-corrected over the run's layer x concept tests; verdict +1/−1 when below alpha
+ * (the side of 0.5, the baseline's mean or 0), else 0. relative: a run with null_baseline (its
+ * n_cavs relative CAVs, n_null_cavs null ones); classic: a run with random sets (KIM only). */
+typedef enum attx_tcav_mode {
+    ATTX_TCAV_MODE_P1 = 0,
+    ATTX_TCAV_MODE_KIM,
+    ATTX_TCAV_MODE_RANK,
+    ATTX_TCAV_MODE_MAGNITUDE,
+    ATTX_TCAV_MODES
+} attx_tcav_mode;
+const char *attx_tcav_mode_name(attx_tcav_mode mode);   /* "p1", "kim", "rank", "magnitude" */
+
+typedef struct attx_tcav_verdict {
+    double statistic, p, p_bonferroni;
+    int verdict;
+} attx_tcav_verdict;
+/* kind: ATTX_TCAV_TTCAV or ATTX_TCAV_TCAV. A missing run or cell gives NAN and verdict 0. */
+attx_tcav_verdict attx_tcav_verdict_of(attx_tcav_mode mode, const attx_tcav_result *relative,
+                                       const attx_tcav_result *classic, int layer_index, int concept, int kind,
+                                       double alpha);
+
 #ifdef __cplusplus
 }
 #endif

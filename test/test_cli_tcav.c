@@ -423,11 +423,172 @@ static void test_bert_text(void **state)
     tu_rmdir(dir);
 }
 
+/* `attx tcav-check` on a small synthetic benchmark and the shipped synthetic ViT: one truth
+ * cell recomputed from the library's logits of the redrawn images, P1's verdicts equal to those
+ * of `attx tcav` itself, and the agreement counts recomputed from the verdicts and the truth. */
+static void test_tcav_check(void **state)
+{
+    (void)state;
+    const char *model_path = "data/synth-vit.safetensors";
+    tu_need_file(model_path);
+    char *dir = tu_mkdtemp(), *synth = tu_path(dir, "s"), *plan = tu_path(dir, "plan.json");
+    char args[8192];
+    int status;
+    char *errout, *out;
+    snprintf(args, sizeof args, "synth %s --size 48 --per-class 1 --test-per-class 5 --concept-images 6 --random-sets 4 "
+                                "--seed 3 --counterfactuals", synth);
+    out = run_attx(args, &status, &errout);
+    if (status != 0) fail_msg("synth: %s", errout);
+    free(out);
+    free(errout);
+    tu_write_str(plan,
+                 "{\"benchmark\": {\"classes\": [\"dalmatian\", \"fish\", \"snail\", \"zebra\"],"
+                 " \"concepts\": [\"striped\", \"dotted\", \"zigzagged\", \"chequered\"], \"layers\": [0, 1, 2]},"
+                 " \"models\": {\"qualify_min_dev_accuracy\": 0.97, \"qualify_max_mean_margin\": 4},"
+                 " \"ground_truth\": {\"alpha\": 0.05, \"bonferroni_over\": 16, \"min_relative_size\": 0.1},"
+                 " \"objectives\": [\"logit\", \"margin\"],"
+                 " \"modes\": {\"p1\": {\"cavs\": 3}, \"kim\": {\"random_sets\": 3}, \"rank\": {\"null_cavs\": 4},"
+                 " \"magnitude\": {\"null_cavs\": 4}},"
+                 " \"alpha\": 0.05, \"bonferroni_over\": 12, \"success\": {\"min_agreement\": 0.9, \"max_null_flagged\": 0.1}}");
+    snprintf(args, sizeof args, "tcav-check %s %s --plan %s --json --threads 1", synth, model_path, plan);
+    out = run_attx(args, &status, &errout);
+    if (status != 0) fail_msg("tcav-check exit %d: %s", status, errout);
+    attx_json_doc *doc;
+    attx_error err;
+    if (attx_json_parse(out, strlen(out), NULL, &doc, &err) != 0) fail_msg("%s in %s", err.msg, out);
+    const attx_json_value *m0 = attx_json_item(attx_json_get(attx_json_root(doc), "models"), 0);
+    assert_non_null(m0);
+
+    /* the truth of (margin, zebra, striped) from the library's logits */
+    attx_model *m;
+    if (attx_model_open(&m, model_path, &err) != 0) fail_msg("%s", err.msg);
+    const char *textures[4] = {"striped", "dotted", "zigzagged", "chequered"};
+    int zebra = 3;
+    float pixels[3 * 48 * 48];
+    double effect = 0;
+    attx_ctx *ctx = attx_ctx_new();
+    for (int i = 0; i < 5; i++) {
+        double f[4];
+        for (int t = 0; t < 4; t++) {
+            char file[4200];
+            snprintf(file, sizeof file, "%s/counterfactual/%s/zebra/%04d.png", synth, textures[t], i);
+            if (attx_encode_image(m, file, pixels, &err) != 0) fail_msg("%s", err.msg);
+            attx_batch b = {.B = 1, .pixels = pixels};
+            attx_outputs o;
+            attx_ctx_reset(ctx);
+            if (attx_forward(m, ctx, &b, &o, &err) != 0) fail_msg("%s", err.msg);
+            const float *z = o.logits->data;
+            double other = -INFINITY;
+            for (int j = 0; j < 4; j++)
+                if (j != zebra) other = fmax(other, z[j]);
+            f[t] = z[zebra] - other;
+        }
+        effect += f[0] - (f[1] + f[2] + f[3]) / 3;
+    }
+    effect /= 5;
+    attx_ctx_free(ctx);
+    attx_model_close(m);
+    const attx_json_value *truth = attx_json_get(m0, "truth");
+    int found = 0;
+    int truth_verdict[2][4][4];
+    for (size_t i = 0; i < attx_json_len(truth); i++) {
+        const attx_json_value *t = attx_json_item(truth, i);
+        const char *obj = attx_json_str(attx_json_get(t, "objective"), NULL), *cls = attx_json_str(attx_json_get(t, "class"), NULL);
+        const char *con = attx_json_str(attx_json_get(t, "concept"), NULL);
+        int64_t v;
+        assert_int_equal(attx_json_i64(attx_json_get(t, "verdict"), &v), 0);
+        truth_verdict[i / 16][(i / 4) % 4][i % 4] = (int)v;
+        if (!strcmp(obj, "margin") && !strcmp(cls, "zebra") && !strcmp(con, "striped")) {
+            double got;
+            assert_int_equal(attx_json_double(attx_json_get(t, "mean_effect"), &got), 0);
+            if (fabs(got - effect) > 1e-5 * (1 + fabs(effect))) fail_msg("truth %.9g, recomputed %.9g", got, effect);
+            found = 1;
+        }
+    }
+    assert_true(found);
+    assert_int_equal(attx_json_len(truth), 2 * 16);
+
+    /* P1 with the logit: the verdicts of `attx tcav` (same CAVs: seed 0, 3 CAVs) */
+    snprintf(args, sizeof args, "tcav %s --target zebra --concept %s/concepts/striped %s/concepts/dotted "
+                                "%s/concepts/zigzagged %s/concepts/chequered --targets %s/test/zebra --layers 0-2 --cavs 3 --json --threads 1",
+             model_path, synth, synth, synth, synth, synth);
+    char *errout2, *out2 = run_attx(args, &status, &errout2);
+    if (status != 0) fail_msg("tcav: %s", errout2);
+    attx_json_doc *doc2;
+    if (attx_json_parse(out2, strlen(out2), NULL, &doc2, &err) != 0) fail_msg("%s", err.msg);
+    const attx_json_value *combos = attx_json_get(m0, "combinations");
+    assert_int_equal(attx_json_len(combos), 4 * 2 * 2);
+    const attx_json_value *p1 = attx_json_item(combos, 0);     /* p1, logit, ttcav */
+    assert_string_equal(attx_json_str(attx_json_get(p1, "mode"), NULL), "p1");
+    assert_string_equal(attx_json_str(attx_json_get(p1, "score"), NULL), "ttcav");
+    const attx_json_value *verdicts = attx_json_get(p1, "verdicts"), *layers = attx_json_get(attx_json_root(doc2), "layers");
+    int compared = 0;
+    for (int c = 0; c < 4; c++)
+        for (int j = 0; j < 3; j++) {
+            const attx_json_value *v = attx_json_item(verdicts, (size_t)(3 * 12 + c * 3 + j));   /* [class][concept][layer]; zebra: class 3 */
+            assert_string_equal(attx_json_str(attx_json_get(v, "class"), NULL), "zebra");
+            const attx_json_value *ref = attx_json_get(attx_json_item(attx_json_get(attx_json_item(layers, (size_t)j), "concepts"), (size_t)c), "ttcav");
+            double p_check, p_tcav;
+            int64_t verdict;
+            if (attx_json_double(attx_json_get(ref, "p_bonferroni"), &p_tcav) != 0) p_tcav = NAN;     /* null: no p */
+            if (attx_json_double(attx_json_get(v, "p_bonferroni"), &p_check) != 0) p_check = NAN;
+            assert_int_equal(attx_json_i64(attx_json_get(v, "verdict"), &verdict), 0);
+            assert_true((isnan(p_check) && isnan(p_tcav)) || fabs(p_check - p_tcav) <= 1e-12 * (1 + p_tcav));
+            const char *word = attx_json_str(attx_json_get(ref, "verdict"), NULL);
+            assert_int_equal(verdict, !strcmp(word, "significant (+)") ? 1 : !strcmp(word, "significant (-)") ? -1 : 0);
+            compared++;
+        }
+    assert_int_equal(compared, 12);
+
+    /* every combination's counts from its verdicts and the truth */
+    for (size_t i = 0; i < attx_json_len(combos); i++) {
+        const attx_json_value *cmb = attx_json_item(combos, i), *vs = attx_json_get(cmb, "verdicts");
+        int o = !strcmp(attx_json_str(attx_json_get(cmb, "objective"), NULL), "margin");
+        int agree = 0, flagged = 0;
+        for (size_t k = 0; k < attx_json_len(vs); k++) {
+            int64_t v;
+            assert_int_equal(attx_json_i64(attx_json_get(attx_json_item(vs, k), "verdict"), &v), 0);
+            int t = truth_verdict[o][k / 12][(k / 3) % 4];
+            agree += v == t;
+            flagged += t == 0 && v != 0;
+        }
+        int64_t a, f;
+        assert_int_equal(attx_json_i64(attx_json_get(cmb, "agree"), &a), 0);
+        assert_int_equal(attx_json_i64(attx_json_get(cmb, "null_flagged"), &f), 0);
+        assert_int_equal(a, agree);
+        assert_int_equal(f, flagged);
+    }
+    attx_json_free(doc);
+    attx_json_free(doc2);
+    free(out);
+    free(errout);
+    free(out2);
+    free(errout2);
+
+    /* errors: a folder without counterfactuals, a plan that is not one */
+    snprintf(args, sizeof args, "tcav-check %s/concepts %s --plan %s", synth, model_path, plan);
+    out = run_attx(args, &status, &errout);
+    assert_int_equal(status, 1);
+    assert_contains(errout, "test/dalmatian");
+    free(out);
+    free(errout);
+    snprintf(args, sizeof args, "tcav-check %s %s --plan %s/s/test/fish/0000.png", synth, model_path, dir);
+    out = run_attx(args, &status, &errout);
+    assert_int_equal(status, 1);
+    assert_contains(errout, "0000.png");
+    free(out);
+    free(errout);
+    tu_rmdir(dir);
+    free(synth);
+    free(plan);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vit_relative),
         cmocka_unit_test(test_bert_text),
+        cmocka_unit_test(test_tcav_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -669,12 +669,113 @@ static void test_protocol_vit(void **state)
     attx_model_close(m);
 }
 
+/* ---- the pre-registered evaluation's pieces (tcav_check.c), by hand ---- */
+
+static void test_check_pieces(void **state)
+{
+    (void)state;
+    /* objectives at z = (1, 2, 3), class 0 */
+    float z[3] = {1, 2, 3};
+    assert_true(fabs(attx_tcav_objective_value(ATTX_TCAV_LOGIT, z, 3, 0) - 1) < 1e-15);
+    assert_true(fabs(attx_tcav_objective_value(ATTX_TCAV_CENTRED, z, 3, 0) - (-1)) < 1e-15);
+    assert_true(fabs(attx_tcav_objective_value(ATTX_TCAV_LOGSOFTMAX, z, 3, 0) - (1 - log(exp(1) + exp(2) + exp(3)))) < 1e-14);
+    assert_true(fabs(attx_tcav_objective_value(ATTX_TCAV_MARGIN, z, 3, 0) - (-2)) < 1e-15);
+    assert_true(fabs(attx_tcav_objective_value(ATTX_TCAV_MARGIN, z, 3, 2) - 1) < 1e-15);
+
+    /* the sign test: scipy.stats.binomtest(k, n).pvalue */
+    assert_true(fabs(attx_sign_test(7, 10) - 0.34375) < 1e-12);
+    assert_true(fabs(attx_sign_test(0, 5) - 0.0625) < 1e-12);
+    assert_true(attx_sign_test(5, 10) == 1);
+    assert_true(fabs(attx_sign_test(1, 20) - 2 * 21.0 / 1048576.0) < 1e-15);
+    assert_true(fabs(attx_sign_test(19, 20) - 2 * 21.0 / 1048576.0) < 1e-15);
+
+    /* the truth of 4 cells of 8 images: large +, small but consistent + (under 10% of the
+     * largest: null), noise (null), large − */
+    double delta[4 * 8];
+    for (int i = 0; i < 8; i++) {
+        double wiggle = (i % 2 ? 0.1 : -0.1) * (1 + i % 3);
+        delta[0 * 8 + i] = 5 + wiggle;
+        delta[1 * 8 + i] = 0.3 + wiggle / 100;
+        delta[2 * 8 + i] = wiggle;
+        delta[3 * 8 + i] = -4 + wiggle;
+    }
+    attx_tcav_truth truth[4];
+    attx_tcav_truth_cells(4, 8, delta, 0.05, 0.10, truth);
+    assert_int_equal(truth[0].verdict, 1);
+    assert_int_equal(truth[1].verdict, 0);
+    assert_true(truth[1].p < 1e-6);                 /* significant, yet too small */
+    assert_int_equal(truth[2].verdict, 0);
+    assert_int_equal(truth[3].verdict, -1);
+    assert_int_equal(truth[0].up, 8);
+    assert_true(fabs(truth[0].p - attx_bonferroni(attx_ttest_1samp(8, delta, 0).p, 4)) < 1e-15);
+    assert_true(fabs(truth[3].p_sign - attx_bonferroni(attx_sign_test(0, 8), 4)) < 1e-15);
+    double mean3 = 0;
+    for (int i = 0; i < 8; i++) mean3 += delta[24 + i];
+    assert_true(fabs(truth[3].mean - mean3 / 8) < 1e-15);
+    /* at 0.08 of the largest the small cell is large enough */
+    attx_tcav_truth_cells(4, 8, delta, 0.05, 0.05, truth);
+    assert_int_equal(truth[1].verdict, 1);
+
+    /* the four modes on one cell: 4 relative CAVs, 5 null CAVs */
+    double score[4] = {0.8, 0.9, 0.7, 0.8}, raw[4] = {0.2, 0.3, 0.1, 0.2};
+    double null_score[5] = {0.5, 0.6, 0.4, 0.9, 0.1}, null_raw[5] = {0.05, -0.25, 0.1, 0.3, -0.1};
+    attx_tcav_cell cell = {0}, null = {0};
+    cell.n_cavs = 4;
+    null.n_cavs = 5;
+    cell.score[ATTX_TCAV_TTCAV] = score;
+    cell.mean_ttcav_raw = raw;
+    null.score[ATTX_TCAV_TTCAV] = null_score;
+    null.mean_ttcav_raw = null_raw;
+    attx_tcav_result rel = {0};
+    rel.n_layers = 1;
+    rel.n_concepts = 1;
+    rel.tests = 1;
+    rel.cells = &cell;
+    rel.baselines = &null;
+    attx_tcav_verdict v = attx_tcav_verdict_of(ATTX_TCAV_MODE_P1, &rel, NULL, 0, 0, ATTX_TCAV_TTCAV, 0.05);
+    assert_true(fabs(v.statistic - 0.8) < 1e-15);
+    assert_true(fabs(v.p - attx_ttest_1samp(4, score, 0.5).p) < 1e-15);
+    assert_int_equal(v.verdict, 1);
+    /* rank: |0.8 − 0.5| = 0.3, reached by 0.9 and 0.1: p = (1 + 2) / 6 */
+    v = attx_tcav_verdict_of(ATTX_TCAV_MODE_RANK, &rel, NULL, 0, 0, ATTX_TCAV_TTCAV, 0.05);
+    assert_true(fabs(v.p - 0.5) < 1e-15);
+    assert_int_equal(v.verdict, 0);
+    /* magnitude: mean 0.2; |null| >= 0.2: −0.25 and 0.3: p = 3 / 6 */
+    v = attx_tcav_verdict_of(ATTX_TCAV_MODE_MAGNITUDE, &rel, NULL, 0, 0, ATTX_TCAV_TTCAV, 0.05);
+    assert_true(fabs(v.statistic - 0.2) < 1e-15 && fabs(v.p - 0.5) < 1e-15);
+    /* a larger magnitude than every null CAV: p = 1/6, significant at alpha 0.2 */
+    double big[4] = {1, 1, 1, 1};
+    cell.mean_ttcav_raw = big;
+    v = attx_tcav_verdict_of(ATTX_TCAV_MODE_MAGNITUDE, &rel, NULL, 0, 0, ATTX_TCAV_TTCAV, 0.2);
+    assert_true(fabs(v.p - 1.0 / 6) < 1e-15);
+    assert_int_equal(v.verdict, 1);
+    /* kim: the classic run's test, signed by the baseline's mean */
+    attx_tcav_cell kc = {0}, kb = {0};
+    kc.n_cavs = kb.n_cavs = 4;
+    kc.stat[ATTX_TCAV_TCAV] = (attx_tcav_stat){0.3, 0.1, {-5, 6, 0.001}, 0.003, 1};
+    kb.stat[ATTX_TCAV_TCAV] = (attx_tcav_stat){0.5, 0.1, {NAN, NAN, NAN}, NAN, 0};
+    attx_tcav_result cls = {0};
+    cls.n_layers = cls.n_concepts = 1;
+    cls.tests = 3;
+    cls.classic = 1;
+    cls.cells = &kc;
+    cls.baselines = &kb;
+    v = attx_tcav_verdict_of(ATTX_TCAV_MODE_KIM, &rel, &cls, 0, 0, ATTX_TCAV_TCAV, 0.05);
+    assert_true(fabs(v.p_bonferroni - 0.003) < 1e-15);
+    assert_int_equal(v.verdict, -1);
+    /* out of range: no verdict */
+    v = attx_tcav_verdict_of(ATTX_TCAV_MODE_P1, &rel, NULL, 1, 0, ATTX_TCAV_TTCAV, 0.05);
+    assert_true(isnan(v.p) && v.verdict == 0);
+    assert_string_equal(attx_tcav_mode_name(ATTX_TCAV_MODE_MAGNITUDE), "magnitude");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logreg_sklearn),
         cmocka_unit_test(test_t_distribution),
         cmocka_unit_test(test_ttests),
+        cmocka_unit_test(test_check_pieces),
         cmocka_unit_test(test_example_scores),
         cmocka_unit_test(test_relative_negatives),
         cmocka_unit_test(test_null_halves),

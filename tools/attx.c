@@ -8,7 +8,7 @@
 #define ATTX_VERSION "0.1.0"
 
 static const cli_command *const commands[] = {&cmd_predict, &cmd_explain, &cmd_embed, &cmd_similar, &cmd_info, &cmd_convert, &cmd_train,
-                                              &cmd_vocab, &cmd_eval, &cmd_tcav, &cmd_synth};
+                                              &cmd_vocab, &cmd_eval, &cmd_tcav, &cmd_tcav_check, &cmd_synth};
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 static void print_usage(FILE *out)

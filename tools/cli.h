@@ -110,6 +110,7 @@ extern const cli_command cmd_train;
 extern const cli_command cmd_vocab;
 extern const cli_command cmd_eval;
 extern const cli_command cmd_tcav;
+extern const cli_command cmd_tcav_check;
 extern const cli_command cmd_synth;
 
 #endif

@@ -1,9 +1,32 @@
 /* cmd_tcav.h — what the `attx tcav` files share: cmd_tcav.c (the command) calls tcav_html.c
- * (--html); both put results into words with tcav_words.c. */
+ * (--html); both put results into words with tcav_words.c; cmd_tcav.c and cmd_tcav_check.c
+ * read their example sets with tcav_sets.c. */
 #ifndef ATTX_CMD_TCAV_H
 #define ATTX_CMD_TCAV_H
 
 #include "attx_explain.h"
+
+/* tcav_sets.c: one set of examples, the source attx_tcav_run reads. */
+typedef struct example_set {
+    const char *path;
+    char name[128];                 /* the file or folder name without extension */
+    int count;
+    char **files;                   /* images */
+    int32_t **ids;                  /* text */
+    int32_t *lengths;
+    attx_tcav_memory mem;
+    const attx_model *model;
+    attx_tcav_source src;
+} example_set;
+
+/* Loads s->path for m: a folder of images (files in name order; dot files and subfolders
+ * skipped; any other file must be an image) or, when allow_file, one image; for a text model a
+ * text file, one example per line (blank lines skipped), encoded now, with the inputs' tokens
+ * dropped by truncation added to *dropped. Bad input: a one-line error and exit. */
+void tcav_load_set(example_set *s, const attx_model *m, int allow_file, size_t *dropped);
+void tcav_free_set(example_set *s);
+/* A class by label (exact, then ignoring case) or number; unknown: a one-line error and exit. */
+int tcav_parse_class(const attx_config *cfg, const char *v);
 
 /* tcav_words.c: "not significant", "significant (+)" (scores above 0.5 or the random baseline),
  * "significant (-)", or "undefined" (no p-value: every score equal). */
