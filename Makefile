@@ -184,7 +184,7 @@ sanitize:
 
 # the T-TCAV table of the README on the shipped synthetic ViT (a few minutes)
 tcav-synth: $(BUILD)/attx
-	@sh tools/tcav_synth.sh $(BUILD)/attx data/synth-vit.safetensors $(BUILD)/synth-tcav
+	@sh tools/tcav_synth.sh $(BUILD)/attx $(BUILD)/synth-tcav
 
 bench: $(BUILD)/attx $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
