@@ -990,6 +990,9 @@ typedef struct attx_tcav_options {
                                        seed + 1000003 + i), and each concept's scores tested
                                        against theirs (two-sample t-test) instead of against 0.5 */
     int n_null_cavs;                /* 0 = n_cavs */
+    int warm_start;                 /* 1: each CAV of a cell starts L-BFGS from the previous one's
+                                       solution (the optimum is unique: the CAVs differ from cold
+                                       starts only within the solver's tolerance) */
     /* the CAVs (and the baselines' CAVs) of an earlier run on the same model, sets, layers,
        counts, seed and solver options, used instead of training them again: another class or
        objective costs only the targets' pass. NULL: train them. */

@@ -220,6 +220,7 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
     attx_tcav_ref *pos = NULL, *neg = NULL;
     int *sizes = malloc((size_t)n_sets * sizeof *sizes), max_size = 0, rc = -1;
     target_state st = {0};
+    double *warm_coef = NULL, warm_intercept = 0;      /* the previous CAV's w and b (warm start) */
     if (!r->layers || !r->cells || (has_baseline && (!r->baselines || !r->baseline_cavs)) || !cavs || !r->cavs ||
         (o.heat_target >= 0 && !r->heat) ||
         !acts || !sizes) {
@@ -291,6 +292,12 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
     int group = layer_bytes ? (int)(budget / layer_bytes) : n_layers;
     if (group < 1) group = 1;
     long cav_total = (long)n_layers * (long)per_layer, cav_done = 0;
+    warm_coef = malloc((size_t)D * sizeof *warm_coef);
+    if (!warm_coef) {
+        attx_fail(err, "out of memory");
+        free(sets);
+        goto done;
+    }
     for (int j0 = 0; j0 < n_layers && !o.reuse; j0 += group) {
         int nl = n_layers - j0 < group ? n_layers - j0 : group;
         for (int s = 0; s < n_sets; s++) {
@@ -333,8 +340,13 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
                     np = nn = n;
                 }
                 attx_logreg_info info;
+                attx_logreg_options lo = o.logreg;
+                if (o.warm_start && i > 0) {            /* from the previous CAV of the cell */
+                    lo.init_coef = warm_coef;
+                    lo.init_intercept = warm_intercept;
+                }
                 double *v = cavs + ((size_t)j * per_layer + k) * (size_t)D;
-                if (attx_cav_train(acts, li, pos, np, neg, nn, &o.logreg, v, &info, err) != 0) {
+                if (attx_cav_train(acts, li, pos, np, neg, nn, &lo, v, &info, err) != 0) {
                     attx_fail_prefix(err, "layer %d, %s %d, CAV %d", r->layers[j], c < n_concepts ? "concept" : "random baseline",
                                      c < n_concepts ? c : 0, i);
                     free(sets);
@@ -344,6 +356,8 @@ int attx_tcav_run(const attx_model *m, const attx_tcav_source *concepts, int n_c
                 cell->cav_accuracy[i] = info.accuracy;
                 cell->cav_iterations[i] = info.iterations;
                 cell->cav_converged[i] = info.converged;
+                for (int d = 0; d < D; d++) warm_coef[d] = v[d] * info.coef_norm;   /* v = w / ||w|| */
+                warm_intercept = info.intercept;
                 if (o.progress) o.progress(o.progress_user, "cavs", ++cav_done, cav_total);
             }
         }
@@ -438,6 +452,7 @@ done:
     free(st.positive);
     free(st.sum);
     free(st.sum_raw);
+    free(warm_coef);
     if (rc != 0) attx_tcav_result_free(out);
     return rc;
 }

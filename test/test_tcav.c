@@ -550,6 +550,27 @@ static void test_protocol_vit(void **state)
     assert_true((isnan(t.p) && isnan(cell->stat[0].test.p)) || fabs(t.p - cell->stat[0].test.p) < 1e-15);
     for (int c = 0; c < 3; c++) attx_tcav_acts_free(&acts[c]);
 
+    /* warm starts: the same CAVs within the solver's tolerance, in fewer iterations */
+    attx_tcav_result rw;
+    o.warm_start = 1;
+    if (attx_tcav_run(m, src, 3, NULL, 0, &targets, &o, &rw, &err) != 0) fail_msg("%s", err.msg);
+    o.warm_start = 0;
+    double worst_warm = 0;
+    long cold_iters = 0, warm_iters = 0;
+    for (size_t i = 0; i < (size_t)2 * 3 * 4 * 8; i++) worst_warm = fmax(worst_warm, fabs(rw.cavs[i] - r.cavs[i]));
+    for (int k = 0; k < 6; k++)
+        for (int i = 0; i < 4; i++) {
+            cold_iters += r.cells[k].cav_iterations[i];
+            warm_iters += rw.cells[k].cav_iterations[i];
+            assert_true(rw.cells[k].cav_converged[i]);
+        }
+    print_message("warm start: max |cav diff| %.1e, L-BFGS iterations %ld against %ld cold\n", worst_warm, warm_iters, cold_iters);
+    assert_true(worst_warm < 1e-5);
+    assert_true(warm_iters < cold_iters);
+    /* CAV 0 of each cell starts cold: the same bits */
+    for (int k = 0; k < 6; k++) assert_memory_equal(rw.cavs + (size_t)k * 4 * 8, r.cavs + (size_t)k * 4 * 8, 8 * sizeof(double));
+    attx_tcav_result_free(&rw);
+
     /* the batch size and the activation budget (one layer at a time) change nothing */
     attx_tcav_result r2;
     o.batch_size = 5;

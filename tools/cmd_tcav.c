@@ -14,7 +14,7 @@ static int run_tcav(int argc, char **argv);
 const cli_command cmd_tcav = {
     "tcav", "concept sensitivity of a class (T-TCAV and TCAV with significance tests)",
     "usage: attx tcav MODEL --target CLASS --concept PATH... --targets PATH [--random PATH...]\n"
-    "                 [--layers LIST] [--cavs N] [--seed S] [--batch N] [--alpha A] [--tol T] [--json]\n"
+    "                 [--layers LIST] [--cavs N] [--seed S] [--batch N] [--alpha A] [--tol T] [--warm-start] [--json]\n"
     "                 [--null] [--objective O] [--png FILE] [--html FILE] [--heat-layer L] [--heat-concept C] [--heat-cav K]\n"
     "                 [--heat-target I] [--threads N]\n"
     "\n"
@@ -55,6 +55,8 @@ const cli_command cmd_tcav = {
     "  --alpha A          significance level after the correction (default 0.05)\n"
     "  --tol T            CAV solver: stop when every gradient entry of the (unscaled) logistic\n"
     "                     objective is below T (default 1e-7, tight; 1e-4 is about 2x faster)\n"
+    "  --warm-start       start each CAV's solver from the previous CAV of its concept and layer:\n"
+    "                     fewer iterations, the same CAVs within --tol (not bit for bit)\n"
     "  --json             print one JSON object with every score on stdout\n"
     "  --png FILE         image models: the heatmap as a PNG overlay on the target image\n"
     "  --html FILE        a self-contained report: the tables, every CAV's score as strip plots,\n"
@@ -373,6 +375,7 @@ static int run_tcav(int argc, char **argv)
         else if (cli_value(argc, argv, &i, "--heat-cav", &v)) heat_cav = (int)cli_parse_long(&cmd_tcav, "--heat-cav", v, 0, 100000);
         else if (cli_value(argc, argv, &i, "--heat-target", &v)) heat_target = (int)cli_parse_long(&cmd_tcav, "--heat-target", v, 0, 100000000);
         else if (cli_value(argc, argv, &i, "--heat-concept", &heat_concept)) continue;
+        else if (cli_flag(argv[i], "--warm-start")) o.warm_start = 1;
         else if (cli_value(argc, argv, &i, "--tol", &v)) {
             char *end;
             o.logreg.tol = strtod(v, &end);
