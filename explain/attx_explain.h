@@ -1110,6 +1110,14 @@ attx_tcav_verdict attx_tcav_verdict_of(attx_tcav_mode mode, const attx_tcav_resu
                                        const attx_tcav_result *classic, int layer_index, int concept, int kind,
                                        double alpha);
 
+/* Per-image first-order agreement: for each target, layer and concept c < n_checked of r, does
+ * the sign of S(x) (T-TCAV and TCAV) along the mean of the concept's CAVs in r, with the
+ * gradient of `objective` for klass, equal the sign of the intervention's effect
+ * delta[c * n_targets + example]? agree[(layer_index * n_checked + c) * 2 + {0: T-TCAV, 1: TCAV}]
+ * counts the targets where it does. */
+int attx_tcav_first_order(const attx_model *m, const attx_tcav_source *targets, int klass, attx_tcav_objective objective,
+                          const attx_tcav_result *r, int n_checked, const double *delta, long *agree, attx_error *err);
+
 #ifdef __cplusplus
 }
 #endif

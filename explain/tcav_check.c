@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 double attx_tcav_objective_value(attx_tcav_objective o, const float *z, int C, int k)
 {
@@ -133,4 +134,61 @@ attx_tcav_verdict attx_tcav_verdict_of(attx_tcav_mode mode, const attx_tcav_resu
     v.p_bonferroni = attx_bonferroni(v.p, r->tests);
     if (v.p_bonferroni < alpha && v.statistic != centre) v.verdict = v.statistic > centre ? 1 : -1;
     return v;
+}
+
+typedef struct first_order {
+    const attx_tcav_result *r;
+    const double *mean_cav;         /* [n_layers, n_checked, dim] */
+    const double *delta;            /* [n_checked, n_targets] */
+    int n_checked, n_targets;
+    long *agree;                    /* [n_layers, n_checked, 2] */
+    double *d;                      /* [T] */
+} first_order;
+
+static int first_order_view(void *user, const attx_tcav_view *v, attx_error *err)
+{
+    (void)err;
+    first_order *f = user;
+    int D = f->r->dim;
+    for (int c = 0; c < f->n_checked; c++) {
+        const double *cav = f->mean_cav + ((size_t)v->layer_index * (size_t)f->n_checked + (size_t)c) * (size_t)D;
+        attx_tcav_directional(v->T, v->D, v->g, cav, f->d);
+        attx_tcav_example_score s = attx_tcav_example(v->T, f->d, v->a, NULL);
+        double delta = f->delta[(size_t)c * (size_t)f->n_targets + (size_t)v->example];
+        long *at = f->agree + ((size_t)v->layer_index * (size_t)f->n_checked + (size_t)c) * 2;
+        at[0] += (s.ttcav > 0) == (delta > 0);
+        at[1] += (s.tcav > 0) == (delta > 0);
+    }
+    return 0;
+}
+
+int attx_tcav_first_order(const attx_model *m, const attx_tcav_source *targets, int klass, attx_tcav_objective objective,
+                          const attx_tcav_result *r, int n_checked, const double *delta, long *agree, attx_error *err)
+{
+    if (n_checked < 1 || n_checked > r->n_concepts || !r->cavs)
+        return attx_fail(err, "first-order agreement: %d concepts to check of %d", n_checked, r->n_concepts);
+    const attx_config *cfg = attx_model_config(m);
+    int D = r->dim, max_T = cfg->arch == ATTX_ARCH_BERT ? cfg->max_position_embeddings
+                                                        : 1 + (cfg->image_height / cfg->patch_size) * (cfg->image_width / cfg->patch_size);
+    first_order f = {r, NULL, delta, n_checked, targets->count, agree, NULL};
+    double *mean_cav = calloc((size_t)r->n_layers * (size_t)n_checked * (size_t)D, sizeof *mean_cav);
+    f.d = malloc((size_t)max_T * sizeof *f.d);
+    if (!mean_cav || !f.d) {
+        free(mean_cav);
+        free(f.d);
+        return attx_fail(err, "out of memory");
+    }
+    /* the direction: the sum (so the mean, up to its length) of the concept's CAVs */
+    for (int j = 0; j < r->n_layers; j++)
+        for (int c = 0; c < n_checked; c++)
+            for (int i = 0; i < r->n_cavs; i++)
+                for (int k = 0; k < D; k++)
+                    mean_cav[((size_t)j * (size_t)n_checked + (size_t)c) * (size_t)D + (size_t)k] +=
+                        r->cavs[(((size_t)j * (size_t)r->n_concepts + (size_t)c) * (size_t)r->n_cavs + (size_t)i) * (size_t)D + (size_t)k];
+    memset(agree, 0, (size_t)r->n_layers * (size_t)n_checked * 2 * sizeof *agree);
+    f.mean_cav = mean_cav;
+    int rc = attx_tcav_gradients(m, targets, klass, objective, r->layers, r->n_layers, 8, first_order_view, &f, err);
+    free(mean_cav);
+    free(f.d);
+    return rc;
 }

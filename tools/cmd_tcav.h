@@ -28,6 +28,25 @@ void tcav_free_set(example_set *s);
 /* A class by label (exact, then ignoring case) or number; unknown: a one-line error and exit. */
 int tcav_parse_class(const attx_config *cfg, const char *v);
 
+/* tcav_plan.c: the numbers of docs/tcav-preregistration.md, from its JSON file. */
+#define TCAV_PLAN_MAX 16
+typedef struct tcav_plan {
+    int n_classes, n_concepts, n_layers, n_objectives;
+    const char *classes[TCAV_PLAN_MAX], *concepts[TCAV_PLAN_MAX];   /* (strings of the document) */
+    int layers[TCAV_PLAN_MAX];
+    attx_tcav_objective objectives[TCAV_PLAN_MAX];
+    int p1_cavs, kim_random_sets, null_cavs;
+    double truth_alpha, min_relative_size, alpha, min_agreement, max_null_flagged;
+    double qualify_accuracy, qualify_margin;
+    /* text (0 / absent without a "text" section) */
+    int text_targets, n_neutral_words;
+    double text_word_max_neutral;
+    const char *neutral_words[TCAV_PLAN_MAX];
+} tcav_plan;
+/* Reads path into *p (the strings stay in *doc, freed by the caller); a missing or malformed
+ * entry is a one-line error naming the file and the entry, and exit. */
+void tcav_read_plan(const char *path, attx_json_doc **doc, tcav_plan *p);
+
 /* tcav_words.c: "not significant", "significant (+)" (scores above 0.5 or the random baseline),
  * "significant (-)", or "undefined" (no p-value: every score equal). */
 const char *tcav_verdict(const attx_tcav_stat *s);

@@ -41,106 +41,6 @@ const cli_command cmd_tcav_check = {
     run_tcav_check,
 };
 
-/* ---- the plan ------------------------------------------------------------------------------ */
-
-#define MAX_NAMES 16
-
-typedef struct plan {
-    int n_classes, n_concepts, n_layers, n_objectives;
-    const char *classes[MAX_NAMES], *concepts[MAX_NAMES];
-    int layers[MAX_NAMES];
-    attx_tcav_objective objectives[MAX_NAMES];
-    int p1_cavs, kim_random_sets, null_cavs;
-    double truth_alpha, min_relative_size, alpha, min_agreement, max_null_flagged;
-    double qualify_accuracy, qualify_margin;
-} plan;
-
-static const attx_json_value *plan_get(const char *path, const attx_json_value *root, const char *dotted)
-{
-    char key[64];
-    const attx_json_value *v = root;
-    for (const char *p = dotted; v && *p;) {
-        size_t n = strcspn(p, ".");
-        snprintf(key, sizeof key, "%.*s", (int)n, p);
-        v = attx_json_get(v, key);
-        p += n + (p[n] == '.');
-    }
-    if (!v) cli_failf("%s: no \"%s\"", path, dotted);
-    return v;
-}
-
-static double plan_number(const char *path, const attx_json_value *root, const char *dotted)
-{
-    double x;
-    if (attx_json_double(plan_get(path, root, dotted), &x) != 0) cli_failf("%s: \"%s\" is not a number", path, dotted);
-    return x;
-}
-
-static int plan_names(const char *path, const attx_json_value *root, const char *dotted, const char **out)
-{
-    const attx_json_value *a = plan_get(path, root, dotted);
-    size_t n = attx_json_len(a);
-    if (attx_json_kind(a) != ATTX_JSON_ARRAY || n < 1 || n > MAX_NAMES)
-        cli_failf("%s: \"%s\" must be a list of 1 to %d names", path, dotted, MAX_NAMES);
-    for (size_t i = 0; i < n; i++)
-        if (!(out[i] = attx_json_str(attx_json_item(a, i), NULL)) || !out[i][0])
-            cli_failf("%s: \"%s\" item %zu is not a name", path, dotted, i + 1);
-    return (int)n;
-}
-
-static void read_plan(const char *path, attx_json_doc **doc, plan *p)
-{
-    char *text;
-    size_t len;
-    attx_error err;
-    if (attx_read_file(path, 1 << 20, &text, &len, &err) != 0) cli_fail(&err);
-    if (attx_json_parse(text, len, NULL, doc, &err) != 0) {
-        attx_fail_prefix(&err, "%s", path);
-        cli_fail(&err);
-    }
-    free(text);
-    const attx_json_value *root = attx_json_root(*doc);
-    memset(p, 0, sizeof *p);
-    p->n_classes = plan_names(path, root, "benchmark.classes", p->classes);
-    p->n_concepts = plan_names(path, root, "benchmark.concepts", p->concepts);
-    const attx_json_value *layers = plan_get(path, root, "benchmark.layers");
-    p->n_layers = (int)attx_json_len(layers);
-    if (attx_json_kind(layers) != ATTX_JSON_ARRAY || p->n_layers < 1 || p->n_layers > MAX_NAMES)
-        cli_failf("%s: \"benchmark.layers\" must be a list of layer numbers", path);
-    for (int j = 0; j < p->n_layers; j++) {
-        int64_t l;
-        if (attx_json_i64(attx_json_item(layers, (size_t)j), &l) != 0 || l < 0 || l > 1000)
-            cli_failf("%s: \"benchmark.layers\" item %d is not a layer number", path, j + 1);
-        p->layers[j] = (int)l;
-    }
-    const char *objectives[MAX_NAMES];
-    p->n_objectives = plan_names(path, root, "objectives", objectives);
-    for (int i = 0; i < p->n_objectives; i++) {
-        int found = -1;
-        for (int o = ATTX_TCAV_LOGIT; o <= ATTX_TCAV_MARGIN; o++)
-            if (!strcmp(objectives[i], attx_tcav_objective_name((attx_tcav_objective)o))) found = o;
-        if (found < 0) cli_failf("%s: unknown objective \"%s\"", path, objectives[i]);
-        p->objectives[i] = (attx_tcav_objective)found;
-    }
-    p->p1_cavs = (int)plan_number(path, root, "modes.p1.cavs");
-    p->kim_random_sets = (int)plan_number(path, root, "modes.kim.random_sets");
-    p->null_cavs = (int)plan_number(path, root, "modes.rank.null_cavs");
-    if ((int)plan_number(path, root, "modes.magnitude.null_cavs") != p->null_cavs)
-        cli_failf("%s: the rank and magnitude modes must share their null CAVs", path);
-    p->truth_alpha = plan_number(path, root, "ground_truth.alpha");
-    p->min_relative_size = plan_number(path, root, "ground_truth.min_relative_size");
-    p->alpha = plan_number(path, root, "alpha");
-    p->min_agreement = plan_number(path, root, "success.min_agreement");
-    p->max_null_flagged = plan_number(path, root, "success.max_null_flagged");
-    p->qualify_accuracy = plan_number(path, root, "models.qualify_min_dev_accuracy");
-    p->qualify_margin = plan_number(path, root, "models.qualify_max_mean_margin");
-    if (p->p1_cavs < 2 || p->kim_random_sets < 2 || p->null_cavs < 2)
-        cli_failf("%s: the CAV counts must be at least 2", path);
-    if ((int)plan_number(path, root, "ground_truth.bonferroni_over") != p->n_classes * p->n_concepts ||
-        (int)plan_number(path, root, "bonferroni_over") != p->n_layers * p->n_concepts)
-        cli_failf("%s: the Bonferroni counts do not match the classes, concepts and layers", path);
-}
-
 /* ---- logits of a folder of images ----------------------------------------------------------- */
 
 /* logits[count * C] of the set's images, batches of 32 */
@@ -184,33 +84,6 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-/* ---- per-image first-order agreement --------------------------------------------------------- */
-
-/* sign of S(x) along the mean of a concept's relative CAVs against the sign of D(x, c) */
-typedef struct first_order {
-    const plan *p;
-    const double *mean_cav;        /* [n_layers, n_concepts, D] */
-    const double *delta;           /* [n_concepts, n_targets] of this class and objective */
-    int n_targets, D;
-    long agree[MAX_NAMES][MAX_NAMES][2];   /* [layer][concept][ttcav, tcav] */
-    double *d;
-} first_order;
-
-static int first_order_view(void *user, const attx_tcav_view *v, attx_error *err)
-{
-    (void)err;
-    first_order *f = user;
-    for (int c = 0; c < f->p->n_concepts; c++) {
-        const double *cav = f->mean_cav + ((size_t)v->layer_index * (size_t)f->p->n_concepts + (size_t)c) * (size_t)f->D;
-        attx_tcav_directional(v->T, v->D, v->g, cav, f->d);
-        attx_tcav_example_score s = attx_tcav_example(v->T, f->d, v->a, NULL);
-        double delta = f->delta[(size_t)c * (size_t)f->n_targets + (size_t)v->example];
-        f->agree[v->layer_index][c][0] += (s.ttcav > 0) == (delta > 0);
-        f->agree[v->layer_index][c][1] += (s.tcav > 0) == (delta > 0);
-    }
-    return 0;
-}
-
 /* ---- one model ------------------------------------------------------------------------------- */
 
 enum { KINDS = 2 };                /* T-TCAV, TCAV */
@@ -220,13 +93,13 @@ typedef struct model_result {
     const char *path;
     double dev_accuracy, dev_margin;   /* NAN without --dev */
     /* truth[o][k * n_concepts + c] */
-    attx_tcav_truth truth[MAX_NAMES][MAX_NAMES * MAX_NAMES];
+    attx_tcav_truth truth[TCAV_PLAN_MAX][TCAV_PLAN_MAX * TCAV_PLAN_MAX];
     /* verdicts[mode][o][kind][k][c][j] */
-    attx_tcav_verdict (*verdicts)[MAX_NAMES][KINDS][MAX_NAMES][MAX_NAMES][MAX_NAMES];
-    double first_order[MAX_NAMES][KINDS];  /* [o][kind] mean over classes, concepts, layers */
+    attx_tcav_verdict (*verdicts)[TCAV_PLAN_MAX][KINDS][TCAV_PLAN_MAX][TCAV_PLAN_MAX][TCAV_PLAN_MAX];
+    double first_order[TCAV_PLAN_MAX][KINDS];  /* [o][kind] mean over classes, concepts, layers */
     /* the combination's counts: [mode][o][kind] */
-    int agree[ATTX_TCAV_MODES][MAX_NAMES][KINDS], null_cells, null_flagged[ATTX_TCAV_MODES][MAX_NAMES][KINDS];
-    int truth_cells[MAX_NAMES], truth_null[MAX_NAMES], sensitive[ATTX_TCAV_MODES][MAX_NAMES][KINDS];
+    int agree[ATTX_TCAV_MODES][TCAV_PLAN_MAX][KINDS], null_cells, null_flagged[ATTX_TCAV_MODES][TCAV_PLAN_MAX][KINDS];
+    int truth_cells[TCAV_PLAN_MAX], truth_null[TCAV_PLAN_MAX], sensitive[ATTX_TCAV_MODES][TCAV_PLAN_MAX][KINDS];
     double seconds;
 } model_result;
 
@@ -272,13 +145,13 @@ static void dev_check(const attx_model *m, const char *dev, model_result *res)
     res->dev_margin = n ? margin / (double)n : NAN;
 }
 
-static void check_model(const plan *p, const char *synth, const char *model_path, const char *dev, model_result *res)
+static void check_model(const tcav_plan *p, const char *synth, const char *model_path, const char *dev, model_result *res)
 {
     double start = cli_now();
     attx_model *m = cli_open_model(model_path, 0);
     const attx_config *cfg = attx_model_config(m);
     if (cfg->arch != ATTX_ARCH_VIT) cli_failf("%s: tcav-check runs on the synthetic benchmark's images: a ViT is needed", model_path);
-    int C = cfg->num_labels, klass[MAX_NAMES];
+    int C = cfg->num_labels, klass[TCAV_PLAN_MAX];
     for (int k = 0; k < p->n_classes; k++) klass[k] = tcav_parse_class(cfg, p->classes[k]);
     for (int j = 0; j < p->n_layers; j++)
         if (p->layers[j] >= cfg->num_layers) cli_failf("%s: layer %d of the plan: the model has %d layers", model_path, p->layers[j], cfg->num_layers);
@@ -289,8 +162,8 @@ static void check_model(const plan *p, const char *synth, const char *model_path
     /* ---- ground truth: every test image and its redrawings ---- */
     int nk = p->n_classes, nc = p->n_concepts, n_targets = 0;
     size_t dropped = 0;                 /* (text only) */
-    example_set targets[MAX_NAMES];
-    double *delta[MAX_NAMES];                                   /* [o] of [k][c][i] */
+    example_set targets[TCAV_PLAN_MAX];
+    double *delta[TCAV_PLAN_MAX];                                   /* [o] of [k][c][i] */
     for (int k = 0; k < nk; k++) {
         targets[k] = (example_set){.path = path_join(synth, "test", p->classes[k])};
         tcav_load_set(&targets[k], m, 0, &dropped);
@@ -303,7 +176,7 @@ static void check_model(const plan *p, const char *synth, const char *model_path
         if (!delta[o]) cli_failf("out of memory");
     }
     for (int k = 0; k < nk; k++) {
-        float *z[MAX_NAMES];                                    /* per texture */
+        float *z[TCAV_PLAN_MAX];                                    /* per texture */
         for (int t = 0; t < nc; t++) {
             char *dir = path_join(synth, "counterfactual", p->concepts[t]);
             example_set cf = {.path = path_join(dir, p->classes[k], NULL)};
@@ -321,7 +194,7 @@ static void check_model(const plan *p, const char *synth, const char *model_path
         }
         for (int o = 0; o < p->n_objectives; o++)
             for (int i = 0; i < n_targets; i++) {
-                double f[MAX_NAMES], sum = 0;
+                double f[TCAV_PLAN_MAX], sum = 0;
                 for (int t = 0; t < nc; t++) {
                     f[t] = attx_tcav_objective_value(p->objectives[o], z[t] + (size_t)i * (size_t)C, C, klass[k]);
                     sum += f[t];
@@ -340,8 +213,8 @@ static void check_model(const plan *p, const char *synth, const char *model_path
     }
 
     /* ---- the concept and random sets ---- */
-    example_set concepts[MAX_NAMES], randoms[64];
-    attx_tcav_source csrc[MAX_NAMES], rsrc[64];
+    example_set concepts[TCAV_PLAN_MAX], randoms[64];
+    attx_tcav_source csrc[TCAV_PLAN_MAX], rsrc[64];
     int n_randoms = p->kim_random_sets + 1;
     if (n_randoms > 64) cli_failf("the plan asks for %d random sets; at most 63", p->kim_random_sets);
     for (int c = 0; c < nc; c++) {
@@ -394,30 +267,16 @@ static void check_model(const plan *p, const char *synth, const char *model_path
                             res->verdicts[mode][o][kind][k][c][j] =
                                 attx_tcav_verdict_of((attx_tcav_mode)mode, &rel, &cls, j, c, kind_of[kind], p->alpha);
 
-            /* first order: the mean of each concept's relative CAVs */
-            first_order fo = {.p = p, .delta = delta[o] + (size_t)k * (size_t)nc * (size_t)n_targets, .n_targets = n_targets,
-                              .D = rel.dim};
-            double *mean_cav = calloc((size_t)p->n_layers * (size_t)nc * (size_t)rel.dim, sizeof *mean_cav);
-            fo.d = malloc((size_t)(1 + cfg->image_height / cfg->patch_size * (cfg->image_width / cfg->patch_size)) * sizeof *fo.d);
-            if (!mean_cav || !fo.d) cli_failf("out of memory");
-            for (int j = 0; j < p->n_layers; j++)
-                for (int c = 0; c < nc; c++)
-                    for (int i = 0; i < rel.n_cavs; i++)
-                        for (int d = 0; d < rel.dim; d++)
-                            mean_cav[((size_t)j * (size_t)nc + (size_t)c) * (size_t)rel.dim + (size_t)d] +=
-                                rel.cavs[(((size_t)j * (size_t)nc + (size_t)c) * (size_t)rel.n_cavs + (size_t)i) * (size_t)rel.dim + (size_t)d];
-            fo.mean_cav = mean_cav;
-            if (attx_tcav_gradients(m, &targets[k].src, klass[k], p->objectives[o], p->layers, p->n_layers, 32,
-                                    first_order_view, &fo, &err) != 0)
+            /* first order: along the mean of each concept's relative CAVs */
+            long agree[TCAV_PLAN_MAX * TCAV_PLAN_MAX * 2];
+            if (attx_tcav_first_order(m, &targets[k].src, klass[k], p->objectives[o], &rel, nc,
+                                      delta[o] + (size_t)k * (size_t)nc * (size_t)n_targets, agree, &err) != 0)
                 cli_fail(&err);
             for (int kind = 0; kind < KINDS; kind++) {
-                long agree = 0;
-                for (int j = 0; j < p->n_layers; j++)
-                    for (int c = 0; c < nc; c++) agree += fo.agree[j][c][kind];
-                res->first_order[o][kind] += (double)agree / ((double)n_targets * p->n_layers * nc * nk);
+                long sum = 0;
+                for (int jc = 0; jc < p->n_layers * nc; jc++) sum += agree[jc * 2 + kind];
+                res->first_order[o][kind] += (double)sum / ((double)n_targets * p->n_layers * nc * nk);
             }
-            free(mean_cav);
-            free(fo.d);
 
             if (!have_first) {
                 first_rel = rel;
@@ -467,7 +326,7 @@ static void check_model(const plan *p, const char *synth, const char *model_path
 }
 
 /* a combination passes on a model */
-static int passes(const plan *p, const model_result *r, int mode, int o, int kind)
+static int passes(const tcav_plan *p, const model_result *r, int mode, int o, int kind)
 {
     int cells = r->truth_cells[o], null = r->truth_null[o];
     return r->agree[mode][o][kind] >= p->min_agreement * cells &&
@@ -486,7 +345,7 @@ static char sign_char(int v)
 
 /* ---- output ---------------------------------------------------------------------------------- */
 
-static void print_model(const plan *p, const model_result *r)
+static void print_model(const tcav_plan *p, const model_result *r)
 {
     int nk = p->n_classes, nc = p->n_concepts;
     printf("== %s\n", r->path);
@@ -528,7 +387,7 @@ static void print_model(const plan *p, const model_result *r)
     printf("(%s)\n\n", took);
 }
 
-static void print_summary(const plan *p, const model_result *res, int n_models)
+static void print_summary(const tcav_plan *p, const model_result *res, int n_models)
 {
     printf("== the rule: agreement >= %.0f%% and at most %.0f%% of the null cells flagged, on every model\n",
            100 * p->min_agreement, 100 * p->max_null_flagged);
@@ -571,7 +430,7 @@ static void print_summary(const plan *p, const model_result *res, int n_models)
                attx_tcav_objective_name(p->objectives[best_o]), kind_name(best_kind));
 }
 
-static void print_json(const plan *p, const char *plan_path, const model_result *res, int n_models)
+static void print_json(const tcav_plan *p, const char *plan_path, const model_result *res, int n_models)
 {
     attx_buf buf = {0};
     attx_json_writer w;
@@ -688,8 +547,8 @@ static int run_tcav_check(int argc, char **argv)
     cli_set_threads(&cmd_tcav_check, threads);
     stderr_tty = isatty(STDERR_FILENO);
     attx_json_doc *doc;
-    plan p;
-    read_plan(plan_path, &doc, &p);
+    tcav_plan p;
+    tcav_read_plan(plan_path, &doc, &p);
     struct stat st;
     if (stat(synth, &st) != 0 || !S_ISDIR(st.st_mode)) cli_failf("%s: not a folder (made by attx synth --counterfactuals)", synth);
     model_result *res = calloc((size_t)n_models, sizeof *res);
