@@ -583,12 +583,116 @@ static void test_tcav_check(void **state)
     free(plan);
 }
 
+/* `attx tcav-check --text` with the tiny BERT: the concept's words by the plan's rule, the
+ * targets, and one class's ground truth recomputed from the library's logits of the sentences
+ * with the concept's words swapped for the neutral words. */
+static void test_tcav_check_text(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), *concept = tu_path(dir, "positive.txt"), *data = tu_path(dir, "data.tsv"),
+         *plan = tu_path(dir, "plan.json"), *r[3] = {tu_path(dir, "r1.txt"), tu_path(dir, "r2.txt"), tu_path(dir, "r3.txt")};
+    /* "the" is in the random sets' lines (more than 1% of them): not a concept word; pad never */
+    tu_write_str(concept, "good film pad\ngreat fun\nthe love\nvery good\n");
+    tu_write_str(r[0], "the city\nrain on the market\n");
+    tu_write_str(r[1], "a time of sun\nthe team\n");
+    tu_write_str(r[2], "price of stock\nthe game was lost\n");
+    tu_write_str(data, "sentence\tlabel\nthe plot was bad\t0\na good movie\t1\nbad film , not fun\t0\nthe story\t1\n"
+                       "great actor , great plot\t1\nboring and bad , very boring\t0\nlove it\t1\nhate the film\t0\n");
+    tu_write_str(plan,
+                 "{\"benchmark\": {\"classes\": [\"x\"], \"concepts\": [\"y\"], \"layers\": [0]},"
+                 " \"models\": {\"qualify_min_dev_accuracy\": 0.97, \"qualify_max_mean_margin\": 4},"
+                 " \"ground_truth\": {\"alpha\": 0.05, \"bonferroni_over\": 1, \"min_relative_size\": 0.1},"
+                 " \"objectives\": [\"logit\", \"logsoftmax\"],"
+                 " \"modes\": {\"p1\": {\"cavs\": 3}, \"kim\": {\"random_sets\": 2}, \"rank\": {\"null_cavs\": 4},"
+                 " \"magnitude\": {\"null_cavs\": 4}},"
+                 " \"alpha\": 0.05, \"bonferroni_over\": 1, \"success\": {\"min_agreement\": 0.9, \"max_null_flagged\": 0.1},"
+                 " \"text\": {\"targets_per_class\": 3, \"word_max_neutral_fraction\": 0.01,"
+                 " \"neutral_words\": [\"time\", \"city\"]}}");
+    char args[8192];
+    snprintf(args, sizeof args, "tcav-check --text test/fixtures/bert/tiny %s --concept %s --random %s %s %s --plan %s --json --threads 1",
+             data, concept, r[0], r[1], r[2], plan);
+    int status;
+    char *errout, *out = run_attx(args, &status, &errout);
+    if (status != 0) fail_msg("exit %d: %s", status, errout);
+    attx_json_doc *doc;
+    attx_error err;
+    if (attx_json_parse(out, strlen(out), NULL, &doc, &err) != 0) fail_msg("%s in %s", err.msg, out);
+    const attx_json_value *root = attx_json_root(doc), *words = attx_json_get(root, "concept_words");
+    const char *expected[] = {"good", "film", "great", "fun", "love", "very"};
+    assert_int_equal(attx_json_len(words), 6);
+    for (int i = 0; i < 6; i++) assert_string_equal(attx_json_str(attx_json_item(words, (size_t)i), NULL), expected[i]);
+
+    /* the positive class's targets: the first 3 positive sentences with a concept word */
+    const char *positive[3] = {"a good movie", "great actor , great plot", "love it"};
+    const char *swapped[3][2] = {{"a time movie", "a city movie"},
+                                 {"time actor , time plot", "city actor , city plot"},
+                                 {"time it", "city it"}};
+    attx_model *m;
+    if (attx_model_open(&m, "test/fixtures/bert/tiny", &err) != 0) fail_msg("%s", err.msg);
+    attx_ctx *ctx = attx_ctx_new();
+    double effect = 0;
+    for (int i = 0; i < 3; i++) {
+        double f[3];
+        for (int v = 0; v < 3; v++) {
+            const char *text = v == 0 ? positive[i] : swapped[i][v - 1];
+            attx_encoding enc;
+            if (attx_encode_text(m, text, strlen(text), &enc, &err) != 0) fail_msg("%s", err.msg);
+            attx_batch b = {.B = 1, .T = enc.length, .ids = enc.ids, .lengths = &enc.length};
+            attx_outputs o;
+            attx_ctx_reset(ctx);
+            if (attx_forward(m, ctx, &b, &o, &err) != 0) fail_msg("%s", err.msg);
+            const float *z = o.logits->data;
+            double mx = fmax(z[0], z[1]);
+            f[v] = z[1] - (mx + log(exp(z[0] - mx) + exp(z[1] - mx)));      /* log p_positive */
+            attx_encoding_free(&enc);
+        }
+        effect += f[0] - (f[1] + f[2]) / 2;
+    }
+    effect /= 3;
+    attx_ctx_free(ctx);
+    attx_model_close(m);
+    const attx_json_value *truth = attx_json_get(root, "truth");
+    int found = 0;
+    for (size_t i = 0; i < attx_json_len(truth); i++) {
+        const attx_json_value *t = attx_json_item(truth, i);
+        if (strcmp(attx_json_str(attx_json_get(t, "objective"), NULL), "logsoftmax") ||
+            strcmp(attx_json_str(attx_json_get(t, "class"), NULL), "positive"))
+            continue;
+        double got;
+        assert_int_equal(attx_json_double(attx_json_get(t, "mean_effect"), &got), 0);
+        if (fabs(got - effect) > 1e-5 * (1 + fabs(effect))) fail_msg("truth %.9g, recomputed %.9g", got, effect);
+        found = 1;
+    }
+    assert_true(found);
+    /* 4 modes x 2 objectives x 2 scores x 2 classes, a verdict per layer (2) */
+    const attx_json_value *combos = attx_json_get(root, "combinations");
+    assert_int_equal(attx_json_len(combos), 32);
+    assert_int_equal(attx_json_len(attx_json_get(attx_json_item(combos, 0), "verdicts")), 2);
+    attx_json_free(doc);
+    free(out);
+    free(errout);
+
+    /* too few sentences with a concept word for the plan */
+    tu_write_str(data, "sentence\tlabel\na good movie\t1\nbad\t0\n");
+    out = run_attx(args, &status, &errout);
+    assert_int_equal(status, 1);
+    assert_contains(errout, "contain a concept word");
+    free(out);
+    free(errout);
+    for (int i = 0; i < 3; i++) free(r[i]);
+    free(concept);
+    free(data);
+    free(plan);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vit_relative),
         cmocka_unit_test(test_bert_text),
         cmocka_unit_test(test_tcav_check),
+        cmocka_unit_test(test_tcav_check_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

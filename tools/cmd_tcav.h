@@ -47,6 +47,10 @@ typedef struct tcav_plan {
  * entry is a one-line error naming the file and the entry, and exit. */
 void tcav_read_plan(const char *path, attx_json_doc **doc, tcav_plan *p);
 
+/* tcav_check_text.c: `attx tcav-check --text` (see its --help); returns the exit status. */
+int tcav_check_text(const tcav_plan *p, const char *model_path, const char *data_path, const char *concept_path,
+                    const char *const *random_paths, int n_random, int json);
+
 /* tcav_words.c: "not significant", "significant (+)" (scores above 0.5 or the random baseline),
  * "significant (-)", or "undefined" (no p-value: every score equal). */
 const char *tcav_verdict(const attx_tcav_stat *s);

@@ -17,6 +17,7 @@ static int run_tcav_check(int argc, char **argv);
 const cli_command cmd_tcav_check = {
     "tcav-check", "judge T-TCAV against the ground truth of the synthetic benchmark",
     "usage: attx tcav-check SYNTH_DIR MODEL... [--plan FILE] [--dev DIR] [--json] [--threads N]\n"
+    "       attx tcav-check --text MODEL DATA --concept FILE --random FILE... [--plan FILE] [--json]\n"
     "\n"
     "Runs the evaluation that docs/tcav-preregistration.md fixes in advance, on the images of\n"
     "`attx synth SYNTH_DIR --counterfactuals` and each MODEL (a ViT of its four classes).\n"
@@ -33,9 +34,18 @@ const cli_command cmd_tcav_check = {
     "most the plan's share of the null cells; it passes when it does so on every MODEL.\n"
     "The CAVs are trained once per model and test mode and reused for every class and objective.\n"
     "\n"
+    "With --text, a text classifier instead (MODEL a BERT, DATA its labelled sentences): the concept\n"
+    "is FILE's lines, the random sets its counterparts (relative CAVs against them; Kim's CAVs\n"
+    "against them as random sets). The concept's words are those of FILE but for \"pad\" and the\n"
+    "words in the plan's share of the random sets' lines; the targets, the plan's number of DATA's\n"
+    "first sentences of each class that hold one of them; the truth, the change of the objective\n"
+    "when each concept word gives way to each of the plan's neutral words (averaged), tested per\n"
+    "class. Verdicts are per layer, every layer, Bonferroni over the layers.\n"
+    "\n"
     "  --plan FILE   the pre-registered numbers (default " DEFAULT_PLAN ")\n"
     "  --dev DIR     an image folder with a sub-folder per class: report each model's accuracy\n"
     "                and mean top-1 margin on it against the plan's saturation rule\n"
+    "  --concept FILE, --random FILE...   the text check's concept and counterparts\n"
     "  --json        one JSON object with every number on stdout\n"
     "  --threads N   threads to use (default: all cores)\n",
     run_tcav_check,
@@ -181,7 +191,7 @@ static void check_model(const tcav_plan *p, const char *synth, const char *model
             char *dir = path_join(synth, "counterfactual", p->concepts[t]);
             example_set cf = {.path = path_join(dir, p->classes[k], NULL)};
             free(dir);
-            note("attx tcav-check: %s, %s", base_name(model_path), cf.path);
+            if (stderr_tty) note("attx tcav-check: %s, %s", base_name(model_path), cf.path);
             tcav_load_set(&cf, m, 0, &dropped);
             if (cf.count != n_targets)
                 cli_failf("%s: %d images for %d test images of %s", cf.path, cf.count, n_targets, p->classes[k]);
@@ -529,25 +539,44 @@ static void print_json(const tcav_plan *p, const char *plan_path, const model_re
 
 static int run_tcav_check(int argc, char **argv)
 {
-    const char *synth = NULL, *plan_path = DEFAULT_PLAN, *dev = NULL, *threads = NULL;
-    const char *models[64];
-    int n_models = 0, json = 0;
+    const char *plan_path = DEFAULT_PLAN, *dev = NULL, *threads = NULL, *concept = NULL;
+    const char *positional[66], *randoms[64];
+    int n_positional = 0, n_randoms = 0, json = 0, text = 0;
     for (int i = 1; i < argc; i++) {
         if (cli_end_of_options(argv[i])) continue;
         if (cli_flag(argv[i], "--json")) json = 1;
+        else if (cli_flag(argv[i], "--text")) text = 1;
         else if (cli_value(argc, argv, &i, "--plan", &plan_path)) continue;
         else if (cli_value(argc, argv, &i, "--dev", &dev)) continue;
         else if (cli_value(argc, argv, &i, "--threads", &threads)) continue;
-        else if (cli_is_option(argv[i])) cli_unknown_option(&cmd_tcav_check, argv[i]);
-        else if (!synth) synth = argv[i];
-        else if (n_models < 64) models[n_models++] = argv[i];
+        else if (cli_value(argc, argv, &i, "--concept", &concept)) continue;
+        else if (cli_flag(argv[i], "--random")) {
+            while (i + 1 < argc && !cli_is_option(argv[i + 1])) {
+                if (n_randoms == 64) cli_usage_error(&cmd_tcav_check, "at most 64 random sets");
+                randoms[n_randoms++] = argv[++i];
+            }
+            if (n_randoms == 0) cli_usage_error(&cmd_tcav_check, "--random needs one or more files");
+        } else if (cli_is_option(argv[i])) cli_unknown_option(&cmd_tcav_check, argv[i]);
+        else if (n_positional < 66) positional[n_positional++] = argv[i];
         else cli_usage_error(&cmd_tcav_check, "at most 64 models");
     }
-    if (!synth || n_models == 0) cli_usage_error(&cmd_tcav_check, "SYNTH_DIR and at least one MODEL are needed");
     cli_set_threads(&cmd_tcav_check, threads);
     stderr_tty = isatty(STDERR_FILENO);
     attx_json_doc *doc;
     tcav_plan p;
+    if (text) {
+        if (n_positional != 2) cli_usage_error(&cmd_tcav_check, "--text takes MODEL and DATA (a labelled TSV/CSV)");
+        if (!concept || n_randoms == 0) cli_usage_error(&cmd_tcav_check, "--text needs --concept FILE and --random FILE...");
+        if (dev) cli_usage_error(&cmd_tcav_check, "--dev is for the synthetic benchmark's models");
+        tcav_read_plan(plan_path, &doc, &p);
+        int rc = tcav_check_text(&p, positional[0], positional[1], concept, randoms, n_randoms, json);
+        attx_json_free(doc);
+        return rc;
+    }
+    if (concept || n_randoms) cli_usage_error(&cmd_tcav_check, "--concept and --random are for --text");
+    if (n_positional < 2) cli_usage_error(&cmd_tcav_check, "SYNTH_DIR and at least one MODEL are needed");
+    const char *synth = positional[0], *const *models = positional + 1;
+    int n_models = n_positional - 1;
     tcav_read_plan(plan_path, &doc, &p);
     struct stat st;
     if (stat(synth, &st) != 0 || !S_ISDIR(st.st_mode)) cli_failf("%s: not a folder (made by attx synth --counterfactuals)", synth);
