@@ -47,6 +47,28 @@ typedef struct tcav_plan {
  * entry is a one-line error naming the file and the entry, and exit. */
 void tcav_read_plan(const char *path, attx_json_doc **doc, tcav_plan *p);
 
+/* The two runs of a (class, objective) that tcav-check scores: relative CAVs with null CAVs
+ * (P1, rank, magnitude) and CAVs against random sets (Kim), with the plan's counts. The CAVs of
+ * the first pair are kept in *cavs and reused by the later ones (tcav_check_pair_done). */
+typedef struct tcav_check_sets {
+    const attx_tcav_source *relative;   /* the relative run's concepts (the checked ones first) */
+    int n_relative;
+    const attx_tcav_source *classic;    /* the classic run's concepts and random sets */
+    int n_classic;
+    const attx_tcav_source *randoms;
+    int n_randoms;
+} tcav_check_sets;
+typedef struct tcav_check_cavs {
+    attx_tcav_result relative, classic;
+    int have;
+} tcav_check_cavs;
+void tcav_check_pair(const tcav_plan *p, const attx_model *m, const tcav_check_sets *sets, const attx_tcav_source *targets,
+                     int klass, attx_tcav_objective objective, const int *layers, int n_layers, tcav_check_cavs *cavs,
+                     attx_tcav_result *relative, attx_tcav_result *classic);
+/* Keeps the pair in *cavs when it is the first, else frees it. */
+void tcav_check_pair_done(tcav_check_cavs *cavs, attx_tcav_result *relative, attx_tcav_result *classic);
+void tcav_check_cavs_free(tcav_check_cavs *cavs);
+
 /* tcav_check_text.c: `attx tcav-check --text` (see its --help); returns the exit status. */
 int tcav_check_text(const tcav_plan *p, const char *model_path, const char *data_path, const char *concept_path,
                     const char *const *random_paths, int n_random, int json);
@@ -59,6 +81,8 @@ const char *tcav_verdict(const attx_tcav_stat *s);
  * "... against null CAVs (...)". */
 const char *tcav_cav_description(const attx_tcav_result *r);
 const char *tcav_test_description(const attx_tcav_result *r);
+/* '+', '-' or '.' for a verdict or a ground truth of +1, -1 or 0 (tcav-check's tables). */
+char tcav_sign_char(int verdict);
 
 /* The names of what r was computed on, for the report. */
 typedef struct tcav_report_info {

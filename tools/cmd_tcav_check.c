@@ -244,32 +244,14 @@ static void check_model(const tcav_plan *p, const char *synth, const char *model
     }
 
     /* ---- every class and objective; the CAVs of the first run of each mode are reused ---- */
-    attx_tcav_result first_rel = {0}, first_cls = {0};
-    int have_first = 0;
+    tcav_check_cavs cavs = {0};
+    tcav_check_sets sets = {csrc, nc, csrc, nc, rsrc, n_randoms};
     for (int k = 0; k < nk; k++)
         for (int o = 0; o < p->n_objectives; o++) {
-            attx_tcav_options opt;
-            attx_tcav_options_init(&opt);
-            opt.klass = klass[k];
-            opt.objective = p->objectives[o];
-            opt.layers = p->layers;
-            opt.n_layers = p->n_layers;
-            opt.n_cavs = p->p1_cavs;
-            opt.null_baseline = 1;
-            opt.n_null_cavs = p->null_cavs;
-            opt.heat_target = -1;
-            opt.alpha = p->alpha;
-            opt.batch_size = 32;
-            opt.reuse = have_first ? &first_rel : NULL;
             attx_tcav_result rel, cls;
             attx_error err;
-            note("attx tcav-check: %s, %s", base_name(model_path),
-                 have_first ? "scoring" : "training the relative and null CAVs");
-            if (attx_tcav_run(m, csrc, nc, NULL, 0, &targets[k].src, &opt, &rel, &err) != 0) cli_fail(&err);
-            opt.null_baseline = 0;
-            opt.reuse = have_first ? &first_cls : NULL;
-            if (!have_first) note("attx tcav-check: %s, %s", base_name(model_path), "training the random-set CAVs");
-            if (attx_tcav_run(m, csrc, nc, rsrc, n_randoms, &targets[k].src, &opt, &cls, &err) != 0) cli_fail(&err);
+            note("attx tcav-check: %s, %s", base_name(model_path), cavs.have ? "scoring" : "training the CAVs");
+            tcav_check_pair(p, m, &sets, &targets[k].src, klass[k], p->objectives[o], p->layers, p->n_layers, &cavs, &rel, &cls);
             for (int mode = 0; mode < ATTX_TCAV_MODES; mode++)
                 for (int kind = 0; kind < KINDS; kind++)
                     for (int c = 0; c < nc; c++)
@@ -288,14 +270,7 @@ static void check_model(const tcav_plan *p, const char *synth, const char *model
                 res->first_order[o][kind] += (double)sum / ((double)n_targets * p->n_layers * nc * nk);
             }
 
-            if (!have_first) {
-                first_rel = rel;
-                first_cls = cls;
-                have_first = 1;
-            } else {
-                attx_tcav_result_free(&rel);
-                attx_tcav_result_free(&cls);
-            }
+            tcav_check_pair_done(&cavs, &rel, &cls);
         }
     if (stderr_tty) fprintf(stderr, "\r\033[K");
 
@@ -316,8 +291,7 @@ static void check_model(const tcav_plan *p, const char *synth, const char *model
                 res->null_flagged[mode][o][kind] = flagged;
                 res->sensitive[mode][o][kind] = sensitive;
             }
-    attx_tcav_result_free(&first_rel);
-    attx_tcav_result_free(&first_cls);
+    tcav_check_cavs_free(&cavs);
     for (int o = 0; o < p->n_objectives; o++) free(delta[o]);
     for (int k = 0; k < nk; k++) {
         tcav_free_set(&targets[k]);
@@ -348,11 +322,6 @@ static const char *kind_name(int kind)
     return kind == 0 ? "T-TCAV" : "TCAV";
 }
 
-static char sign_char(int v)
-{
-    return v > 0 ? '+' : v < 0 ? '-' : '.';
-}
-
 /* ---- output ---------------------------------------------------------------------------------- */
 
 static void print_model(const tcav_plan *p, const model_result *r)
@@ -373,7 +342,7 @@ static void print_model(const tcav_plan *p, const model_result *r)
             printf("%-11s %-10s", k ? "" : attx_tcav_objective_name(p->objectives[o]), p->classes[k]);
             for (int c = 0; c < nc; c++) {
                 const attx_tcav_truth *t = &r->truth[o][k * nc + c];
-                printf(" %10.3f %c", t->mean, sign_char(t->verdict));
+                printf(" %10.3f %c", t->mean, tcav_sign_char(t->verdict));
             }
             printf("\n");
         }

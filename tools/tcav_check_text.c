@@ -242,11 +242,6 @@ static void text_set_free(text_set *s)
 enum { KINDS = 2 };
 static const int kind_of[KINDS] = {ATTX_TCAV_TTCAV, ATTX_TCAV_TCAV};
 
-static char sign_char(int v)
-{
-    return v > 0 ? '+' : v < 0 ? '-' : '.';
-}
-
 int tcav_check_text(const tcav_plan *p, const char *model_path, const char *data_path, const char *concept_path,
                     const char *const *random_paths, int n_random, int json)
 {
@@ -327,29 +322,15 @@ int tcav_check_text(const tcav_plan *p, const char *model_path, const char *data
     int *layers = malloc((size_t)L * sizeof *layers);
     if (!verdict || !first || !pval || !agree || !layers || L > 64) cli_failf("out of memory");
     for (int j = 0; j < L; j++) layers[j] = j;
-    attx_tcav_result first_rel = {0}, first_cls = {0};
-    int have_first = 0;
+    /* relative: the concept among the random sets; Kim: the concept against them */
+    tcav_check_cavs cavs = {0};
+    tcav_check_sets pair_sets = {src, n_random + 1, src, 1, src + 1, n_random};
     for (int k = 0; k < C; k++)
         for (int o = 0; o < p->n_objectives; o++) {
-            attx_tcav_options opt;
-            attx_tcav_options_init(&opt);
-            opt.klass = k;
-            opt.objective = p->objectives[o];
-            opt.layers = layers;
-            opt.n_layers = L;
-            opt.n_cavs = p->p1_cavs;
-            opt.null_baseline = 1;
-            opt.n_null_cavs = p->null_cavs;
-            opt.heat_target = -1;
-            opt.alpha = p->alpha;
-            opt.reuse = have_first ? &first_rel : NULL;
             fprintf(stderr, "attx tcav-check: %s, %s\n", cfg->labels[k],
-                    have_first ? attx_tcav_objective_name(p->objectives[o]) : "training the relative and null CAVs");
+                    cavs.have ? attx_tcav_objective_name(p->objectives[o]) : "training the CAVs");
             attx_tcav_result rel, cls;
-            if (attx_tcav_run(m, src, n_random + 1, NULL, 0, &tsets[k].src, &opt, &rel, &err) != 0) cli_fail(&err);
-            opt.null_baseline = 0;
-            opt.reuse = have_first ? &first_cls : NULL;
-            if (attx_tcav_run(m, src, 1, src + 1, n_random, &tsets[k].src, &opt, &cls, &err) != 0) cli_fail(&err);
+            tcav_check_pair(p, m, &pair_sets, &tsets[k].src, k, p->objectives[o], layers, L, &cavs, &rel, &cls);
             /* the reported tests are the concept's, one per layer: Bonferroni over the layers */
             attx_tcav_result rel_view = rel, cls_view = cls;
             rel_view.tests = cls_view.tests = L;
@@ -366,14 +347,7 @@ int tcav_check_text(const tcav_plan *p, const char *model_path, const char *data
                 cli_fail(&err);
             for (int j = 0; j < L; j++)
                 for (int kind = 0; kind < KINDS; kind++) first[o][kind][k][j] = (double)agree[j * 2 + kind] / N;
-            if (!have_first) {
-                first_rel = rel;
-                first_cls = cls;
-                have_first = 1;
-            } else {
-                attx_tcav_result_free(&rel);
-                attx_tcav_result_free(&cls);
-            }
+            tcav_check_pair_done(&cavs, &rel, &cls);
         }
 
     if (json) {
@@ -440,7 +414,7 @@ int tcav_check_text(const tcav_plan *p, const char *model_path, const char *data
         for (int o = 0; o < p->n_objectives; o++) {
             printf("  %-11s", attx_tcav_objective_name(p->objectives[o]));
             for (int k = 0; k < C; k++)
-                printf("  %s %+.3f %c (p %.1e, %d of %d up)", cfg->labels[k], truth[o][k].mean, sign_char(truth[o][k].verdict),
+                printf("  %s %+.3f %c (p %.1e, %d of %d up)", cfg->labels[k], truth[o][k].mean, tcav_sign_char(truth[o][k].verdict),
                        truth[o][k].p, truth[o][k].up, N);
             printf("\n");
         }
@@ -459,12 +433,12 @@ int tcav_check_text(const tcav_plan *p, const char *model_path, const char *data
                         char row[72];
                         double fo = 0;
                         for (int j = 0; j < L; j++) {
-                            row[j] = sign_char(verdict[mode][o][kind][k][j]);
+                            row[j] = tcav_sign_char(verdict[mode][o][kind][k][j]);
                             agree_cells += verdict[mode][o][kind][k][j] == truth[o][k].verdict;
                             fo += first[o][kind][k][j] / L;
                         }
                         row[L] = '\0';
-                        printf("  %s (truth %c) %3.0f%%", row, sign_char(truth[o][k].verdict), 100 * fo);
+                        printf("  %s (truth %c) %3.0f%%", row, tcav_sign_char(truth[o][k].verdict), 100 * fo);
                     }
                     printf("  %d/%d\n", agree_cells, C * L);
                 }
@@ -472,8 +446,7 @@ int tcav_check_text(const tcav_plan *p, const char *model_path, const char *data
         cli_duration(cli_now() - start, took, sizeof took);
         printf("(%s)\n", took);
     }
-    attx_tcav_result_free(&first_rel);
-    attx_tcav_result_free(&first_cls);
+    tcav_check_cavs_free(&cavs);
     for (int k = 0; k < C; k++) text_set_free(&tsets[k]);
     for (int s = 0; s <= n_random; s++) tcav_free_set(&sets[s]);
     free(sets);

@@ -98,3 +98,48 @@ void tcav_read_plan(const char *path, attx_json_doc **doc, tcav_plan *p)
     }
 }
 
+
+void tcav_check_pair(const tcav_plan *p, const attx_model *m, const tcav_check_sets *sets, const attx_tcav_source *targets,
+                     int klass, attx_tcav_objective objective, const int *layers, int n_layers, tcav_check_cavs *cavs,
+                     attx_tcav_result *relative, attx_tcav_result *classic)
+{
+    attx_tcav_options opt;
+    attx_tcav_options_init(&opt);
+    opt.klass = klass;
+    opt.objective = objective;
+    opt.layers = layers;
+    opt.n_layers = n_layers;
+    opt.n_cavs = p->p1_cavs;
+    opt.null_baseline = 1;
+    opt.n_null_cavs = p->null_cavs;
+    opt.heat_target = -1;
+    opt.alpha = p->alpha;
+    opt.batch_size = 32;
+    opt.reuse = cavs->have ? &cavs->relative : NULL;
+    attx_error err;
+    if (attx_tcav_run(m, sets->relative, sets->n_relative, NULL, 0, targets, &opt, relative, &err) != 0) cli_fail(&err);
+    opt.null_baseline = 0;
+    opt.reuse = cavs->have ? &cavs->classic : NULL;
+    if (attx_tcav_run(m, sets->classic, sets->n_classic, sets->randoms, sets->n_randoms, targets, &opt, classic, &err) != 0)
+        cli_fail(&err);
+}
+
+void tcav_check_pair_done(tcav_check_cavs *cavs, attx_tcav_result *relative, attx_tcav_result *classic)
+{
+    if (!cavs->have) {
+        cavs->relative = *relative;
+        cavs->classic = *classic;
+        cavs->have = 1;
+    } else {
+        attx_tcav_result_free(relative);
+        attx_tcav_result_free(classic);
+    }
+}
+
+void tcav_check_cavs_free(tcav_check_cavs *cavs)
+{
+    if (!cavs->have) return;
+    attx_tcav_result_free(&cavs->relative);
+    attx_tcav_result_free(&cavs->classic);
+    cavs->have = 0;
+}

@@ -22,3 +22,8 @@ const char *tcav_test_description(const attx_tcav_result *r)
            : r->null_baseline ? "Student's t-test against null CAVs (random halves of the concepts)"
                               : "one-sample t-test against 0.5";
 }
+
+char tcav_sign_char(int verdict)
+{
+    return verdict > 0 ? '+' : verdict < 0 ? '-' : '.';
+}
