@@ -379,6 +379,8 @@ typedef struct attx_adamw {
     size_t n;
     attx_tensor **params;         /* [n], writable data; gradients in params[i]->grad */
     uint8_t *decay;               /* [n] 1: weight decay applies (HF skips biases, LayerNorm) */
+    double *lr_scale;             /* [n] each parameter's rate is the step's lr times this
+                                     (1 after init; attx_layer_lr_scales for a layer-wise decay) */
     float **m, **v;               /* [n] of [numel]: first and second moments */
     float **avg;                  /* [n] of [numel] when cfg.ema > 0: the weights' moving average */
     int64_t step;                 /* steps taken */
@@ -406,6 +408,12 @@ double attx_linear_schedule(int64_t step, int64_t warmup, int64_t total);
 /* Fills decay[k] for the k-th parameter of attx_model_params: 0 for biases and LayerNorm
  * weights (which Hugging Face's Trainer does not decay), 1 for the rest. */
 void attx_weight_decay_mask(const attx_model *m, uint8_t *decay);
+/* Layer-wise learning-rate decay (Howard & Ruder's discriminative fine-tuning; ELECTRA's and
+ * BEiT's "layer decay"): scale[k] for the k-th parameter of attx_model_params is
+ * decay^(L + 1 − depth), depth 0 for the embeddings (and ViT's patch embeddings), l + 1 for
+ * encoder layer l, L + 1 for what comes after the encoder (pooler, final LayerNorm,
+ * classifier), L the number of layers. decay 1: every scale 1. attn1 has no layers: all 1. */
+void attx_layer_lr_scales(const attx_model *m, double decay, double *scale);
 
 typedef struct attx_step_stats {
     double loss;                  /* mean cross-entropy of the batch before the update */

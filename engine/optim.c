@@ -24,13 +24,15 @@ int attx_adamw_init(attx_adamw *opt, attx_tensor *const *params, const uint8_t *
     opt->n = n;
     opt->params = malloc(n * sizeof *opt->params);
     opt->decay = malloc(n ? n : 1);
+    opt->lr_scale = malloc((n ? n : 1) * sizeof *opt->lr_scale);
     opt->m = calloc(n ? n : 1, sizeof *opt->m);
     opt->v = calloc(n ? n : 1, sizeof *opt->v);
     if (cfg->ema > 0) opt->avg = calloc(n ? n : 1, sizeof *opt->avg);
-    if (!opt->params || !opt->decay || !opt->m || !opt->v || (cfg->ema > 0 && !opt->avg)) goto oom;
+    if (!opt->params || !opt->decay || !opt->lr_scale || !opt->m || !opt->v || (cfg->ema > 0 && !opt->avg)) goto oom;
     for (size_t i = 0; i < n; i++) {
         opt->params[i] = params[i];
         opt->decay[i] = decay ? decay[i] : 1;
+        opt->lr_scale[i] = 1.0;
         opt->m[i] = calloc((size_t)params[i]->numel, sizeof(float));
         opt->v[i] = calloc((size_t)params[i]->numel, sizeof(float));
         if (!opt->m[i] || !opt->v[i]) goto oom;
@@ -57,6 +59,7 @@ void attx_adamw_free(attx_adamw *opt)
     free(opt->avg);
     free(opt->params);
     free(opt->decay);
+    free(opt->lr_scale);
     memset(opt, 0, sizeof *opt);
 }
 
@@ -72,13 +75,15 @@ void attx_adamw_step(attx_adamw *opt, double lr)
     opt->step++;
     double bias1 = 1.0 - pow(c->beta1, (double)opt->step);
     double bias2 = 1.0 - pow(c->beta2, (double)opt->step);
-    float shrink = (float)(1.0 - lr * c->weight_decay);
     float b1 = (float)c->beta1, one_minus_b1 = (float)(1.0 - c->beta1);
     float b2 = (float)c->beta2, one_minus_b2 = (float)(1.0 - c->beta2);
-    float step_size = (float)(lr / bias1), bias2_sqrt = (float)sqrt(bias2), eps = (float)c->eps;
+    float bias2_sqrt = (float)sqrt(bias2), eps = (float)c->eps;
     for (size_t i = 0; i < opt->n; i++) {
         attx_tensor *p = opt->params[i];
         if (!p->grad) continue;
+        /* the parameter's own rate (a parameter group of its own in PyTorch's terms) */
+        double lr_i = opt->lr_scale[i] == 1.0 ? lr : lr * opt->lr_scale[i];
+        float shrink = (float)(1.0 - lr_i * c->weight_decay), step_size = (float)(lr_i / bias1);
         float *w = p->data, *m = opt->m[i], *v = opt->v[i];
         const float *g = p->grad;
         int decay = opt->decay[i] && c->weight_decay != 0;

@@ -21,6 +21,20 @@ void attx_weight_decay_mask(const attx_model *m, uint8_t *decay)
     }
 }
 
+void attx_layer_lr_scales(const attx_model *m, double decay, double *scale)
+{
+    int L = m->config->num_layers;
+    size_t n = 0;
+    for (size_t i = 0; i < m->files.n_specs; i++) {
+        if (!m->params[i]) continue;
+        const char *name = m->files.specs[i].name, *layer = strstr(name, "encoder.layer.");
+        int depth = L + 1;                                   /* pooler, final norm, classifier */
+        if (layer) depth = atoi(layer + strlen("encoder.layer.")) + 1;
+        else if (strstr(name, "embeddings")) depth = 0;
+        scale[n++] = m->config->arch == ATTX_ARCH_ATTN1 || decay == 1.0 ? 1.0 : pow(decay, L + 1 - depth);
+    }
+}
+
 /* forward (tape on, dropout on) → mean cross-entropy → backward → clip → AdamW */
 int attx_train_step(attx_model *m, attx_ctx *ctx, attx_adamw *opt, const attx_batch *batch,
                     const int32_t *labels, const attx_step_config *step, attx_step_stats *stats,

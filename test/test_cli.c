@@ -66,6 +66,11 @@ static void test_usage(void **state)
     expect_usage_error("info --wat x", "unknown option '--wat'");
     expect_usage_error("convert test/fixtures/tiny_bert_bin /tmp/x.safetensors --dtype f8", "--dtype must be");
     expect_usage_error("convert test/fixtures/tiny_bert_bin /tmp/x.safetensors --dtype", "--dtype needs a value");
+    expect_usage_error("train --data x --dev y --out z --vocab v --lr-decay 1.5", "--lr-decay must be a number in [0.01, 1]");
+    expect_usage_error("train --data x --dev y --out z --vocab v --label-smoothing 1", "--label-smoothing must be a number in [0, 0.99]");
+    expect_usage_error("tcav-check", "SYNTH_DIR and at least one MODEL");
+    expect_usage_error("tcav-check --text m d --concept c", "--random");
+    expect_usage_error("tcav-check s m --random r1 r2", "--concept and --random are for --text");
 }
 
 static void test_bad_inputs(void **state)

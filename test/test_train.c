@@ -489,6 +489,39 @@ static void test_nonfinite_step(void **state)
     trainer_free(&t);
 }
 
+/* Layer-wise rate decay: every parameter's scale from its name (embeddings, layer l, after the
+ * encoder), against decay^(L + 1 - depth) written out; decay 1 leaves every rate alone. */
+static void test_layer_lr_scales(void **state)
+{
+    (void)state;
+    trainer t;
+    trainer_init(&t, new_model(0.0f, 5), 1e-3);
+    int L = attx_model_config(t.m)->num_layers;
+    double *scale = malloc(t.n * sizeof *scale);
+    attx_layer_lr_scales(t.m, 0.8, scale);
+    int seen[3] = {0, 0, 0};
+    for (size_t i = 0; i < t.n; i++) {
+        const char *name = t.names[i];
+        double want;
+        if (strncmp(name, "bert.embeddings.", 16) == 0) {
+            want = pow(0.8, L + 1);
+            seen[0]++;
+        } else if (strncmp(name, "bert.encoder.layer.", 19) == 0) {
+            want = pow(0.8, L - atoi(name + 19));
+            seen[1]++;
+        } else {                                    /* pooler, classifier */
+            want = 1;
+            seen[2]++;
+        }
+        if (fabs(scale[i] - want) > 1e-15) fail_msg("%s: scale %.17g, want %.17g", name, scale[i], want);
+    }
+    assert_true(seen[0] > 0 && seen[1] > 0 && seen[2] > 0);
+    attx_layer_lr_scales(t.m, 1.0, scale);
+    for (size_t i = 0; i < t.n; i++) assert_true(scale[i] == 1.0);
+    free(scale);
+    trainer_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_overfit),
         cmocka_unit_test(test_resume_bitwise),
         cmocka_unit_test(test_nonfinite_step),
+        cmocka_unit_test(test_layer_lr_scales),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -71,6 +71,9 @@ const cli_command cmd_train = {
     "  --batch N            examples per step (default 32)\n"
     "  --lr X               peak learning rate of AdamW (default 5e-4)\n"
     "  --schedule S         linear (warm-up, then linear decay to 0; default) or constant\n"
+    "  --lr-decay X         layer-wise rate decay: layer l of L learns at X^(L - l) times the rate,\n"
+    "                       the embeddings at X^(L + 1), what follows the encoder at the full rate\n"
+    "                       (default 1: one rate for all)\n"
     "  --warmup X           fraction of the steps with a linear warm-up (default 0.06)\n"
     "  --weight-decay X     AdamW's decoupled weight decay, not on biases/LayerNorm (default 0.01)\n"
     "  --clip X             gradient norm clipping (default 1.0; 0: none)\n"
@@ -100,7 +103,7 @@ typedef struct options {
     long image_size, patch;
     int attn1, vit;
     int images;                   /* --data is an image folder */
-    double dropout, lr, warmup, weight_decay, clip, init_range, ema, label_smoothing;
+    double dropout, lr, warmup, weight_decay, clip, init_range, ema, label_smoothing, lr_decay;
     unsigned long long seed;
     int resume;
 } options;
@@ -118,7 +121,8 @@ static void parse_options(int argc, char **argv, options *o)
 {
     const char *v;
     *o = (options){.layers = 4, .hidden = 0, .heads = 0, .max_len = 0, .epochs = 3, .batch = 32,
-                   .dropout = 0.1, .init_range = 0.02, .lr = 5e-4, .warmup = 0.06, .weight_decay = 0.01, .clip = 1.0, .seed = 42};
+                   .dropout = 0.1, .init_range = 0.02, .lr = 5e-4, .warmup = 0.06, .weight_decay = 0.01, .clip = 1.0, .seed = 42,
+                   .lr_decay = 1.0};
     for (int i = 1; i < argc; i++) {
         if (cli_end_of_options(argv[i])) continue;
         if (cli_flag(argv[i], "--resume")) o->resume = 1;
@@ -159,6 +163,7 @@ static void parse_options(int argc, char **argv, options *o)
         else if (cli_value(argc, argv, &i, "--weight-decay", &v)) o->weight_decay = parse_double("--weight-decay", v, 0, 10);
         else if (cli_value(argc, argv, &i, "--clip", &v)) o->clip = parse_double("--clip", v, 0, 1e9);
         else if (cli_value(argc, argv, &i, "--ema", &v)) o->ema = parse_double("--ema", v, 0, 0.999999);
+        else if (cli_value(argc, argv, &i, "--lr-decay", &v)) o->lr_decay = parse_double("--lr-decay", v, 0.01, 1);
         else if (cli_value(argc, argv, &i, "--label-smoothing", &v))
             o->label_smoothing = parse_double("--label-smoothing", v, 0, 0.99);
         else if (cli_is_option(argv[i])) cli_unknown_option(&cmd_train, argv[i]);
@@ -655,6 +660,7 @@ static int run_train(int argc, char **argv)
     acfg.ema = o.ema;
     attx_adamw opt;
     if (attx_adamw_init(&opt, params, decay, n_params, &acfg, &err) != 0) cli_fail(&err);
+    attx_layer_lr_scales(model, o.lr_decay, opt.lr_scale);
     long first_epoch = 0;
     double best_dev = -1;
     if (o.resume) {

@@ -16,6 +16,10 @@ Stored (all F32 unless said):
                                 CrossEntropyLoss (mean) and its gradient w.r.t. the logits
     ce_ls.loss [1], ce_ls.grad [4,3]
                                 the same with label_smoothing=0.1 (same logits and labels)
+    lrs.q{i}.init, lrs.grad.{s}.{i}, lrs.q{i}.after.{s}
+                                4 AdamW steps (no clipping, the same schedule) with one
+                                parameter group per tensor, lr 0.01 x (1, 0.5, 0.25), weight
+                                decay 0.1: a layer-wise learning-rate decay
 Re-run from the repository root:
     /usr/bin/python3 tools/reference/make_optim_fixture.py
 """
@@ -72,6 +76,21 @@ def main():
     smoothed.backward()
     out["ce_ls.loss"] = smoothed.detach().reshape(1)
     out["ce_ls.grad"] = logits.grad.clone()
+
+    qs = [torch.nn.Parameter(torch.randn(s)) for s in [(4, 3), (6,), (2, 5)]]
+    for i, q in enumerate(qs):
+        out[f"lrs.q{i}.init"] = q.detach().clone()
+    qopt = torch.optim.AdamW([{"params": [q], "lr": 0.01 * scale, "weight_decay": 0.1}
+                              for q, scale in zip(qs, [1.0, 0.5, 0.25])], betas=(0.9, 0.999), eps=1e-8)
+    qsched = torch.optim.lr_scheduler.LambdaLR(qopt, linear_schedule)
+    for s in range(4):
+        for i, q in enumerate(qs):
+            q.grad = torch.randn(q.shape)
+            out[f"lrs.grad.{s}.{i}"] = q.grad.clone()
+        qopt.step()
+        qsched.step()
+        for i, q in enumerate(qs):
+            out[f"lrs.q{i}.after.{s}"] = q.detach().clone()
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     path = os.path.join(root, "test", "fixtures", "optim", "reference.safetensors")
