@@ -182,7 +182,7 @@ SAN_FLAGS ?= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 sanitize:
 	$(MAKE) BUILD=$(SAN_BUILD) OPT=-O1 SAN="$(SAN_FLAGS)" test
 
-# the T-TCAV table of the README on the shipped synthetic ViT (a few minutes)
+# the pre-registered T-TCAV evaluation of the README (attx tcav-check on the synthetic ViTs; about 10 minutes)
 tcav-synth: $(BUILD)/attx
 	@sh tools/tcav_synth.sh $(BUILD)/attx $(BUILD)/synth-tcav
 
