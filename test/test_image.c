@@ -557,6 +557,20 @@ static void test_oversized(void **state)
     p = png_with_ihdr(FIX "noise_13x9.png", 0, 9, &len);
     expect_decode_error(p, len, "invalid PNG");
     free(p);
+    /* a tEXt chunk before the image data that declares 1.7 GB in a small file: refused before
+     * libpng allocates its length (it used to take 1.7 GB; found by fuzzing) */
+    {
+        size_t n;
+        unsigned char *orig = (unsigned char *)tu_read(FIX "noise_13x9.png", &n);
+        unsigned char *q = malloc(n + 20);
+        memcpy(q, orig, 33);                                /* signature and IHDR */
+        const unsigned char text[] = {0x66, 0x4d, 0x00, 0x00, 't', 'E', 'X', 't', 'k', 'e', 'y', 0};
+        memcpy(q + 33, text, sizeof text);
+        memcpy(q + 33 + sizeof text, orig + 33, n - 33);
+        expect_decode_error(q, n + sizeof text, "chunk tEXt declares 1716322304 bytes");
+        free(q);
+        free(orig);
+    }
 
     /* JPEG: the SOF0 frame header rewritten to 20000 x 20000 */
     p = (unsigned char *)tu_read(FIX "baseline_19x13.jpg", &len);
