@@ -253,6 +253,7 @@ int tcav_check_text(const tcav_plan *p, const char *model_path, const char *data
         cli_failf("%s: --text needs a BERT text classifier", model_path);
     int C = cfg->num_labels, L = cfg->num_layers, N = p->text_targets, W = p->n_neutral_words;
     if (C > TCAV_PLAN_MAX) cli_failf("%s: %d classes; at most %d", model_path, C, TCAV_PLAN_MAX);
+    if (L > 64) cli_failf("%s: %d layers; at most 64", model_path, L);
     double start = cli_now();
 
     /* the concept's words and the targets: the first N sentences of each class with one */
@@ -320,7 +321,7 @@ int tcav_check_text(const tcav_plan *p, const char *model_path, const char *data
     double (*pval)[TCAV_PLAN_MAX][KINDS][TCAV_PLAN_MAX][64] = calloc(ATTX_TCAV_MODES, sizeof *pval);
     long *agree = malloc((size_t)L * 2 * sizeof *agree);
     int *layers = malloc((size_t)L * sizeof *layers);
-    if (!verdict || !first || !pval || !agree || !layers || L > 64) cli_failf("out of memory");
+    if (!verdict || !first || !pval || !agree || !layers) cli_failf("out of memory");
     for (int j = 0; j < L; j++) layers[j] = j;
     /* relative: the concept among the random sets; Kim: the concept against them */
     tcav_check_cavs cavs = {0};
