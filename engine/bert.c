@@ -12,7 +12,8 @@
 #include <math.h>
 #include <string.h>
 
-/* One encoder layer; attn_out receives the attention probabilities [B, H, T, T]. */
+/* One encoder layer; attn_out receives the attention probabilities [B, H, T, T] (NULL with the
+ * tape off: they are not kept). */
 static attx_tensor *bert_layer_forward(attx_ctx *ctx, const attx_config *c, const attx_bert_layer *L,
                                        attx_tensor *h, const uint8_t *key_valid, attx_tensor **attn_out)
 {
@@ -20,9 +21,14 @@ static attx_tensor *bert_layer_forward(attx_ctx *ctx, const attx_config *c, cons
     attx_tensor *q = attx_op_linear(ctx, h, L->query_w, L->query_b);       /* [B, T, D] */
     attx_tensor *k = attx_op_linear(ctx, h, L->key_w, L->key_b);
     attx_tensor *v = attx_op_linear(ctx, h, L->value_w, L->value_b);
-    attx_tensor *scores = attx_op_attention_scores(ctx, q, k, c->num_heads, 1.0f / sqrtf((float)c->head_dim));
-    attx_tensor *probs = attx_op_softmax(ctx, scores, key_valid);         /* [B, H, T, T] */
-    attx_tensor *context = attx_op_attention_context(ctx, attx_op_dropout(ctx, probs, c->attention_dropout), v);
+    float scale = 1.0f / sqrtf((float)c->head_dim);
+    attx_tensor *probs = NULL, *context;
+    if (ctx->recording) {   /* the probabilities are kept on the tape, for the gradient and the methods */
+        probs = attx_op_softmax(ctx, attx_op_attention_scores(ctx, q, k, c->num_heads, scale), key_valid);
+        context = attx_op_attention_context(ctx, attx_op_dropout(ctx, probs, c->attention_dropout), v);
+    } else {
+        context = attx_op_attention_fused(ctx, q, k, v, c->num_heads, scale, key_valid);
+    }
     attx_tensor *attn = attx_op_dropout(ctx, attx_op_linear(ctx, context, L->attn_out_w, L->attn_out_b),
                                         c->hidden_dropout);                /* [B, T, D] */
     attx_tensor *a = attx_op_layernorm(ctx, attx_op_add(ctx, h, attn), L->attn_ln_g, L->attn_ln_b, eps);

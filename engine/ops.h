@@ -60,5 +60,9 @@ attx_tensor *attx_op_attention_scores(attx_ctx *ctx, attx_tensor *q, attx_tensor
 attx_tensor *attx_op_softmax(attx_ctx *ctx, attx_tensor *scores, const uint8_t *key_valid);
 /* Attention-weighted values per head: probs[B, H, T, S], v[B, S, H·dv] -> [B, T, H·dv]. */
 attx_tensor *attx_op_attention_context(attx_ctx *ctx, attx_tensor *probs, attx_tensor *v);
+/* The three above in one, for forward passes with the tape off: the same context, bit for
+ * bit, without the [B, H, T, S] scores and probabilities. Records nothing. */
+attx_tensor *attx_op_attention_fused(attx_ctx *ctx, attx_tensor *q, attx_tensor *k, attx_tensor *v, int H,
+                                     float scale, const uint8_t *key_valid);
 
 #endif

@@ -98,18 +98,12 @@ ATTX_CLONES static void softmax_backward_row(const float *p, const float *dp, fl
     for (int64_t j = 0; j < S; j++) ds[j] += p[j] * (dp[j] - dot);
 }
 
-attx_tensor *attx_op_softmax(attx_ctx *ctx, attx_tensor *scores, const uint8_t *key_valid)
+/* Per example b: NULL when all of its S keys are valid, else its keys as 1.0 (valid) / 0.0
+ * (padding), the form softmax_row takes. NULL when out of memory. */
+static const float **keys_kept(attx_ctx *ctx, const uint8_t *key_valid, int64_t B, int64_t S)
 {
-    if (!scores) return NULL;
-    int64_t B = scores->shape[0], H = scores->shape[1], T = scores->shape[2], S = scores->shape[3];
-    int64_t rows = scores->numel / S;
-    attx_tensor *probs = attx_tensor_new(ctx, 4, scores->shape);
-    /* per example: NULL when every key is valid, else its keys as 1.0 / 0.0 */
     const float **keep = attx_arena_alloc(&ctx->arena, (size_t)B * sizeof *keep);
-    if (!probs || !keep) {
-        ctx->failed = 1;
-        return NULL;
-    }
+    if (!keep) return NULL;
     for (int64_t b = 0; b < B; b++) {
         const uint8_t *v = key_valid ? key_valid + b * S : NULL;
         int64_t n_valid = 0;
@@ -117,13 +111,24 @@ attx_tensor *attx_op_softmax(attx_ctx *ctx, attx_tensor *scores, const uint8_t *
         keep[b] = NULL;
         if (v && n_valid < S) {
             float *k = attx_arena_alloc(&ctx->arena, (size_t)S * sizeof *k);
-            if (!k) {
-                ctx->failed = 1;
-                return NULL;
-            }
+            if (!k) return NULL;
             for (int64_t j = 0; j < S; j++) k[j] = v[j] ? 1.0f : 0.0f;
             keep[b] = k;
         }
+    }
+    return keep;
+}
+
+attx_tensor *attx_op_softmax(attx_ctx *ctx, attx_tensor *scores, const uint8_t *key_valid)
+{
+    if (!scores) return NULL;
+    int64_t B = scores->shape[0], H = scores->shape[1], T = scores->shape[2], S = scores->shape[3];
+    int64_t rows = scores->numel / S;
+    attx_tensor *probs = attx_tensor_new(ctx, 4, scores->shape);
+    const float **keep = keys_kept(ctx, key_valid, B, S);
+    if (!probs || !keep) {
+        ctx->failed = 1;
+        return NULL;
     }
 #pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_EXP, scores->numel))
     for (int64_t r = 0; r < rows; r++) {      /* row r = ((b·H + h)·T + t) */
@@ -185,4 +190,45 @@ static void context_backward(attx_ctx *ctx, attx_node *node)
                 attx_gemm(1, 0, (int)S, (int)dv, (int)T, probs->data + (b * H + h) * T * S, (int)S, dc,
                           (int)HV, 1.0f, dvv + b * S * HV + h * dv, (int)HV);
         }
+}
+
+/* ---- the three ops fused, for inference ----
+ * For each (example, head, block of ATTN_ROWS queries), the block's scores are made, turned
+ * into probabilities and multiplied by V_h while they are in cache; nothing of size
+ * [B, H, T, S] is allocated. Every element goes through the same operations as in the three
+ * ops above (attx_gemm computes an element the same way whatever rows it is given), so the
+ * context has the same bits. Records nothing: for forward passes with the tape off. */
+enum { ATTN_ROWS = 64 };
+
+attx_tensor *attx_op_attention_fused(attx_ctx *ctx, attx_tensor *q, attx_tensor *k, attx_tensor *v, int H,
+                                     float scale, const uint8_t *key_valid)
+{
+    if (!q || !k || !v) return NULL;
+    int64_t B = q->shape[0], T = q->shape[1], S = k->shape[1], HD = q->shape[2], d = HD / H;
+    int64_t HV = v->shape[2], dv = HV / H;
+    int64_t row_blocks = (T + ATTN_ROWS - 1) / ATTN_ROWS, tasks = B * H * row_blocks;
+    int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    attx_tensor *out = attx_tensor_3d(ctx, B, T, HV);
+    const float **keep = keys_kept(ctx, key_valid, B, S);
+    /* per thread: a block's scores, then its probabilities (apart, so that softmax_row's loops
+     * see no overlap and stay vectorised) */
+    float *scratch = attx_arena_alloc(&ctx->arena, (size_t)threads * 2 * ATTN_ROWS * (size_t)S * sizeof(float));
+    if (!out || !keep || !scratch) {
+        ctx->failed = 1;
+        return NULL;
+    }
+#pragma omp parallel for schedule(dynamic) if (tasks > 1 && ATTX_PARALLEL(ATTX_WORK_GEMM, B * H * T * S * (d + dv)))
+    for (int64_t task = 0; task < tasks; task++) {
+        int64_t b = task / (H * row_blocks), h = task / row_blocks % H, t0 = task % row_blocks * ATTN_ROWS;
+        int rows = (int)(T - t0 < ATTN_ROWS ? T - t0 : ATTN_ROWS);
+        float *s = scratch + (size_t)omp_get_thread_num() * 2 * ATTN_ROWS * (size_t)S, *p = s + ATTN_ROWS * S;
+        attx_gemm(0, 1, rows, (int)S, (int)d, q->data + (b * T + t0) * HD + h * d, (int)HD,
+                  k->data + b * S * HD + h * d, (int)HD, 0.0f, s, (int)S);
+        for (int64_t i = 0; i < rows * S; i++) s[i] *= scale;
+        for (int r = 0; r < rows; r++)
+            softmax_row(s + r * S, keep[b] ? key_valid + b * S : NULL, keep[b], p + r * S, S);
+        attx_gemm(0, 0, rows, (int)dv, (int)S, p, (int)S, v->data + b * S * HV + h * dv, (int)HV, 0.0f,
+                  out->data + (b * T + t0) * HV + h * dv, (int)HV);
+    }
+    return out;
 }

@@ -19,9 +19,14 @@ static attx_tensor *vit_layer_forward(attx_ctx *ctx, const attx_config *c, const
     attx_tensor *q = attx_op_linear(ctx, h, L->query_w, L->query_b);     /* [B, T, D] */
     attx_tensor *k = attx_op_linear(ctx, h, L->key_w, L->key_b);
     attx_tensor *v = attx_op_linear(ctx, h, L->value_w, L->value_b);
-    attx_tensor *scores = attx_op_attention_scores(ctx, q, k, c->num_heads, 1.0f / sqrtf((float)c->head_dim));
-    attx_tensor *probs = attx_op_softmax(ctx, scores, NULL);            /* [B, H, T, T]: no padding */
-    attx_tensor *context = attx_op_attention_context(ctx, attx_op_dropout(ctx, probs, c->attention_dropout), v);
+    float scale = 1.0f / sqrtf((float)c->head_dim);
+    attx_tensor *probs = NULL, *context;                               /* no padding in images */
+    if (ctx->recording) {   /* as in BERT: the probabilities are kept only on the tape */
+        probs = attx_op_softmax(ctx, attx_op_attention_scores(ctx, q, k, c->num_heads, scale), NULL);
+        context = attx_op_attention_context(ctx, attx_op_dropout(ctx, probs, c->attention_dropout), v);
+    } else {
+        context = attx_op_attention_fused(ctx, q, k, v, c->num_heads, scale, NULL);
+    }
     x = attx_op_add(ctx, x, attx_op_dropout(ctx, attx_op_linear(ctx, context, L->attn_out_w, L->attn_out_b),
                                             c->hidden_dropout));
     h = attx_op_layernorm(ctx, x, L->ln_after_g, L->ln_after_b, eps);

@@ -6,6 +6,7 @@
 
 #include "mathf.h"
 #include "ops.h"
+#include "parallel.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static float uniform(void)   /* in [-1, 1) */
@@ -200,6 +201,49 @@ static void test_attention_gradients(void **state)
     attx_ctx_free(ctx);
 }
 
+/* The fused inference op gives the three ops' context bit for bit: several row blocks with a
+ * partial last one, padding in some examples and not others, one query over many keys, and
+ * 1 or 2 threads with the work thresholds at 0 so that both really run in parallel. */
+static void check_fused_attention(int64_t B, int64_t T, int64_t S, int H, int64_t d, int64_t dv,
+                                  const uint8_t *valid)
+{
+    attx_ctx *ctx = attx_ctx_new();
+    int64_t qs[3] = {B, T, H * d}, ks[3] = {B, S, H * d}, vs[3] = {B, S, H * dv};
+    attx_tensor *q = random_tensor(ctx, 3, qs, 2, 0), *k = random_tensor(ctx, 3, ks, 2, 0);
+    attx_tensor *v = random_tensor(ctx, 3, vs, 1, 0);
+    attx_tensor *chained = attx_op_attention_context(
+        ctx, attx_op_softmax(ctx, attx_op_attention_scores(ctx, q, k, H, 0.35f), valid), v);
+    assert_non_null(chained);
+    int64_t saved[ATTX_WORK_KINDS];
+    memcpy(saved, attx_parallel_min_work, sizeof saved);
+    memset(attx_parallel_min_work, 0, sizeof saved);
+    for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        attx_tensor *fused = attx_op_attention_fused(ctx, q, k, v, H, 0.35f, valid);
+        assert_non_null(fused);
+        assert_int_equal(fused->numel, chained->numel);
+        for (int64_t i = 0; i < fused->numel; i++)
+            if (memcmp(&fused->data[i], &chained->data[i], sizeof(float)) != 0)
+                fail_msg("%d threads, element %lld: fused %.9g, three ops %.9g", threads, (long long)i,
+                         fused->data[i], chained->data[i]);
+    }
+    memcpy(attx_parallel_min_work, saved, sizeof saved);
+    omp_set_num_threads(omp_get_num_procs());
+    attx_ctx_free(ctx);
+}
+
+static void test_fused_attention(void **state)
+{
+    (void)state;
+    enum { B = 3, T = 150 };
+    uint8_t valid[B * T];
+    for (int b = 0; b < B; b++)   /* 150, 97 and 1 valid keys */
+        for (int t = 0; t < T; t++) valid[b * T + t] = t < (b == 0 ? 150 : b == 1 ? 97 : 1);
+    check_fused_attention(B, T, T, 4, 8, 6, valid);
+    check_fused_attention(2, 64, 64, 12, 32, 32, NULL);
+    check_fused_attention(2, 1, 37, 2, 5, 3, NULL);   /* one query (attn1's shape) */
+}
+
 /* One [CLS] query over all keys, as attn1 runs it: reshape [B, D] -> [B, 1, D] for the query,
  * scores, softmax without a mask, context [B, 1, H·dv] reshaped to [B, H·dv], a classifier. */
 static attx_tensor *run_one_query(attx_ctx *ctx, attx_tensor **in, const void *arg)
@@ -304,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_patch_gradients),
         cmocka_unit_test(test_attention_gradients),
         cmocka_unit_test(test_one_query_attention_gradients),
+        cmocka_unit_test(test_fused_attention),
         cmocka_unit_test(test_tape_mechanics),
         cmocka_unit_test(test_math_accuracy),
     };
