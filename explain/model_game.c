@@ -15,7 +15,6 @@ void model_game_free(void *user)
     free(mg->ids);
     free(mg->batch_ids);
     free(mg->batch_len);
-    attx_text_segments_free(&mg->segs);
     free(mg->pixels);
     free(mg->batch_pixels);
     free(mg);

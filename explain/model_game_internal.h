@@ -17,7 +17,7 @@ typedef struct model_game {
     int32_t pad_id;             /* text masked as strings: ids past a row's length */
     int32_t *batch_ids;         /* [batch_size * length] */
     int32_t *batch_len;         /* [batch_size] */
-    /* text masked as strings (model_game_text.c); segs.length 0 otherwise */
+    /* text masked as strings (model_game_text.c, which frees them); segs.length 0 otherwise */
     attx_text_segments segs;
     /* images */
     float *pixels;              /* [C*H*W] */
@@ -30,7 +30,8 @@ typedef struct model_game {
  * (batch size 32 when 0). */
 int model_game_new(attx_game *g, const attx_model *m, const attx_model_game_options *opts, attx_arch arch,
                    model_game **out, attx_error *err);
-/* Frees everything the game owns (the game's free_user). */
+/* Frees everything the game owns (the game's free_user) but a text game's segments, which
+ * model_game_text.c frees. */
 void model_game_free(void *user);
 /* Fills g from mg with its evaluation function. */
 void model_game_finish(attx_game *g, model_game *mg, attx_game_eval_fn eval);

@@ -268,18 +268,26 @@ static int text_game_eval(void *user, int n, size_t count, const uint64_t *masks
     return 0;
 }
 
+/* The text game's own copy of the segments, then everything model_game_free frees. */
+static void text_game_free(void *user)
+{
+    model_game *mg = user;
+    if (mg) attx_text_segments_free(&mg->segs);
+    model_game_free(mg);
+}
+
 int attx_game_model_text_masked(attx_game *g, const attx_model *m, const attx_text_segments *s,
                                 const attx_model_game_options *opts, attx_error *err)
 {
     model_game *mg;
     if (model_game_new(g, m, opts, ATTX_ARCH_BERT, &mg, err) != 0) return -1;
     if (check_vocabulary(m, err) != 0 || !s || s->length < 2 || !s->text) {
-        model_game_free(mg);
+        text_game_free(mg);
         return s && s->length >= 2 ? -1 : attx_fail(err, "model game: no text segments");
     }
     int n = opts->special_players ? s->length : s->length - 2;
     if (n < 1 || n > ATTX_GAME_MAX_PLAYERS) {
-        model_game_free(mg);
+        text_game_free(mg);
         return attx_fail(err, "model game: %d players (1 to %d)", n, ATTX_GAME_MAX_PLAYERS);
     }
     attx_special_ids sp = attx_wordpiece_special_ids(attx_model_tokenizer(m));
@@ -295,12 +303,13 @@ int attx_game_model_text_masked(attx_game *g, const attx_model *m, const attx_te
     mg->batch_ids = malloc(bs * (size_t)mg->length * sizeof *mg->batch_ids);
     mg->batch_len = malloc(bs * sizeof *mg->batch_len);
     if (!mg->segs.text || !mg->segs.start || !mg->segs.end || !mg->batch_ids || !mg->batch_len) {
-        model_game_free(mg);
+        text_game_free(mg);
         return attx_fail(err, "model game: out of memory");
     }
     memcpy(mg->segs.text, s->text, text_len);
     memcpy(mg->segs.start, s->start, (size_t)s->length * sizeof *s->start);
     memcpy(mg->segs.end, s->end, (size_t)s->length * sizeof *s->end);
     model_game_finish(g, mg, text_game_eval);
+    g->free_user = text_game_free;
     return 0;
 }
