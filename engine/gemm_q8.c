@@ -15,10 +15,14 @@
  * sums, and the float epilogue is the same C for all: identical results on every ISA and for
  * every thread count.
  *
+ * On CPUs with AMX (Intel's tile unit), a tile multiply (tdpbusd) adds 16 × 16 such sums of 64
+ * products at once; the sums are the same integers.
+ *
  * Packed weights: panels of 16 output channels; in a panel, groups of 4 consecutive k, each
- * group 64 bytes [16 channels][4 k] (what one vpdpbusd multiplies). K is padded to a multiple
- * of 4 and N to a multiple of 16 with zeros. Activations are quantised into rows of K4 bytes,
- * zero-padded, 8 rows at a time (the kernels' tile height). */
+ * group 64 bytes [16 channels][4 k] (what one vpdpbusd multiplies; 16 consecutive groups are
+ * one AMX tile). K is padded with zeros to Kp, a multiple of 64 (an AMX tile's row of bytes),
+ * and N to a multiple of 16. Activations are quantised into rows of Kp bytes, zero-padded, the
+ * row count padded to a multiple of 16 (an AMX tile's height). */
 #include "kernels.h"
 #include "mathf.h"
 #include "parallel.h"
@@ -35,10 +39,11 @@
 #include <string.h>
 
 enum { Q8_MR = 8, Q8_PANEL = 16, Q8_NV = 3, Q8_TILE_W = Q8_PANEL * Q8_NV };
+enum { Q8_KB = 64, Q8_ROWS_PAD = 16 };   /* K padded to a multiple of Q8_KB, rows of x to Q8_ROWS_PAD */
 
 struct attx_q8_weight {
-    int N, K, K4, panels;
-    int8_t *packed;      /* [panels][K4 / 4][16][4] */
+    int N, K, Kp, panels;
+    int8_t *packed;      /* [panels][Kp / 4][16][4] */
     float *scale;        /* [N] sw */
     int32_t *colsum;     /* [N] Σ_k q[n, k] */
 };
@@ -61,9 +66,9 @@ static attx_q8_weight *weight_alloc(int N, int K)
     if (!w) return NULL;
     w->N = N;
     w->K = K;
-    w->K4 = ceil_div(K, 4) * 4;
+    w->Kp = ceil_div(K, Q8_KB) * Q8_KB;
     w->panels = ceil_div(N, Q8_PANEL);
-    size_t bytes = (size_t)w->panels * Q8_PANEL * (size_t)w->K4;
+    size_t bytes = (size_t)w->panels * Q8_PANEL * (size_t)w->Kp;
     w->packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     w->scale = malloc((size_t)N * sizeof *w->scale);
     w->colsum = malloc((size_t)N * sizeof *w->colsum);
@@ -78,7 +83,7 @@ static attx_q8_weight *weight_alloc(int N, int K)
 /* q[n, k] into its place in the panels, and the channel's sum */
 static void weight_put_row(attx_q8_weight *w, int n, const int8_t *q, float scale)
 {
-    int8_t *panel = w->packed + (size_t)(n / Q8_PANEL) * Q8_PANEL * w->K4;
+    int8_t *panel = w->packed + (size_t)(n / Q8_PANEL) * Q8_PANEL * w->Kp;
     int32_t sum = 0;
     for (int k = 0; k < w->K; k++) {
         panel[(size_t)(k / 4) * 64 + (n % Q8_PANEL) * 4 + k % 4] = q[k];
@@ -133,13 +138,13 @@ void attx_q8_weight_free(attx_q8_weight *w)
 
 size_t attx_q8_weight_bytes(const attx_q8_weight *w)
 {
-    return w ? (size_t)w->panels * Q8_PANEL * (size_t)w->K4 + (size_t)w->N * 8 : 0;
+    return w ? (size_t)w->panels * Q8_PANEL * (size_t)w->Kp + (size_t)w->N * 8 : 0;
 }
 
 void attx_q8_weight_values(const attx_q8_weight *w, int8_t *q, float *scale)
 {
     for (int n = 0; n < w->N; n++) {
-        const int8_t *panel = w->packed + (size_t)(n / Q8_PANEL) * Q8_PANEL * w->K4;
+        const int8_t *panel = w->packed + (size_t)(n / Q8_PANEL) * Q8_PANEL * w->Kp;
         for (int k = 0; k < w->K; k++) q[(size_t)n * w->K + k] = panel[(size_t)(k / 4) * 64 + (n % Q8_PANEL) * 4 + k % 4];
         if (scale) scale[n] = w->scale[n];
     }
@@ -262,23 +267,23 @@ void attx_q8_quantize_row(const float *x, int K, uint8_t *u, float *scale, int32
 
 size_t attx_q8_acts_bytes(int M, int K)
 {
-    size_t M8 = (size_t)ceil_div(M, Q8_MR) * Q8_MR, K4 = (size_t)ceil_div(K, 4) * 4;
-    return M8 * K4 + (size_t)M * (sizeof(float) + sizeof(int32_t)) + 64;
+    size_t rows = (size_t)ceil_div(M, Q8_ROWS_PAD) * Q8_ROWS_PAD, Kp = (size_t)ceil_div(K, Q8_KB) * Q8_KB;
+    return rows * Kp + (size_t)M * (sizeof(float) + sizeof(int32_t)) + 64;
 }
 
 void attx_q8_acts_init(attx_q8_acts *a, void *mem, const float *x, const uint8_t *codes_in, int M, int K)
 {
     a->M = M;
     a->K = K;
-    a->K4 = ceil_div(K, 4) * 4;
-    size_t M8 = (size_t)ceil_div(M, Q8_MR) * Q8_MR;
+    a->Kp = ceil_div(K, Q8_KB) * Q8_KB;
+    size_t rows = (size_t)ceil_div(M, Q8_ROWS_PAD) * Q8_ROWS_PAD;
     a->u = mem;
-    a->scale = (float *)(void *)((uintptr_t)((uint8_t *)mem + M8 * a->K4 + 15) & ~(uintptr_t)15);
+    a->scale = (float *)(void *)((uintptr_t)((uint8_t *)mem + rows * a->Kp + 15) & ~(uintptr_t)15);
     a->zero = (int32_t *)(a->scale + M);
-    memset(a->u, 0, M8 * a->K4);
+    memset(a->u, 0, rows * a->Kp);
     if (codes_in) {   /* tests: given codes */
         for (int m = 0; m < M; m++) {
-            memcpy(a->u + (size_t)m * a->K4, codes_in + (size_t)m * K, (size_t)K);
+            memcpy(a->u + (size_t)m * a->Kp, codes_in + (size_t)m * K, (size_t)K);
             a->scale[m] = 1.0f;
             a->zero[m] = 0;
         }
@@ -286,11 +291,11 @@ void attx_q8_acts_init(attx_q8_acts *a, void *mem, const float *x, const uint8_t
     }
 #pragma omp parallel for if (ATTX_PARALLEL(ATTX_WORK_LAYERNORM, (int64_t)M * K))
     for (int m = 0; m < M; m++)
-        attx_q8_quantize_row(x + (size_t)m * K, K, a->u + (size_t)m * a->K4, &a->scale[m], &a->zero[m]);
+        attx_q8_quantize_row(x + (size_t)m * K, K, a->u + (size_t)m * a->Kp, &a->scale[m], &a->zero[m]);
 }
 
 /* ---- kernels: tile[8][48] = Σ_k u[i, k] · q[16·v + c, k] for rows i < 8 of u (stride
- * x_stride) and nv panels of the weights (panel v at w + v·panel_stride); groups = K4 / 4 ---- */
+ * x_stride) and nv panels of the weights (panel v at w + v·panel_stride); groups = Kp / 4 ---- */
 
 typedef void (*q8_kernel_fn)(int nv, int groups, const uint8_t *u, ptrdiff_t x_stride, const int8_t *w,
                              ptrdiff_t panel_stride, int32_t *tile);
@@ -390,8 +395,96 @@ VNNI_TARGET static void q8_kernel_vnni(int nv, int groups, const uint8_t *u, ptr
 }
 #endif
 
-/* The kernel of the ISA in use (attx_gemm_isa, so that tests can force each): VNNI when the
- * CPU has it, else AVX2, else portable C. */
+/* ---- AMX: tiles of 16 rows × 64 bytes. A block of 1-2 row tiles of x (16 rows each) × 1-2
+ * panels (16 channels each) keeps its 2-4 int32 sum tiles in tile registers 0-3 over all of K;
+ * per k-block of 64, the x tiles go to registers 4-5, the panels' 16 groups to 6-7. ---- */
+
+static int amx_allowed = 1;   /* attx_q8_set_amx */
+
+void attx_q8_set_amx(int on)
+{
+    amx_allowed = on != 0;
+}
+
+static int amx_in_use(void)
+{
+    return amx_allowed && attx_gemm_isa() == ATTX_ISA_AVX512 && attx_cpu_has_amx_int8();
+}
+
+#if ATTX_Q8_X86 && defined(__x86_64__) && defined(__linux__) && (defined(__clang__) || __GNUC__ >= 11)
+#define ATTX_Q8_AMX 1
+#define AMX_TARGET __attribute__((target("amx-tile,amx-int8")))
+
+/* Palette 1, every tile register 16 rows × 64 bytes (the layout ldtilecfg reads). */
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t bytes_per_row[16];
+    uint8_t rows[16];
+} amx_tile_config;
+
+/* A constant: gcc 12 does not see that ldtilecfg reads its operand, and drops the stores that
+ * would fill a configuration on the stack. */
+static const amx_tile_config amx_config = {
+    .palette = 1,
+    .bytes_per_row = {64, 64, 64, 64, 64, 64, 64, 64},
+    .rows = {16, 16, 16, 16, 16, 16, 16, 16},
+};
+
+AMX_TARGET static void amx_configure(void)
+{
+    _tile_loadconfig(&amx_config);
+}
+
+AMX_TARGET static void amx_release(void)
+{
+    _tile_release();
+}
+
+/* sums[32][32] (row stride 32) for row tiles RT and panels PT (each 1 or 2) from x's rows
+ * u[0..16·RT) and the panels at b (stride panel_stride). */
+AMX_TARGET __attribute__((always_inline)) static inline void amx_tiles(const int RT, const int PT, int Kp,
+                                                                       const uint8_t *u, const int8_t *b,
+                                                                       ptrdiff_t panel_stride, int32_t *sums)
+{
+    _tile_zero(0);
+    if (PT == 2) _tile_zero(1);
+    if (RT == 2) _tile_zero(2);
+    if (RT == 2 && PT == 2) _tile_zero(3);
+    for (int kb = 0; kb < Kp; kb += Q8_KB) {
+        const int8_t *group = b + (size_t)kb * Q8_PANEL;   /* 16 groups of 64 bytes from k = kb */
+        _tile_loadd(4, u + kb, Kp);
+        _tile_loadd(6, group, 64);
+        _tile_dpbusd(0, 4, 6);
+        if (PT == 2) {
+            _tile_loadd(7, group + panel_stride, 64);
+            _tile_dpbusd(1, 4, 7);
+        }
+        if (RT == 2) {
+            _tile_loadd(5, u + (size_t)16 * Kp + kb, Kp);
+            _tile_dpbusd(2, 5, 6);
+            if (PT == 2) _tile_dpbusd(3, 5, 7);
+        }
+    }
+    _tile_stored(0, sums, 32 * sizeof *sums);
+    if (PT == 2) _tile_stored(1, sums + 16, 32 * sizeof *sums);
+    if (RT == 2) _tile_stored(2, sums + 16 * 32, 32 * sizeof *sums);
+    if (RT == 2 && PT == 2) _tile_stored(3, sums + 16 * 32 + 16, 32 * sizeof *sums);
+}
+
+AMX_TARGET static void amx_block_sums(int rt, int pt, int Kp, const uint8_t *u, const int8_t *b,
+                                      ptrdiff_t panel_stride, int32_t *sums)
+{
+    if (rt == 2 && pt == 2) amx_tiles(2, 2, Kp, u, b, panel_stride, sums);
+    else if (rt == 2) amx_tiles(2, 1, Kp, u, b, panel_stride, sums);
+    else if (pt == 2) amx_tiles(1, 2, Kp, u, b, panel_stride, sums);
+    else amx_tiles(1, 1, Kp, u, b, panel_stride, sums);
+}
+#else
+#define ATTX_Q8_AMX 0
+#endif
+
+/* The kernel of the ISA in use (attx_gemm_isa, so that tests can force each) when AMX is not:
+ * VNNI when the CPU has it, else AVX2, else portable C. */
 static q8_kernel_fn q8_kernel(const char **name)
 {
     int isa = attx_gemm_isa();
@@ -411,7 +504,7 @@ const char *attx_q8_kernel_name(void)
 {
     const char *name;
     q8_kernel(&name);
-    return name;
+    return ATTX_Q8_AMX && amx_in_use() ? "amx" : name;
 }
 
 /* ---- the layer ---- */
@@ -427,29 +520,68 @@ ATTX_CLONES static void q8_epilogue(const int32_t *sums, int32_t zx, const int32
         for (int c = 0; c < cols; c++) y[c] = (float)(sums[c] - zx * colsum[c]) * (sx * sw[c]);
 }
 
-/* Rows [m0, m0 + 8) × panels [p0, p0 + nv): integer sums, then the epilogue into y (or, with
- * acc_out, the sums themselves). */
-static void q8_block(q8_kernel_fn kernel, const attx_q8_weight *w, const attx_q8_acts *a, int m0, int p0, int nv,
-                     const float *bias, float *y, int32_t *acc_out)
+/* The integer sums of rows [m0, m0 + max_rows) × panels [p0, p0 + nv), tile[i][c] with row
+ * stride tile_w, through the epilogue into y (or, with acc_out, copied there as they are). */
+static void q8_block_out(const attx_q8_weight *w, const attx_q8_acts *a, const int32_t *tile, int tile_w, int m0,
+                         int max_rows, int p0, int nv, const float *bias, float *y, int32_t *acc_out)
 {
-    int32_t tile[Q8_MR * Q8_TILE_W];
-    ptrdiff_t panel_stride = (ptrdiff_t)Q8_PANEL * w->K4;
-    kernel(nv, w->K4 / 4, a->u + (size_t)m0 * w->K4, w->K4, w->packed + p0 * panel_stride, panel_stride, tile);
-    int rows = a->M - m0 < Q8_MR ? a->M - m0 : Q8_MR, n0 = p0 * Q8_PANEL;
+    int rows = a->M - m0 < max_rows ? a->M - m0 : max_rows, n0 = p0 * Q8_PANEL;
     int cols = w->N - n0 < nv * Q8_PANEL ? w->N - n0 : nv * Q8_PANEL;
     for (int i = 0; i < rows; i++) {
         int m = m0 + i;
         if (acc_out) {
-            memcpy(acc_out + (size_t)m * w->N + n0, tile + i * Q8_TILE_W, (size_t)cols * sizeof *tile);
+            memcpy(acc_out + (size_t)m * w->N + n0, tile + i * tile_w, (size_t)cols * sizeof *tile);
             continue;
         }
-        q8_epilogue(tile + i * Q8_TILE_W, a->zero[m], w->colsum + n0, a->scale[m], w->scale + n0,
+        q8_epilogue(tile + i * tile_w, a->zero[m], w->colsum + n0, a->scale[m], w->scale + n0,
                     bias ? bias + n0 : NULL, y + (size_t)m * w->N + n0, cols);
     }
 }
 
+/* Rows [m0, m0 + 8) × panels [p0, p0 + nv) with a vector kernel. */
+static void q8_block(q8_kernel_fn kernel, const attx_q8_weight *w, const attx_q8_acts *a, int m0, int p0, int nv,
+                     const float *bias, float *y, int32_t *acc_out)
+{
+    int32_t tile[Q8_MR * Q8_TILE_W];
+    ptrdiff_t panel_stride = (ptrdiff_t)Q8_PANEL * w->Kp;
+    kernel(nv, w->Kp / 4, a->u + (size_t)m0 * w->Kp, w->Kp, w->packed + p0 * panel_stride, panel_stride, tile);
+    q8_block_out(w, a, tile, Q8_TILE_W, m0, Q8_MR, p0, nv, bias, y, acc_out);
+}
+
+#if ATTX_Q8_AMX
+/* All blocks of 32 rows × 2 panels with AMX: every thread configures its tiles once and
+ * releases them when its share is done. */
+static void q8_run_amx(const attx_q8_weight *w, const attx_q8_acts *a, const float *bias, float *y, int32_t *acc_out)
+{
+    int pairs = ceil_div(w->panels, 2), row_blocks = ceil_div(a->M, 32);
+    ptrdiff_t panel_stride = (ptrdiff_t)Q8_PANEL * w->Kp;
+#pragma omp parallel if ((int64_t)pairs * row_blocks > 1 && \
+                         ATTX_PARALLEL(ATTX_WORK_GEMM, (int64_t)a->M * w->N * w->K / 16))
+    {
+        int32_t sums[32 * 32];
+        amx_configure();
+#pragma omp for collapse(2)
+        for (int pr = 0; pr < pairs; pr++)
+            for (int rb = 0; rb < row_blocks; rb++) {
+                int m0 = rb * 32, p0 = pr * 2;
+                int rt = a->M - m0 > 16 ? 2 : 1, pt = w->panels - p0 > 1 ? 2 : 1;
+                amx_block_sums(rt, pt, w->Kp, a->u + (size_t)m0 * w->Kp, w->packed + p0 * panel_stride,
+                               panel_stride, sums);
+                q8_block_out(w, a, sums, 32, m0, 32, p0, pt, bias, y, acc_out);
+            }
+        amx_release();
+    }
+}
+#endif
+
 static void q8_run(const attx_q8_weight *w, const attx_q8_acts *a, const float *bias, float *y, int32_t *acc_out)
 {
+#if ATTX_Q8_AMX
+    if (amx_in_use()) {
+        q8_run_amx(w, a, bias, y, acc_out);
+        return;
+    }
+#endif
     q8_kernel_fn kernel = q8_kernel(NULL);
     int chunks = ceil_div(w->panels, Q8_NV), row_blocks = ceil_div(a->M, Q8_MR);
     /* each chunk of 3 panels stays in L1 while the row blocks stream past it */

@@ -48,8 +48,8 @@ void attx_q8_quantize_row(const float *x, int K, uint8_t *u, float *scale, int32
 /* All M rows of x[M, K] quantised once, for every layer that reads x (Q, K and V read the same
  * hidden states), in attx_q8_acts_bytes(M, K) bytes of the caller's memory (any alignment). */
 typedef struct attx_q8_acts {
-    int M, K, K4;
-    uint8_t *u;          /* [round_up(M, 8)][K4], zero-padded */
+    int M, K, Kp;        /* Kp: K rounded up to a multiple of 64 */
+    uint8_t *u;          /* [round_up(M, 16)][Kp], zero-padded */
     float *scale;        /* [M] */
     int32_t *zero;       /* [M] */
 } attx_q8_acts;
@@ -58,8 +58,12 @@ void attx_q8_acts_init(attx_q8_acts *a, void *mem, const float *x, const uint8_t
 int attx_q8_linear_acts(const attx_q8_weight *w, const attx_q8_acts *a, const float *bias, float *y);
 /* Tests: acc[M, N] = Σ_k u[m, k] · q[n, k] for given u[M, K]. */
 int attx_q8_gemm_s32(const attx_q8_weight *w, const uint8_t *u, int M, int32_t *acc);
-/* "avx512-vnni", "avx2" or "portable": the int8 kernel of the ISA in use */
+/* "amx", "avx512-vnni", "avx2" or "portable": the int8 kernel of the ISA in use */
 const char *attx_q8_kernel_name(void);
+/* AMX, where the CPU has it, is used with the avx512 ISA unless turned off here (tests and
+ * benchmarks compare it with the VNNI kernel); the same sums either way. Not concurrently with
+ * an int8 layer. */
+void attx_q8_set_amx(int on);
 
 /* Instruction set of the micro-kernels (ATTX_ISA_* of attx_weights.h). attx_cpu_isa's is used by default;
  * attx_gemm_set_isa forces one (tests, benchmarks): a request above what the CPU supports

@@ -1,5 +1,5 @@
 /* test_gemm_q8.c — the int8 linear layer: integer sums against an exact integer reference on
- * every kernel the CPU has (VNNI, AVX2, portable) over edge-case sizes; the quantisation of
+ * every kernel the CPU has (AMX, VNNI, AVX2, portable) over edge-case sizes; the quantisation of
  * weights and activations against the formulas of gemm_q8.c evaluated in double; the whole
  * layer against fp32 within the quantisation error bound; the same bits on every kernel and
  * thread count. */
@@ -21,7 +21,22 @@ static uint32_t next(void)
 }
 static float uniform(void) { return (float)(next() / 4294967296.0 * 2.0 - 1.0); }
 
-static const int isas[] = {ATTX_ISA_PORTABLE, ATTX_ISA_AVX2, ATTX_ISA_AVX512};
+/* every kernel: portable, AVX2, AVX-512 VNNI (AMX off), AMX (where the CPU has each) */
+static const struct { int isa, amx; } kernels[] = {
+    {ATTX_ISA_PORTABLE, 0}, {ATTX_ISA_AVX2, 0}, {ATTX_ISA_AVX512, 0}, {ATTX_ISA_AVX512, 1}};
+enum { N_KERNELS = sizeof kernels / sizeof kernels[0] };
+
+static void use_kernel(int i)
+{
+    attx_gemm_set_isa(kernels[i].isa);
+    attx_q8_set_amx(kernels[i].amx);
+}
+
+static void use_default_kernel(void)
+{
+    attx_gemm_set_isa(ATTX_ISA_AUTO);
+    attx_q8_set_amx(1);
+}
 
 /* Σ_k u[m, k]·q[n, k] for u of 0..255 and weights whose quantised values are known exactly:
  * W[n, k] = q[n, k] with a 127 in every row (so the scale is 1 and q = W). */
@@ -29,7 +44,8 @@ static void test_integer_sums_exact(void **state)
 {
     (void)state;
     static const int sizes[][3] = {{1, 1, 1}, {1, 16, 4}, {7, 17, 5}, {8, 48, 384}, {9, 49, 383},
-                                   {24, 384, 1536}, {3, 1536, 384}, {17, 100, 1001}, {1, 2, 3}, {33, 65, 64}};
+                                   {24, 384, 1536}, {3, 1536, 384}, {17, 100, 1001}, {1, 2, 3}, {33, 65, 64},
+                                   {70, 40, 130}, {48, 16, 64}, {32, 48, 448}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
         float *W = malloc(sizeof(float) * (size_t)N * K);
@@ -47,8 +63,8 @@ static void test_integer_sums_exact(void **state)
         attx_q8_weight_values(w, q, scale);
         for (int n = 0; n < N; n++) assert_true(scale[n] == 1.0f);
         for (size_t i = 0; i < (size_t)N * K; i++) assert_int_equal(q[i], (int)W[i]);
-        for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
-            attx_gemm_set_isa(isas[i]);
+        for (int i = 0; i < N_KERNELS; i++) {
+            use_kernel(i);
             memset(acc, 0x5A, sizeof(int32_t) * (size_t)M * N);
             assert_int_equal(attx_q8_gemm_s32(w, u, M, acc), 0);
             for (int m = 0; m < M; m++)
@@ -60,7 +76,7 @@ static void test_integer_sums_exact(void **state)
                                  m, n, acc[(size_t)m * N + n], (long long)ref);
                 }
         }
-        attx_gemm_set_isa(ATTX_ISA_AUTO);
+        use_default_kernel();
         attx_q8_weight_free(w);
         free(W);
         free(u);
@@ -168,16 +184,16 @@ static void test_layer_against_fp32(void **state)
     print_message("q8 layer: worst error %.3f of the bound\n", worst);
     int64_t saved = attx_parallel_min_work[ATTX_WORK_GEMM];
     attx_parallel_min_work[ATTX_WORK_GEMM] = 0;   /* threads on this small layer too */
-    for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
+    for (int i = 0; i < N_KERNELS; i++)
         for (int threads = 1; threads <= 2; threads++) {
-            attx_gemm_set_isa(isas[i]);
+            use_kernel(i);
             omp_set_num_threads(threads);
             memset(y, 0, sizeof(float) * M * N);
             assert_int_equal(attx_q8_linear(w, x, M, b, y), 0);
             assert_memory_equal(y, y0, sizeof(float) * M * N);
         }
     attx_parallel_min_work[ATTX_WORK_GEMM] = saved;
-    attx_gemm_set_isa(ATTX_ISA_AUTO);
+    use_default_kernel();
     omp_set_num_threads(2);
     attx_q8_weight_free(w);
     free(x), free(W), free(b), free(y), free(y0), free(q);

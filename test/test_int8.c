@@ -70,18 +70,19 @@ static void test_same_bits_everywhere(void **state)
     attx_error err;
     if (attx_model_open(&m, MODEL, &err) != 0 || attx_model_quantize_int8(m, &err) != 0) fail_msg("%s", err.msg);
     float ref[N_SENT][2];
-    /* AVX2 against AVX-512 (VNNI where the CPU has it): the fp32 parts around the int8 layers
-     * agree on those two (portable C rounds its products separately; test_gemm_q8 checks that
-     * its int8 layers give the same bits too) */
+    /* AVX2 against AVX-512 (VNNI, and AMX where the CPU has them): the fp32 parts around the
+     * int8 layers agree on those (portable C rounds its products separately; test_gemm_q8
+     * checks that its int8 layers give the same bits too) */
     attx_gemm_set_isa(ATTX_ISA_AVX2);
     omp_set_num_threads(1);
     for (size_t s = 0; s < N_SENT; s++) logits_of(m, sentences[s], ref[s]);
     int64_t saved = attx_parallel_min_work[ATTX_WORK_GEMM];
     attx_parallel_min_work[ATTX_WORK_GEMM] = 0;
-    static const int isas[] = {ATTX_ISA_AVX2, ATTX_ISA_AVX512};
-    for (size_t i = 0; i < 2; i++)
+    static const struct { int isa, amx; } kernels[] = {{ATTX_ISA_AVX2, 0}, {ATTX_ISA_AVX512, 0}, {ATTX_ISA_AVX512, 1}};
+    for (size_t i = 0; i < 3; i++)
         for (int threads = 1; threads <= 2; threads++) {
-            attx_gemm_set_isa(isas[i]);
+            attx_gemm_set_isa(kernels[i].isa);
+            attx_q8_set_amx(kernels[i].amx);
             omp_set_num_threads(threads);
             for (size_t s = 0; s < N_SENT; s++) {
                 float l[2];
@@ -91,6 +92,7 @@ static void test_same_bits_everywhere(void **state)
         }
     attx_parallel_min_work[ATTX_WORK_GEMM] = saved;
     attx_gemm_set_isa(ATTX_ISA_AUTO);
+    attx_q8_set_amx(1);
     omp_set_num_threads(2);
 
     /* two sentences of the same length in one batch: each row as when alone */

@@ -224,6 +224,10 @@ int attx_cpu_isa_env_valid(void);
 const char *attx_isa_name(int isa);   /* "portable", "avx2", "avx512" */
 /* 1 when attx_cpu_isa() is avx512 and the CPU has AVX512_VNNI (the int8 kernels' vpdpbusd) */
 int attx_cpu_has_vnni(void);
+/* 1 when attx_cpu_isa() is avx512, the CPU has AMX-TILE and AMX-INT8 (the int8 kernels' tile
+ * multiply, tdpbusd), the OS saves the tile state and (Linux) grants this process its use,
+ * which the first call asks for. */
+int attx_cpu_has_amx_int8(void);
 
 /* IEEE binary16 / bfloat16 <-> binary32. To-half conversions round to nearest, ties to even,
  * overflow to infinity, keep NaN a (quiet) NaN with its sign. */

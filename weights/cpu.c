@@ -6,6 +6,10 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#if defined(__x86_64__) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +31,38 @@ static int has_avx512_vnni(void)
     return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c >> 11 & 1);
 }
 #endif
+
+#if defined(__x86_64__) && defined(__linux__)
+/* AMX-TILE and AMX-INT8 (CPUID leaf 7 sub-leaf 0, EDX bits 24 and 25), the tile state enabled
+ * in XCR0 (bits 17 and 18, XTILECFG and XTILEDATA; readable when CPUID.1 ECX bit 27, OSXSAVE),
+ * and the permission Linux wants a process to ask for before its first tile instruction:
+ * arch_prctl(ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18). */
+static int amx_int8_usable(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c >> 27 & 1)) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d >> 24 & 1) || !(d >> 25 & 1)) return 0;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if ((xcr0_lo >> 17 & 3) != 3) return 0;
+    return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+}
+#endif
+
+int attx_cpu_has_amx_int8(void)
+{
+#if defined(__x86_64__) && defined(__linux__)
+    static _Atomic int cached = -1;   /* asked once: the permission is the process's */
+    int has = atomic_load_explicit(&cached, memory_order_acquire);
+    if (has < 0) {
+        has = amx_int8_usable();
+        atomic_store_explicit(&cached, has, memory_order_release);
+    }
+    return has && attx_cpu_isa() == ATTX_ISA_AVX512;
+#else
+    return 0;
+#endif
+}
 
 int attx_cpu_has_vnni(void)
 {
