@@ -166,7 +166,7 @@ test: $(BUILD)/attx $(BUILD)/libattx.so $(TEST_BIN) $(FUZZ_REPLAY) $(if $(HAVE_M
 
 # the numeric tests again with the kernels forced lower (ATTX_ISA), so that a machine with
 # AVX-512 also checks the AVX2 and portable paths against the same references
-ISA_TESTS := $(addprefix $(BUILD)/test/,test_dtype test_gemm test_gemm_q8 test_int8 test_ops test_forward test_bert test_vit test_embed test_explain test_threads)
+ISA_TESTS := $(addprefix $(BUILD)/test/,test_dtype test_gemm test_gemm_q8 test_int8 test_gemm_bf16 test_bf16 test_ops test_forward test_bert test_vit test_embed test_explain test_threads)
 test-isa: $(BUILD)/attx $(ISA_TESTS)
 	@for isa in avx2 portable; do echo "== ATTX_ISA=$$isa"; \
 	  out=$$(ATTX_ISA=$$isa ATTX=$(BUILD)/attx BUILD=$(BUILD) sh test/run_tests.sh $(ISA_TESTS)); status=$$?; \

@@ -141,6 +141,8 @@ typedef struct attx_tensor {
     struct attx_gemm_packed *packed;
     /* the weight quantised to int8 by attx_model_quantize_int8, or NULL */
     struct attx_q8_weight *q8;
+    /* the weight rounded to bf16 by attx_model_convert_bf16, or NULL */
+    struct attx_bf16_weight *bf16;
     /* internal: this tensor's rows quantised to uint8 by the first int8 layer that read it */
     struct attx_q8_acts *q8_acts;
 } attx_tensor;
@@ -208,9 +210,23 @@ int attx_model_make_trainable(attx_model *m, attx_error *err);
  * same results on each); the backward of a quantised layer uses its fp32 weights (the
  * straight-through estimate: the gradient of the fp32 layer, taken at the int8 forward's
  * activations). Call before the model is shared between threads; attx_model_make_trainable
- * drops the quantisation. Errors: an attn1 model, a model being trained, out of memory. */
+ * drops the quantisation. Errors: an attn1 model, a model being trained, a bf16 model, out of
+ * memory. */
 int attx_model_quantize_int8(attx_model *m, attx_error *err);
 int attx_model_is_int8(const attx_model *m);
+/* bf16 inference: the same linear layers as int8 (the encoder's, not the embeddings, pooler,
+ * classifier or ViT patches) with their weights rounded to bfloat16 (nearest even) once, and
+ * each row of their input as each layer runs; the products are summed in fp32 exactly as
+ * AVX512_BF16's vdpbf16ps sums them: the instruction where the CPU has it, an exact emulation
+ * (AVX2, portable C; slower) elsewhere, so that these layers give the same bits on every machine
+ * and for every thread count. As with int8, the backward of a converted layer uses its fp32
+ * weights (the gradient of the fp32 layer, taken at the bf16 forward's activations). Call
+ * before the model is shared between threads; attx_model_make_trainable drops the conversion.
+ * Errors: an attn1 model, a model being trained, an int8 model (quantised or opened from an
+ * int8 file: a model is int8 or bf16, not both; attx_model_quantize_int8 refuses a bf16 model
+ * likewise), out of memory. */
+int attx_model_convert_bf16(attx_model *m, attx_error *err);
+int attx_model_is_bf16(const attx_model *m);
 /* A quantised weight W[N, K]'s int8 values q[N·K] and scales[N] (W ≈ q · scale[row]), as
  * `attx convert --dtype int8` stores them; −1 when t is not quantised. */
 int attx_tensor_int8_values(const attx_tensor *t, int8_t *q, float *scale);

@@ -65,6 +65,30 @@ const char *attx_q8_kernel_name(void);
  * an int8 layer. */
 void attx_q8_set_amx(int on);
 
+/* ---- bf16 linear layers (gemm_bf16.c) -----------------------------------------------------
+ * y[M, N] = x[M, K] · W[N, K]^T + b with W and the rows of x rounded to bf16 (nearest even) and
+ * the products summed in fp32 as AVX512_BF16's vdpbf16ps sums them (gemm_bf16.c has the rules:
+ * k-pairs in order, odd element first, bf16 denormals read as zeros, tiny sums flushed). The
+ * same bits with vdpbf16ps and with the AVX2 and portable emulations, for any thread count. */
+typedef struct attx_bf16_weight attx_bf16_weight;
+/* W[N, K] rounded (attx_f32_to_bf16, denormals made zeros of their sign) and packed; NULL when
+ * out of memory, N or K ≤ 0, or K > 2^28. */
+attx_bf16_weight *attx_bf16_weight_new(const float *W, int N, int K);
+void attx_bf16_weight_free(attx_bf16_weight *w);
+size_t attx_bf16_weight_bytes(const attx_bf16_weight *w);
+/* The bf16 weights as stored, h[N·K]. */
+void attx_bf16_weight_values(const attx_bf16_weight *w, uint16_t *h);
+/* One row of x rounded as the layer rounds it: h[K] (attx_f32_to_bf16's bits, a denormal result
+ * made a zero of its sign). */
+void attx_bf16_round_row(const float *x, int K, uint16_t *h);
+/* Bytes of scratch memory attx_bf16_linear needs for M rows of K (any alignment). */
+size_t attx_bf16_scratch_bytes(int M, int K);
+/* y[M, N] (bias may be NULL), with scratch of attx_bf16_scratch_bytes(M, K) bytes or NULL (then
+ * allocated for the call); −1 when out of memory. */
+int attx_bf16_linear(const attx_bf16_weight *w, const float *x, int M, const float *bias, float *y, void *scratch);
+/* "avx512-bf16", "avx2" or "portable": the bf16 kernel of the ISA in use (the last two emulate) */
+const char *attx_bf16_kernel_name(void);
+
 /* Instruction set of the micro-kernels (ATTX_ISA_* of attx_weights.h). attx_cpu_isa's is used by default;
  * attx_gemm_set_isa forces one (tests, benchmarks): a request above what the CPU supports
  * falls back to the best supported one, ATTX_ISA_AUTO returns to the default. Set it before

@@ -328,7 +328,7 @@ static void each_linear_weight(const attx_model *m, int layers_only, void (*fn)(
 static void pack_weight(attx_tensor *w, void *user)
 {
     (void)user;
-    if (!w->packed && !w->q8) w->packed = attx_gemm_pack_b(1, (int)w->shape[1], (int)w->shape[0], w->data, (int)w->shape[1]);
+    if (!w->packed && !w->q8 && !w->bf16) w->packed = attx_gemm_pack_b(1, (int)w->shape[1], (int)w->shape[0], w->data, (int)w->shape[1]);
 }
 
 static void unpack_weight(attx_tensor *w, void *user)
@@ -338,6 +338,8 @@ static void unpack_weight(attx_tensor *w, void *user)
     w->packed = NULL;
     attx_q8_weight_free(w->q8);
     w->q8 = NULL;
+    attx_bf16_weight_free(w->bf16);
+    w->bf16 = NULL;
 }
 
 void attx_model_drop_packed(attx_model *m)
@@ -362,14 +364,22 @@ static void note_int8(attx_tensor *w, void *seen)
     if (w->q8) *(int *)seen = 1;
 }
 
+/* 1 when a parameter has a gradient buffer (attx_model_make_trainable) */
+static int being_trained(const attx_model *m)
+{
+    for (size_t i = 0; i < m->files.n_specs; i++)
+        if (m->params[i] && m->params[i]->grad) return 1;
+    return 0;
+}
+
 int attx_model_quantize_int8(attx_model *m, attx_error *err)
 {
     if (!m) return attx_fail(err, "int8: no model");
     if (m->config->arch == ATTX_ARCH_ATTN1)
         return attx_fail(err, "int8: an attn1 model (P2's one-layer model) is not quantised");
-    for (size_t i = 0; i < m->files.n_specs; i++)
-        if (m->params[i] && m->params[i]->grad)
-            return attx_fail(err, "int8: the model is being trained (its weights change)");
+    if (being_trained(m)) return attx_fail(err, "int8: the model is being trained (its weights change)");
+    if (attx_model_is_bf16(m))
+        return attx_fail(err, "int8: the model runs in bf16 already (a model is int8 or bf16, not both)");
     int failed = 0;
     each_linear_weight(m, 1, quantize_weight, &failed);
     if (failed) {
@@ -391,6 +401,49 @@ int attx_model_is_int8(const attx_model *m)
 {
     int seen = 0;
     if (m) each_linear_weight(m, 1, note_int8, &seen);
+    return seen;
+}
+
+/* bf16: the weight rounded and packed (gemm_bf16.c); its fp32 packing is no longer used by the
+ * forward */
+static void convert_weight_bf16(attx_tensor *w, void *failed)
+{
+    if (w->bf16) return;
+    if (!(w->bf16 = attx_bf16_weight_new(w->data, (int)w->shape[0], (int)w->shape[1]))) {
+        *(int *)failed = 1;
+        return;
+    }
+    attx_gemm_packed_free(w->packed);
+    w->packed = NULL;
+}
+
+static void note_bf16(attx_tensor *w, void *seen)
+{
+    if (w->bf16) *(int *)seen = 1;
+}
+
+int attx_model_convert_bf16(attx_model *m, attx_error *err)
+{
+    if (!m) return attx_fail(err, "bf16: no model");
+    if (m->config->arch == ATTX_ARCH_ATTN1)
+        return attx_fail(err, "bf16: an attn1 model (P2's one-layer model) is not converted");
+    if (being_trained(m)) return attx_fail(err, "bf16: the model is being trained (its weights change)");
+    if (attx_model_is_int8(m))
+        return attx_fail(err, "bf16: the model is int8 (quantised, or an int8 file; a model is int8 or bf16, not both)");
+    int failed = 0;
+    each_linear_weight(m, 1, convert_weight_bf16, &failed);
+    if (failed) {
+        attx_model_drop_packed(m);
+        each_linear_weight(m, 0, pack_weight, NULL);
+        return attx_fail(err, "bf16: out of memory converting the weights");
+    }
+    return 0;
+}
+
+int attx_model_is_bf16(const attx_model *m)
+{
+    int seen = 0;
+    if (m) each_linear_weight(m, 1, note_bf16, &seen);
     return seen;
 }
 

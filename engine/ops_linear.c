@@ -35,6 +35,15 @@ attx_tensor *attx_op_linear(attx_ctx *ctx, attx_tensor *x, attx_tensor *W, attx_
             ctx->failed = 1;
             return NULL;
         }
+    } else if (W->bf16) {   /* bf16 (attx_model_convert_bf16), the bias added in the same pass */
+        attx_arena_mark mark = attx_arena_get_mark(&ctx->arena);   /* x rounded in scratch, released after */
+        void *scratch = attx_arena_alloc(&ctx->arena, attx_bf16_scratch_bytes((int)N, (int)in));
+        int rc = scratch ? attx_bf16_linear(W->bf16, x->data, (int)N, b ? b->data : NULL, y->data, scratch) : -1;
+        attx_arena_release(&ctx->arena, mark);
+        if (rc != 0) {
+            ctx->failed = 1;
+            return NULL;
+        }
     } else {
         /* y[N, out] = x[N, in] · W[out, in]^T, from W's panels packed at load when it has them */
         attx_gemm_b_packed(0, 1, (int)N, (int)out_features, (int)in, x->data, (int)in, W->data, (int)in, W->packed,

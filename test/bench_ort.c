@@ -1,6 +1,6 @@
 /* bench_ort.c — attx's forward against ONNX Runtime's (fp32 and dynamic int8) in one run,
- * interleaved: each round times attx, then ONNX Runtime fp32, then int8, on the same token ids
- * with the same thread count, and the table keeps each one's best round. The peer is
+ * interleaved: each round times attx (fp32, int8, bf16), then ONNX Runtime fp32, then int8, on
+ * the same token ids with the same thread count, and the table keeps each one's best round. The peer is
  * tools/reference/ort_bench.py, started once as a child that answers timing requests on a pipe
  * (the Python interpreter: $ATTX_BENCH_PYTHON, default python3; it needs onnxruntime, onnx and
  * torch). Models: the shipped MiniLM SST-2 classifier (data/sst2-minilm.safetensors) and the
@@ -110,20 +110,25 @@ static double attx_time(attx_model *m, attx_ctx *ctx, int repeat, const attx_bat
 }
 
 typedef struct timing {
-    double attx, attx8, fp32, int8, torch;   /* ms, the best round's median; -1 when not measured */
+    double attx, attx8, attx16, fp32, int8, torch;   /* ms, the best round's median; -1 when not measured */
 } timing;
 
-/* ROUNDS interleaved rounds of the four (attx fp32 and int8, ONNX Runtime fp32 and int8) on
- * one batch; each keeps its best round. m8 is the same model quantised. */
-static timing measure(attx_model *m, attx_model *m8, peer *ort, const char *name, int threads, int repeat,
-                      const attx_batch *batch)
+/* The same model three ways: fp32, int8 (attx_model_quantize_int8), bf16 (attx_model_convert_bf16). */
+typedef struct variants {
+    attx_model *fp32, *int8, *bf16;
+} variants;
+
+/* ROUNDS interleaved rounds of the six (attx fp32, int8 and bf16, ONNX Runtime fp32 and int8,
+ * PyTorch) on one batch; each keeps its best round. */
+static timing measure(const variants *v, peer *ort, const char *name, int threads, int repeat, const attx_batch *batch)
 {
-    timing best = {1e30, 1e30, 1e30, 1e30, 1e30};
+    timing best = {1e30, 1e30, 1e30, 1e30, 1e30, 1e30};
     attx_ctx *ctx = attx_ctx_new();
     attx_set_threads(threads);
     for (int r = 0; r < ROUNDS; r++) {
-        best.attx = fmin(best.attx, attx_time(m, ctx, repeat, batch));
-        best.attx8 = fmin(best.attx8, attx_time(m8, ctx, repeat, batch));
+        best.attx = fmin(best.attx, attx_time(v->fp32, ctx, repeat, batch));
+        best.attx8 = fmin(best.attx8, attx_time(v->int8, ctx, repeat, batch));
+        best.attx16 = fmin(best.attx16, attx_time(v->bf16, ctx, repeat, batch));
         if (!ort) continue;
         best.torch = fmin(best.torch, peer_time(ort, name, "torch", threads, repeat, batch));
         best.fp32 = fmin(best.fp32, peer_time(ort, name, "fp32", threads, repeat, batch));
@@ -144,8 +149,11 @@ static void print_row(const char *model, const char *shape, int threads, timing 
     if (t.fp32 > 0) printf(" %8.2f  %5.2fx |", t.fp32, t.attx / t.fp32);
     else printf(" %8s  %6s |", "-", "-");
     printf(" %8.2f", t.attx8);
-    if (t.int8 > 0) printf(" %8.2f  %5.2fx\n", t.int8, t.attx8 / t.int8);
-    else printf(" %8s  %6s\n", "-", "-");
+    if (t.int8 > 0) printf(" %8.2f  %5.2fx |", t.int8, t.attx8 / t.int8);
+    else printf(" %8s  %6s |", "-", "-");
+    printf(" %8.2f", t.attx16);   /* bf16 beside ONNX Runtime's fp32 (it has no bf16 on the CPU) */
+    if (t.fp32 > 0) printf("  %5.2fx\n", t.attx16 / t.fp32);
+    else printf("  %6s\n", "-");
     fflush(stdout);
 }
 
@@ -179,7 +187,7 @@ static int open_model(attx_model **m, const char *path)
 
 /* Mean ms per sentence over the first SENTENCES sentences of SST-2 dev at batch 1: per
  * sentence the median of 3 runs, each round of attx and of ONNX Runtime over all of them. */
-static void real_sentences(attx_model *m, attx_model *m8, peer *ort, int threads)
+static void real_sentences(const variants *v, peer *ort, int threads)
 {
     attx_dataset ds;
     attx_error err;
@@ -192,22 +200,24 @@ static void real_sentences(attx_model *m, attx_model *m8, peer *ort, int threads
     attx_batch *batch = calloc(n, sizeof *batch);
     if (!enc || !batch) exit(1);
     for (size_t i = 0; i < n; i++) {
-        if (attx_encode_text(m, ds.texts[i], strlen(ds.texts[i]), &enc[i], &err) != 0) exit(1);
+        if (attx_encode_text(v->fp32, ds.texts[i], strlen(ds.texts[i]), &enc[i], &err) != 0) exit(1);
         batch[i] = (attx_batch){.B = 1, .T = enc[i].length, .ids = enc[i].ids, .lengths = &enc[i].length};
         tokens += (size_t)enc[i].length;
     }
-    timing best = {1e30, 1e30, 1e30, 1e30, 1e30};
+    timing best = {1e30, 1e30, 1e30, 1e30, 1e30, 1e30};
     attx_ctx *ctx = attx_ctx_new();
     attx_set_threads(threads);
     for (int r = 0; r < 3; r++) {
-        timing sum = {0, 0, 0, 0, 0};
-        for (size_t i = 0; i < n; i++) sum.attx += attx_time(m, ctx, 3, &batch[i]);
-        for (size_t i = 0; i < n; i++) sum.attx8 += attx_time(m8, ctx, 3, &batch[i]);
+        timing sum = {0, 0, 0, 0, 0, 0};
+        for (size_t i = 0; i < n; i++) sum.attx += attx_time(v->fp32, ctx, 3, &batch[i]);
+        for (size_t i = 0; i < n; i++) sum.attx8 += attx_time(v->int8, ctx, 3, &batch[i]);
+        for (size_t i = 0; i < n; i++) sum.attx16 += attx_time(v->bf16, ctx, 3, &batch[i]);
         for (size_t i = 0; ort && i < n; i++) sum.fp32 += peer_time(ort, "minilm", "fp32", threads, 3, &batch[i]);
         for (size_t i = 0; ort && i < n; i++) sum.int8 += peer_time(ort, "minilm", "int8", threads, 3, &batch[i]);
         for (size_t i = 0; ort && i < n; i++) sum.torch += peer_time(ort, "minilm", "torch", threads, 3, &batch[i]);
         best.attx = fmin(best.attx, sum.attx / (double)n);
         best.attx8 = fmin(best.attx8, sum.attx8 / (double)n);
+        best.attx16 = fmin(best.attx16, sum.attx16 / (double)n);
         best.fp32 = fmin(best.fp32, sum.fp32 / (double)n);
         best.int8 = fmin(best.int8, sum.int8 / (double)n);
         best.torch = fmin(best.torch, sum.torch / (double)n);
@@ -234,73 +244,115 @@ static int peer_logits(peer *p, const char *variant, const attx_encoding *e, flo
     return fgets(line, sizeof line, p->from) && sscanf(line, "logits %f %f", &logits[0], &logits[1]) == 2 ? 0 : -1;
 }
 
-/* What int8 costs in accuracy: SST-2 dev accuracy of the MiniLM classifier in fp32 and int8,
- * attx's and ONNX Runtime's; and the cosine between attx's int8 and fp32 sentence embeddings
- * of all-MiniLM-L6-v2 (data/) over the same sentences. */
-static void int8_accuracy(attx_model *m, attx_model *m8, peer *ort)
+/* The sentence embeddings of all-MiniLM-L6-v2 (data/) by model m for batch b into v */
+static void embed(attx_model *m, const attx_sentence_config *sc, attx_ctx *ctx, const attx_batch *b, float *v)
+{
+    attx_outputs out;
+    attx_error err;
+    attx_ctx_reset(ctx);
+    if (attx_forward(m, ctx, b, &out, &err) != 0 || attx_pool_embeddings(m, sc, b, &out, v, &err) != 0) {
+        fprintf(stderr, "bench_ort: %s\n", err.msg);
+        exit(1);
+    }
+}
+
+static double cosine(const float *a, const float *b, int dim)
+{
+    double dot = 0, na = 0, nb = 0;
+    for (int d = 0; d < dim; d++) dot += (double)a[d] * b[d], na += (double)a[d] * a[d], nb += (double)b[d] * b[d];
+    return dot / sqrt(na * nb);
+}
+
+/* What int8 and bf16 cost in accuracy: SST-2 dev accuracy of the MiniLM classifier (v) in fp32,
+ * int8 and bf16, attx's, and ONNX Runtime's fp32 and int8, with the largest change of a logit;
+ * and the cosine between attx's int8 or bf16 and fp32 sentence embeddings of all-MiniLM-L6-v2
+ * (data/) over the same sentences. */
+static void precision_accuracy(const variants *v, peer *ort)
 {
     attx_dataset ds;
     attx_error err;
     if (attx_dataset_read(&ds, "../shared/data/sst2/dev.tsv", NULL, &err) != 0) {
-        printf("(int8 accuracy skipped: %s)\n", err.msg);
+        printf("(int8 and bf16 accuracy skipped: %s)\n", err.msg);
         return;
     }
-    attx_model *e32, *e8;
-    if (open_model(&e32, "data/all-MiniLM-L6-v2-f16.safetensors") != 0 ||
-        open_model(&e8, "data/all-MiniLM-L6-v2-f16.safetensors") != 0 || attx_model_quantize_int8(e8, &err) != 0)
+    variants e;
+    if (open_model(&e.fp32, "data/all-MiniLM-L6-v2-f16.safetensors") != 0 ||
+        open_model(&e.int8, "data/all-MiniLM-L6-v2-f16.safetensors") != 0 ||
+        open_model(&e.bf16, "data/all-MiniLM-L6-v2-f16.safetensors") != 0 || attx_model_quantize_int8(e.int8, &err) != 0 ||
+        attx_model_convert_bf16(e.bf16, &err) != 0)
         exit(1);
-    const attx_sentence_config *sc = attx_model_sentence_config(e32, &(int){0});
-    int dim = attx_embedding_dim(e32, sc);
-    float *v32 = malloc((size_t)dim * sizeof *v32), *v8 = malloc((size_t)dim * sizeof *v8);
-    size_t correct[4] = {0}, answered[4] = {0};
-    double cos_min = 1, cos_sum = 0;
+    const attx_sentence_config *sc = attx_model_sentence_config(e.fp32, &(int){0});
+    int dim = attx_embedding_dim(e.fp32, sc);
+    float *v32 = malloc((size_t)dim * sizeof *v32), *vq = malloc((size_t)dim * sizeof *vq);
+    /* 0 attx fp32, 1 attx int8, 2 attx bf16, 3 ONNX Runtime fp32, 4 ONNX Runtime int8 */
+    size_t correct[5] = {0}, answered[5] = {0};
+    double cos_min[3] = {1, 1, 1}, cos_sum[3] = {0}, logit_diff[3] = {0};
+    attx_model *classifier[3] = {v->fp32, v->int8, v->bf16}, *embedder[3] = {e.fp32, e.int8, e.bf16};
     attx_ctx *ctx = attx_ctx_new();
     attx_set_threads(2);
     for (size_t i = 0; i < ds.n; i++) {
         attx_encoding enc;
-        if (attx_encode_text(m, ds.texts[i], strlen(ds.texts[i]), &enc, &err) != 0) exit(1);
+        if (attx_encode_text(v->fp32, ds.texts[i], strlen(ds.texts[i]), &enc, &err) != 0) exit(1);
         attx_batch b = {.B = 1, .T = enc.length, .ids = enc.ids, .lengths = &enc.length};
-        float logits[4][2];
+        float logits[5][2];
         attx_outputs out;
-        for (int v = 0; v < 2; v++) {
+        for (int k = 0; k < 3; k++) {
             attx_ctx_reset(ctx);
-            if (attx_forward(v ? m8 : m, ctx, &b, &out, &err) != 0) exit(1);
-            memcpy(logits[v], out.logits->data, sizeof logits[v]);
-            answered[v]++;
+            if (attx_forward(classifier[k], ctx, &b, &out, &err) != 0) exit(1);
+            memcpy(logits[k], out.logits->data, sizeof logits[k]);
+            answered[k]++;
+            for (int c = 0; c < 2; c++) logit_diff[k] = fmax(logit_diff[k], fabs(logits[k][c] - logits[0][c]));
         }
-        for (int v = 2; ort && v < 4; v++)
-            if (peer_logits(ort, v == 2 ? "fp32" : "int8", &enc, logits[v]) == 0) answered[v]++;
-        for (int v = 0; v < 4; v++) correct[v] += (logits[v][1] > logits[v][0]) == (ds.labels[i] == 1);
+        for (int k = 3; ort && k < 5; k++)
+            if (peer_logits(ort, k == 3 ? "fp32" : "int8", &enc, logits[k]) == 0) answered[k]++;
+        for (int k = 0; k < 5; k++) correct[k] += (logits[k][1] > logits[k][0]) == (ds.labels[i] == 1);
         /* the embedding model has the same tokenizer (MiniLM's vocabulary) */
-        for (int v = 0; v < 2; v++) {
-            attx_ctx_reset(ctx);
-            if (attx_forward(v ? e8 : e32, ctx, &b, &out, &err) != 0 ||
-                attx_pool_embeddings(v ? e8 : e32, sc, &b, &out, v ? v8 : v32, &err) != 0)
-                exit(1);
+        embed(e.fp32, sc, ctx, &b, v32);
+        for (int k = 1; k < 3; k++) {
+            embed(embedder[k], sc, ctx, &b, vq);
+            double c = cosine(v32, vq, dim);
+            cos_min[k] = fmin(cos_min[k], c);
+            cos_sum[k] += c;
         }
-        double dot = 0, n32 = 0, n8 = 0;
-        for (int d = 0; d < dim; d++) dot += (double)v32[d] * v8[d], n32 += (double)v32[d] * v32[d], n8 += (double)v8[d] * v8[d];
-        double cosine = dot / sqrt(n32 * n8);
-        cos_min = fmin(cos_min, cosine);
-        cos_sum += cosine;
         attx_encoding_free(&enc);
     }
-    printf("SST-2 dev (%zu sentences), MiniLM classifier accuracy: attx fp32 %.2f%%, attx int8 %.2f%% (%+.2f points)",
-           ds.n, 100.0 * correct[0] / ds.n, 100.0 * correct[1] / ds.n, 100.0 * ((double)correct[1] - correct[0]) / ds.n);
-    if (answered[2] == ds.n && answered[3] == ds.n)
-        printf("; ONNX Runtime fp32 %.2f%%, int8 %.2f%%", 100.0 * correct[2] / ds.n, 100.0 * correct[3] / ds.n);
-    printf("\nall-MiniLM-L6-v2 embeddings of the same sentences, cosine attx int8 to fp32: mean %.5f, min %.5f\n",
-           cos_sum / ds.n, cos_min);
+    double n = (double)ds.n;
+    printf("SST-2 dev (%zu sentences), MiniLM classifier accuracy: attx fp32 %.2f%%, attx int8 %.2f%% (%+.2f points), "
+           "attx bf16 %.2f%% (%+.2f points)", ds.n, 100.0 * correct[0] / n, 100.0 * correct[1] / n,
+           100.0 * ((double)correct[1] - correct[0]) / n, 100.0 * correct[2] / n, 100.0 * ((double)correct[2] - correct[0]) / n);
+    if (answered[3] == ds.n && answered[4] == ds.n)
+        printf("; ONNX Runtime fp32 %.2f%%, int8 %.2f%%", 100.0 * correct[3] / n, 100.0 * correct[4] / n);
+    printf("\nlargest |logit - attx fp32 logit|: attx int8 %.4f, attx bf16 %.4f\n", logit_diff[1], logit_diff[2]);
+    printf("all-MiniLM-L6-v2 embeddings of the same sentences, cosine to attx fp32: attx int8 mean %.5f, min %.5f; "
+           "attx bf16 mean %.6f, min %.6f\n", cos_sum[1] / n, cos_min[1], cos_sum[2] / n, cos_min[2]);
     attx_ctx_free(ctx);
     free(v32);
-    free(v8);
-    attx_model_close(e32);
-    attx_model_close(e8);
+    free(vq);
+    for (int k = 0; k < 3; k++) attx_model_close(embedder[k]);
     attx_dataset_free(&ds);
 }
 
-int main(void)
+/* path opened three times: fp32, int8 and bf16 */
+static int open_variants(variants *v, const char *path)
 {
+    attx_error err;
+    if (open_model(&v->fp32, path) != 0 || open_model(&v->int8, path) != 0 || open_model(&v->bf16, path) != 0) return -1;
+    if (attx_model_quantize_int8(v->int8, &err) == 0 && attx_model_convert_bf16(v->bf16, &err) == 0) return 0;
+    fprintf(stderr, "bench_ort: %s\n", err.msg);
+    return -1;
+}
+
+static void close_variants(variants *v)
+{
+    attx_model_close(v->fp32);
+    attx_model_close(v->int8);
+    attx_model_close(v->bf16);
+}
+
+/* bench_ort: the table and the accuracy lines; bench_ort --accuracy: the accuracy lines alone */
+int main(int argc, char **argv)
+{
+    int accuracy_only = argc > 1 && strcmp(argv[1], "--accuracy") == 0;
     const char *python = getenv("ATTX_BENCH_PYTHON") ? getenv("ATTX_BENCH_PYTHON") : "python3";
     const char *base_dir = "build/bench/bert-base";
     char cmd[512];
@@ -326,46 +378,40 @@ int main(void)
                "a venv made with --system-site-packages that has `pip install onnxruntime onnx`)\n", python);
     }
 
-    attx_model *minilm, *base, *minilm8, *base8;
-    if (open_model(&minilm, "data/sst2-minilm.safetensors") != 0 || open_model(&base, base_dir) != 0 ||
-        open_model(&minilm8, "data/sst2-minilm.safetensors") != 0 || open_model(&base8, base_dir) != 0)
-        return 1;
-    attx_error err;
-    if (attx_model_quantize_int8(minilm8, &err) != 0 || attx_model_quantize_int8(base8, &err) != 0) {
-        fprintf(stderr, "bench_ort: %s\n", err.msg);
-        return 1;
-    }
+    variants minilm, base;
+    if (open_variants(&minilm, "data/sst2-minilm.safetensors") != 0 || open_variants(&base, base_dir) != 0) return 1;
     double load_before = load_average();
-    printf("forward ms (median of a round, best of %d interleaved rounds); ratio = attx / ONNX Runtime\n", ROUNDS);
-    printf("%-10s %-14s %7s | %8s %8s  %6s %8s  %6s | %8s %8s  %6s\n", "model", "batch x seq", "threads", "attx",
-           "PyTorch", "ratio", "ORT fp32", "ratio", "attx i8", "ORT i8", "ratio");
-    static const struct { int base, B, T, repeat; } cases[] = {
-        {0, 1, 16, 20}, {0, 1, 128, 10}, {0, 32, 128, 3}, {1, 1, 128, 5}, {1, 8, 128, 3},
-    };
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        attx_batch batch = synthetic_batch(cases[c].B, cases[c].T);
-        char shape[32];
-        snprintf(shape, sizeof shape, "%d x %d", cases[c].B, cases[c].T);
-        for (int threads = 1; threads <= 2; threads++) {
-            timing t = measure(cases[c].base ? base : minilm, cases[c].base ? base8 : minilm8, ort,
-                               cases[c].base ? "base" : "minilm", threads, cases[c].repeat, &batch);
-            print_row(cases[c].base ? "BERT-base" : "MiniLM-L6", shape, threads, t);
+    if (!accuracy_only) {
+        printf("forward ms (median of a round, best of %d interleaved rounds); ratio = attx / ONNX Runtime (attx bf16: "
+               "to ONNX Runtime fp32)\n", ROUNDS);
+        printf("%-10s %-14s %7s | %8s %8s  %6s %8s  %6s | %8s %8s  %6s | %8s  %6s\n", "model", "batch x seq", "threads",
+               "attx", "PyTorch", "ratio", "ORT fp32", "ratio", "attx i8", "ORT i8", "ratio", "attx b16", "ratio");
+        static const struct { int base, B, T, repeat; } cases[] = {
+            {0, 1, 16, 20}, {0, 1, 128, 10}, {0, 32, 128, 3}, {1, 1, 128, 5}, {1, 8, 128, 3},
+        };
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            attx_batch batch = synthetic_batch(cases[c].B, cases[c].T);
+            char shape[32];
+            snprintf(shape, sizeof shape, "%d x %d", cases[c].B, cases[c].T);
+            for (int threads = 1; threads <= 2; threads++) {
+                timing t = measure(cases[c].base ? &base : &minilm, ort, cases[c].base ? "base" : "minilm", threads,
+                                   cases[c].repeat, &batch);
+                print_row(cases[c].base ? "BERT-base" : "MiniLM-L6", shape, threads, t);
+            }
+            free_batch(&batch);
         }
-        free_batch(&batch);
+        for (int threads = 1; threads <= 2; threads++) real_sentences(&minilm, ort, threads);
     }
-    for (int threads = 1; threads <= 2; threads++) real_sentences(minilm, minilm8, ort, threads);
-    int8_accuracy(minilm, minilm8, ort);
+    precision_accuracy(&minilm, ort);
     double load_after = load_average();
     char cpu[128];
     cpu_name(cpu, sizeof cpu);
-    printf("CPU: %s, attx kernels %s; load average %.2f before, %.2f after", cpu,
-           attx_isa_name(attx_cpu_isa()), load_before, load_after);
+    printf("CPU: %s, attx kernels %s (bf16: %s); load average %.2f before, %.2f after", cpu,
+           attx_isa_name(attx_cpu_isa()), attx_cpu_has_bf16() ? "AVX512_BF16" : "emulated", load_before, load_after);
     if (fmax(load_before, load_after) > 0.5) printf(" (busy: other jobs share these cores; ratios are noisy)");
     printf("\n");
     if (ort) peer_stop(ort);
-    attx_model_close(minilm);
-    attx_model_close(base);
-    attx_model_close(minilm8);
-    attx_model_close(base8);
+    close_variants(&minilm);
+    close_variants(&base);
     return 0;
 }

@@ -182,12 +182,27 @@ void cli_set_threads(const cli_command *cmd, const char *value)
     if (value) attx_set_threads((int)cli_parse_long(cmd, "--threads", value, 1, 1024));
 }
 
-attx_model *cli_open_model(const char *path, int int8)
+int cli_precision_option(const cli_command *cmd, const char *arg, cli_precision *p)
+{
+    cli_precision want = cli_flag(arg, "--int8") ? CLI_INT8 : cli_flag(arg, "--bf16") ? CLI_BF16 : CLI_FP32;
+    if (want == CLI_FP32) return 0;
+    if (*p != CLI_FP32 && *p != want) cli_usage_error(cmd, "--int8 and --bf16 exclude each other");
+    *p = want;
+    return 1;
+}
+
+attx_model *cli_open_model(const char *path, cli_precision p)
 {
     attx_model *m;
     attx_error err;
     if (attx_model_open(&m, path, &err) != 0) cli_fail(&err);
-    if (int8 && attx_model_quantize_int8(m, &err) != 0) cli_failf("%s: %s", path, err.msg);
+    if (p == CLI_INT8 && attx_model_quantize_int8(m, &err) != 0) cli_failf("%s: %s", path, err.msg);
+    if (p == CLI_BF16) {
+        if (attx_model_convert_bf16(m, &err) != 0) cli_failf("%s: %s", path, err.msg);
+        if (!attx_cpu_has_bf16())
+            fprintf(stderr, "attx: note: this CPU has no AVX512_BF16 (or ATTX_ISA turned it off); --bf16 runs an "
+                            "exact emulation, slower than fp32\n");
+    }
     return m;
 }
 

@@ -49,13 +49,24 @@ _Noreturn void cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 
 char *cli_read_input(const char *input, size_t *len);
 /* Applies --threads N (NULL: leave OpenMP's default, all cores). */
 void cli_set_threads(const cli_command *cmd, const char *value);
-/* Opens the model at path (a one-line error and exit on failure); with int8, quantises its
- * encoder's linear layers (attx_model_quantize_int8). */
-attx_model *cli_open_model(const char *path, int int8);
+/* The arithmetic of the encoder's linear layers: --int8, --bf16 or neither. */
+typedef enum { CLI_FP32, CLI_INT8, CLI_BF16 } cli_precision;
+/* Scans --int8 or --bf16 at arg into *p; 1 when it was one of them. Both is a usage error of cmd. */
+int cli_precision_option(const cli_command *cmd, const char *arg, cli_precision *p);
+/* Opens the model at path (a one-line error and exit on failure); with CLI_INT8, quantises its
+ * encoder's linear layers (attx_model_quantize_int8); with CLI_BF16, converts them
+ * (attx_model_convert_bf16) and, on a CPU without AVX512_BF16, says on stderr that the exact
+ * emulation is slow. */
+attx_model *cli_open_model(const char *path, cli_precision p);
 #define CLI_INT8_USAGE                                                                                  \
     "  --int8        run the encoder's linear layers in int8: weights per output channel, activations\n" \
     "                per token as each layer runs (ONNX Runtime's dynamic quantisation); about twice\n"   \
     "                as fast, with logits within a few hundredths of fp32's\n"
+#define CLI_BF16_USAGE                                                                                  \
+    "  --bf16        run the encoder's linear layers in bf16: weights and each token's activations\n"   \
+    "                rounded to bfloat16, products summed in fp32 as AVX512_BF16's vdpbf16ps does\n"  \
+    "                (the instruction where the CPU has it, else an exact emulation: the same sums,\n" \
+    "                slower); logits within a few hundredths of fp32's, but not faster than fp32\n"
 
 /* "0,2,5" or "1-3" (mixed allowed) for --layers: the layer numbers (malloc'd), *count of them;
  * a bad list is a usage error of cmd. */

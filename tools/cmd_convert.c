@@ -57,7 +57,7 @@ static int run_convert(int argc, char **argv)
     if (attx_model_files_open(&m, model, &err) != 0) cli_fail(&err);
 
     /* int8: the model quantised by the engine, whose values are written as they are */
-    attx_model *q8_model = dtype == ATTX_I8 ? cli_open_model(model, 1) : NULL;
+    attx_model *q8_model = dtype == ATTX_I8 ? cli_open_model(model, CLI_INT8) : NULL;
     size_t n_params = q8_model ? attx_model_params(q8_model, NULL, NULL) : 0;
     attx_tensor **params = calloc(n_params + 1, sizeof *params);
     const char **names = calloc(n_params + 1, sizeof *names);

@@ -26,8 +26,8 @@ static int run_eval(int argc, char **argv);
 const cli_command cmd_eval = {
     "eval", "the papers' experiments over a data set (faithfulness table, P2, sampling study)",
     "usage: attx eval MODEL DATASET [--methods LIST] [--limit N] [--seed S] [--samples N]\n"
-    "                 [--sampler S] [--exact] [--ties RULE] [--json] [--csv FILE] [--html FILE] [--int8]\n"
-    "                 [--threads N]\n"
+    "                 [--sampler S] [--exact] [--ties RULE] [--json] [--csv FILE] [--html FILE]\n"
+    "                 [--int8 | --bf16] [--threads N]\n"
     "       attx eval MODEL p2-theorem41|p2-lime|p2-correlations [--data DATASET] [--limit N] [--json]\n"
     "       attx eval MODEL DATASET --sampling-study [--methods LIST] [--counts LIST] [--samplers LIST]\n"
     "       attx eval MODEL DATASET --accuracy [--json]\n"
@@ -64,6 +64,8 @@ const cli_command cmd_eval = {
     "  --html FILE      a self-contained report: the table and SVG plots of the comprehensiveness\n"
     "  --int8           run the model's encoder in int8 (attx predict --help); gradients are those\n"
     "                   of the fp32 layers at the int8 activations\n"
+    "  --bf16           run it in bf16 (attx predict --help: AVX512_BF16 where the CPU has it, else\n"
+    "                   an exact emulation, slower); gradients as with --int8\n"
     "  --threads N      threads to use (default: all cores)\n"
     "\n"
     "P2's experiments (an attn1 model; data --data, default p2-imdb; P2 explains class 1):\n"
@@ -164,9 +166,10 @@ typedef struct eval_args {
     attx_dataset_spec spec;
     attx_eval_options opt;
     size_t limit;
-    int json, study, accuracy, int8, p1;
+    int json, study, accuracy, p1;
+    cli_precision precision;
     char command_line[1024];
-    char model_label[1024];       /* the model as the text reports name it: "PATH", "PATH (int8)" */
+    char model_label[1024];       /* the model as the text reports name it: "PATH", "PATH (int8)", "PATH (bf16)" */
 } eval_args;
 
 static attx_sampler parse_sampler(const char *v)
@@ -887,7 +890,7 @@ static int run_eval(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (cli_end_of_options(argv[i])) continue;
         if (cli_flag(argv[i], "--json")) a.json = 1;
-        else if (cli_flag(argv[i], "--int8")) a.int8 = 1;
+        else if (cli_precision_option(&cmd_eval, argv[i], &a.precision)) continue;
         else if (cli_flag(argv[i], "--exact")) eo->exact = 1;
         else if (cli_value(argc, argv, &i, "--max-players", &v)) eo->max_players = (int)cli_parse_long(&cmd_eval, "--max-players", v, 1, 30);
         else if (cli_flag(argv[i], "--sampling-study")) a.study = 1;
@@ -935,8 +938,9 @@ static int run_eval(int argc, char **argv)
     if (a.accuracy) p2 = 1;   /* rank 0 alone, as P2's experiments */
     cli_set_threads(&cmd_eval, a.threads);
 
-    attx_model *m = cli_open_model(a.model_path, a.int8);
-    snprintf(a.model_label, sizeof a.model_label, "%s%s", a.model_path, attx_model_is_int8(m) ? " (int8)" : "");
+    attx_model *m = cli_open_model(a.model_path, a.precision);
+    snprintf(a.model_label, sizeof a.model_label, "%s%s", a.model_path,
+             attx_model_is_int8(m) ? " (int8)" : attx_model_is_bf16(m) ? " (bf16)" : "");
     attx_error err;
     /* weights that are not numbers would fail every example, each skipped with a warning */
     if (attx_model_check_finite(m, &err) != 0) cli_fail(&err);

@@ -401,7 +401,7 @@ static int run_explain(int argc, char **argv)
     opt.layers.n_layers = n_layers;
     cli_set_threads(&cmd_explain, threads);
 
-    attx_model *model = cli_open_model(model_path, int8);
+    attx_model *model = cli_open_model(model_path, int8 ? CLI_INT8 : CLI_FP32);
     attx_error err;
     const attx_config *cfg = attx_model_config(model);
     if (!attx_model_has_classifier(model))

@@ -11,7 +11,7 @@ static int run_predict(int argc, char **argv);
 
 const cli_command cmd_predict = {
     "predict", "classify a text or an image with a model",
-    "usage: attx predict MODEL INPUT [--top K] [--json] [--int8] [--threads N]\n"
+    "usage: attx predict MODEL INPUT [--top K] [--json] [--int8 | --bf16] [--threads N]\n"
     "\n"
     "Classifies INPUT with MODEL and prints the classes with their probabilities and logits,\n"
     "most probable first. For a text model INPUT is the text itself, or @FILE for the text in a\n"
@@ -26,6 +26,7 @@ const cli_command cmd_predict = {
     "                {\"labels\":[...],\"logits\":[...],\"probs\":[...],\"predicted\":k,\"tokens\":[...]}\n"
     "                (all classes, in label order; an image model gives \"patches\":N, not tokens)\n"
     CLI_INT8_USAGE
+    CLI_BF16_USAGE
     "  --threads N   threads to use (default: all cores); results do not depend on it\n",
     run_predict,
 };
@@ -50,11 +51,12 @@ static int by_prob_desc(const void *a, const void *b)
 static int run_predict(int argc, char **argv)
 {
     const char *model_path = NULL, *input = NULL, *threads = NULL, *top_arg = NULL;
-    int json = 0, int8 = 0;
+    int json = 0;
+    cli_precision precision = CLI_FP32;
     for (int i = 1; i < argc; i++) {
         if (cli_end_of_options(argv[i])) continue;
         if (cli_flag(argv[i], "--json")) json = 1;
-        else if (cli_flag(argv[i], "--int8")) int8 = 1;
+        else if (cli_precision_option(&cmd_predict, argv[i], &precision)) continue;
         else if (cli_value(argc, argv, &i, "--threads", &threads)) continue;
         else if (cli_value(argc, argv, &i, "--top", &top_arg)) continue;
         else if (cli_is_option(argv[i])) cli_unknown_option(&cmd_predict, argv[i]);
@@ -66,7 +68,7 @@ static int run_predict(int argc, char **argv)
     long top = top_arg ? cli_parse_long(&cmd_predict, "--top", top_arg, 1, 1000000) : 0;
     cli_set_threads(&cmd_predict, threads);
 
-    attx_model *model = cli_open_model(model_path, int8);
+    attx_model *model = cli_open_model(model_path, precision);
     attx_error err;
     const attx_config *cfg = attx_model_config(model);
     const attx_wordpiece *tokenizer = attx_model_tokenizer(model);

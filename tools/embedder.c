@@ -17,7 +17,7 @@ int embed_option(const cli_command *cmd, int argc, char **argv, int *i, embed_op
                                  "(comma-separated), not '%s'", o->pooling);
     }
     else if (cli_value(argc, argv, i, "--threads", &o->threads)) {}
-    else if (cli_flag(argv[*i], "--int8")) o->int8 = 1;
+    else if (cli_precision_option(cmd, argv[*i], &o->precision)) {}
     else if (cli_value(argc, argv, i, "--max-length", &v)) o->max_length = cli_parse_long(cmd, "--max-length", v, 2, 1 << 20);
     else if (cli_value(argc, argv, i, "--batch-tokens", &v))
         o->batch_tokens = cli_parse_long(cmd, "--batch-tokens", v, 1, 1L << 24);
@@ -69,7 +69,7 @@ void embedder_open(embedder *e, const char *model_path, const embed_options *o)
 {
     memset(e, 0, sizeof *e);
     e->model_path = model_path;
-    e->model = cli_open_model(model_path, o->int8);
+    e->model = cli_open_model(model_path, o->precision);
     const attx_config *cfg = attx_model_config(e->model);
     if (cfg->arch != ATTX_ARCH_BERT)
         cli_failf("%s is a %s model; sentence embeddings need a BERT text model", model_path, attx_arch_name(cfg->arch));

@@ -13,7 +13,7 @@ typedef struct embed_options {
     long max_length;              /* --max-length N (tokens with [CLS] and [SEP]); 0 the model's */
     long batch_tokens;            /* --batch-tokens N: padded tokens per forward pass */
     const char *threads;
-    int int8;                     /* --int8 */
+    cli_precision precision;      /* --int8, --bf16 */
 } embed_options;
 
 /* Scans one option of embed_options at argv[*i] (advancing *i past a value); 1 when it was one. */
@@ -31,6 +31,9 @@ int embed_option(const cli_command *cmd, int argc, char **argv, int *i, embed_op
     "  --int8              run the encoder's linear layers in int8 (ONNX Runtime's dynamic\n"           \
     "                      quantisation: weights per channel, activations per token); about twice as\n" \
     "                      fast, cosine to the fp32 vectors about 0.999\n"                              \
+    "  --bf16              run them in bf16 (attx predict --help): AVX512_BF16 where the CPU has\n"   \
+    "                      it, else an exact emulation giving the same sums, slower; cosine to the\n" \
+    "                      fp32 vectors about 0.99999; not faster than fp32\n"                       \
     "  --threads N         threads to use (default: all cores); results do not depend on it\n"
 
 /* The texts of an INPUT: the argument itself (one text), or one text per line of @FILE (@- for

@@ -224,6 +224,8 @@ int attx_cpu_isa_env_valid(void);
 const char *attx_isa_name(int isa);   /* "portable", "avx2", "avx512" */
 /* 1 when attx_cpu_isa() is avx512 and the CPU has AVX512_VNNI (the int8 kernels' vpdpbusd) */
 int attx_cpu_has_vnni(void);
+/* 1 when attx_cpu_isa() is avx512 and the CPU has AVX512_BF16 (the bf16 kernels' vdpbf16ps) */
+int attx_cpu_has_bf16(void);
 /* 1 when attx_cpu_isa() is avx512, the CPU has AMX-TILE and AMX-INT8 (the int8 kernels' tile
  * multiply, tdpbusd), the OS saves the tile state and (Linux) grants this process its use,
  * which the first call asks for. */

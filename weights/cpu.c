@@ -73,6 +73,26 @@ int attx_cpu_has_vnni(void)
 #endif
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+/* AVX512_BF16 from CPUID leaf 7, sub-leaf 1 (EAX bit 5); sub-leaf 1 exists when sub-leaf 0's
+ * EAX (the highest sub-leaf) is at least 1 */
+static int has_avx512_bf16(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || a < 1) return 0;
+    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 5 & 1);
+}
+#endif
+
+int attx_cpu_has_bf16(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return attx_cpu_isa() == ATTX_ISA_AVX512 && has_avx512_bf16();   /* avx512: the OS saves the zmm state */
+#else
+    return 0;
+#endif
+}
+
 static int cpu_best(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
