@@ -372,22 +372,33 @@ static int being_trained(const attx_model *m)
     return 0;
 }
 
-int attx_model_quantize_int8(attx_model *m, attx_error *err)
+/* What int8 and bf16 share: the refusals, then every encoder linear weight through convert;
+ * when one fails for memory, every weight goes back to its fp32 packing. done/doing name the
+ * conversion ("quantised", "quantising"); other is the refusal when the model has the other
+ * precision already. */
+static int convert_linear_layers(attx_model *m, const char *precision, const char *done, const char *doing,
+                                 void (*convert)(attx_tensor *, void *), int has_other, const char *other,
+                                 attx_error *err)
 {
-    if (!m) return attx_fail(err, "int8: no model");
     if (m->config->arch == ATTX_ARCH_ATTN1)
-        return attx_fail(err, "int8: an attn1 model (P2's one-layer model) is not quantised");
-    if (being_trained(m)) return attx_fail(err, "int8: the model is being trained (its weights change)");
-    if (attx_model_is_bf16(m))
-        return attx_fail(err, "int8: the model runs in bf16 already (a model is int8 or bf16, not both)");
+        return attx_fail(err, "%s: an attn1 model (P2's one-layer model) is not %s", precision, done);
+    if (being_trained(m)) return attx_fail(err, "%s: the model is being trained (its weights change)", precision);
+    if (has_other) return attx_fail(err, "%s: %s", precision, other);
     int failed = 0;
-    each_linear_weight(m, 1, quantize_weight, &failed);
+    each_linear_weight(m, 1, convert, &failed);
     if (failed) {
         attx_model_drop_packed(m);
         each_linear_weight(m, 0, pack_weight, NULL);
-        return attx_fail(err, "int8: out of memory quantising the weights");
+        return attx_fail(err, "%s: out of memory %s the weights", precision, doing);
     }
     return 0;
+}
+
+int attx_model_quantize_int8(attx_model *m, attx_error *err)
+{
+    if (!m) return attx_fail(err, "int8: no model");
+    return convert_linear_layers(m, "int8", "quantised", "quantising", quantize_weight, attx_model_is_bf16(m),
+                                 "the model runs in bf16 already (a model is int8 or bf16, not both)", err);
 }
 
 int attx_tensor_int8_values(const attx_tensor *t, int8_t *q, float *scale)
@@ -425,19 +436,9 @@ static void note_bf16(attx_tensor *w, void *seen)
 int attx_model_convert_bf16(attx_model *m, attx_error *err)
 {
     if (!m) return attx_fail(err, "bf16: no model");
-    if (m->config->arch == ATTX_ARCH_ATTN1)
-        return attx_fail(err, "bf16: an attn1 model (P2's one-layer model) is not converted");
-    if (being_trained(m)) return attx_fail(err, "bf16: the model is being trained (its weights change)");
-    if (attx_model_is_int8(m))
-        return attx_fail(err, "bf16: the model is int8 (quantised, or an int8 file; a model is int8 or bf16, not both)");
-    int failed = 0;
-    each_linear_weight(m, 1, convert_weight_bf16, &failed);
-    if (failed) {
-        attx_model_drop_packed(m);
-        each_linear_weight(m, 0, pack_weight, NULL);
-        return attx_fail(err, "bf16: out of memory converting the weights");
-    }
-    return 0;
+    return convert_linear_layers(m, "bf16", "converted", "converting", convert_weight_bf16, attx_model_is_int8(m),
+                                 "the model is int8 (quantised, or an int8 file; a model is int8 or bf16, not both)",
+                                 err);
 }
 
 int attx_model_is_bf16(const attx_model *m)
